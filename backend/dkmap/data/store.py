@@ -1,0 +1,331 @@
+"""The on-disk dataset format: validated reads, and writes that land whole or not at all."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from dkmap.atomic import atomic_dir, sha256_file
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+SPLITS = ("train", "test")
+METRIC_KINDS = ("score", "difference")
+NORM_TOLERANCE = 1e-2
+
+
+class DatasetError(ValueError):
+    """A dataset folder or its inputs are invalid; the message names the file, row or field."""
+
+
+def image_column(generator: str) -> str:
+    """Column of items.parquet holding the relative image path of `generator`."""
+    return f"image_{generator}"
+
+
+def image_space(generator: str) -> str:
+    """Embedding space name of `generator`'s images."""
+    return f"image_{generator}"
+
+
+def check_embedding(name: str, emb: np.ndarray, n_rows: int) -> None:
+    """Raise DatasetError unless `emb` is a finite, non-zero, L2-normalised float16/32 N×d matrix."""
+    if not isinstance(emb, np.ndarray) or emb.ndim != 2:
+        raise DatasetError(f"embedding '{name}': expected a 2-D array N×d, got shape {getattr(emb, 'shape', None)}")
+    if emb.dtype not in (np.float16, np.float32):
+        raise DatasetError(f"embedding '{name}': dtype must be float16 or float32, got {emb.dtype}")
+    if emb.shape[0] != n_rows:
+        raise DatasetError(f"embedding '{name}': {emb.shape[0]} rows but the table has {n_rows} items")
+    for start in range(0, emb.shape[0], 65536):
+        block = np.asarray(emb[start:start + 65536], dtype=np.float32)
+        bad = ~np.isfinite(block).all(axis=1)
+        if bad.any():
+            raise DatasetError(f"embedding '{name}': row {start + int(np.argmax(bad))} has NaN or inf values")
+        norms = np.linalg.norm(block, axis=1)
+        zero = norms == 0
+        if zero.any():
+            raise DatasetError(f"embedding '{name}': row {start + int(np.argmax(zero))} is a zero vector")
+        off = np.abs(norms - 1.0) > NORM_TOLERANCE
+        if off.any():
+            row = start + int(np.argmax(off))
+            raise DatasetError(f"embedding '{name}': row {row} is not L2-normalised (norm {norms[row - start]:.4f})")
+
+
+def normalise_rows(emb: np.ndarray, name: str) -> np.ndarray:
+    """L2-normalise rows, refusing NaN/inf and zero vectors (which have no direction)."""
+    arr = np.asarray(emb)
+    if arr.ndim != 2:
+        raise DatasetError(f"embedding '{name}': expected a 2-D array N×d, got shape {arr.shape}")
+    if arr.dtype not in (np.float16, np.float32, np.float64):
+        raise DatasetError(f"embedding '{name}': dtype must be float16 or float32, got {arr.dtype}")
+    out = arr.astype(np.float32)
+    finite = np.isfinite(out).all(axis=1)
+    if not finite.all():
+        rows = np.flatnonzero(~finite)
+        raise DatasetError(f"embedding '{name}': {len(rows)} rows with NaN or inf, first at row {rows[0]}")
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    if (norms == 0).any():
+        rows = np.flatnonzero(norms[:, 0] == 0)
+        raise DatasetError(f"embedding '{name}': {len(rows)} zero vectors, first at row {rows[0]}")
+    out /= norms
+    return out.astype(arr.dtype if arr.dtype == np.float16 else np.float32)
+
+
+@dataclass
+class Dataset:
+    """A validated dataset folder; embeddings are memory-mapped on first use."""
+
+    root: Path
+    meta: dict
+    items: pd.DataFrame
+    _embeddings: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.meta["name"]
+
+    @property
+    def n(self) -> int:
+        return len(self.items)
+
+    @property
+    def generators(self) -> list[str]:
+        return list(self.meta["generators"])
+
+    @property
+    def metrics(self) -> dict[str, dict]:
+        return dict(self.meta["metrics"])
+
+    @property
+    def spaces(self) -> list[str]:
+        return list(self.meta["spaces"])
+
+    @property
+    def ids(self) -> np.ndarray:
+        return self.items["id"].to_numpy()
+
+    @property
+    def prompts(self) -> list[str]:
+        return self.items["prompt"].tolist()
+
+    @property
+    def is_train(self) -> np.ndarray:
+        return (self.items["split"] == "train").to_numpy()
+
+    def metric(self, name: str) -> np.ndarray:
+        """Values of metric `name` as float64, in the metric's own units."""
+        if name not in self.meta["metrics"]:
+            raise KeyError(f"unknown metric '{name}' (dataset '{self.name}' has: {', '.join(self.meta['metrics'])})")
+        return self.items[name].to_numpy(dtype=np.float64)
+
+    def resolve_space(self, space: str) -> str:
+        """Map the alias `image` to the first generator's image space; validate the name."""
+        if space == "image":
+            space = image_space(self.generators[0])
+        if space not in self.meta["spaces"]:
+            raise KeyError(f"unknown embedding space '{space}' (dataset '{self.name}' has: image, {', '.join(self.meta['spaces'])})")
+        return space
+
+    def embedding(self, space: str) -> np.ndarray:
+        """The N×d embedding matrix of `space`, memory-mapped read-only."""
+        space = self.resolve_space(space)
+        if space not in self._embeddings:
+            self._embeddings[space] = np.load(self.root / "embeddings" / f"{space}.npy", mmap_mode="r")
+        return self._embeddings[space]
+
+    def feature_spaces(self, metric: str) -> list[str]:
+        """Spaces concatenated into the projected feature of `metric` (METHOD.md §1)."""
+        info = self.meta["metrics"].get(metric)
+        if info is None:
+            raise KeyError(f"unknown metric '{metric}' (dataset '{self.name}' has: {', '.join(self.meta['metrics'])})")
+        return ["text"] + [image_space(g) for g in info["generators"]]
+
+    def features(self, metric: str) -> np.ndarray:
+        """x = (t, v_g) for a score metric, (t, v_a, v_b) for a difference metric; float32 N×D."""
+        blocks = [np.asarray(self.embedding(s), dtype=np.float32) for s in self.feature_spaces(metric)]
+        return np.concatenate(blocks, axis=1)
+
+    def row_of(self, item_id: str) -> int:
+        """Row of `item_id`; KeyError naming the id when unknown."""
+        if not hasattr(self, "_row_index"):
+            self._row_index = {str(v): i for i, v in enumerate(self.items["id"].tolist())}
+        try:
+            return self._row_index[str(item_id)]
+        except KeyError:
+            raise KeyError(f"unknown item id '{item_id}' in dataset '{self.name}'") from None
+
+    def image_path(self, row: int, generator: str) -> Path:
+        """Absolute path of the image of `row` by `generator`, guaranteed inside images/."""
+        if generator not in self.meta["generators"]:
+            raise KeyError(f"unknown generator '{generator}' (dataset '{self.name}' has: {', '.join(self.generators)})")
+        if not 0 <= row < self.n:
+            raise KeyError(f"row {row} out of range for dataset '{self.name}' ({self.n} items)")
+        images = (self.root / "images").resolve()
+        path = (images / str(self.items[image_column(generator)].iat[row])).resolve()
+        if images not in path.parents:
+            raise DatasetError(f"image path of row {row} leaves the images folder")
+        return path
+
+
+def _read_meta(root: Path) -> dict:
+    meta_path = root / "dataset.yaml"
+    if not meta_path.is_file():
+        raise DatasetError(f"{root}: not a dataset folder (missing dataset.yaml)")
+    try:
+        meta = yaml.safe_load(meta_path.read_text())
+    except yaml.YAMLError as exc:
+        raise DatasetError(f"{meta_path}: invalid YAML ({exc})") from exc
+    for key in ("name", "generators", "metrics", "spaces", "n_items"):
+        if not isinstance(meta, dict) or key not in meta:
+            raise DatasetError(f"{meta_path}: missing field '{key}'")
+    return meta
+
+
+def open_dataset(path: str | os.PathLike, verify_checksums: bool = False) -> Dataset:
+    """Open and validate a dataset folder; raise DatasetError naming what is wrong."""
+    root = Path(path).resolve()
+    if not root.is_dir():
+        raise DatasetError(f"{root}: dataset folder does not exist")
+    meta = _read_meta(root)
+    items_path = root / "items.parquet"
+    if not items_path.is_file():
+        raise DatasetError(f"{items_path}: missing")
+    items = pd.read_parquet(items_path)
+    if len(items) != meta["n_items"]:
+        raise DatasetError(f"{items_path}: {len(items)} rows but dataset.yaml says n_items={meta['n_items']}")
+    required = ["id", "prompt", "split"] + [image_column(g) for g in meta["generators"]] + list(meta["metrics"])
+    missing = [c for c in required if c not in items.columns]
+    if missing:
+        raise DatasetError(f"{items_path}: missing columns {missing}")
+    for space in meta["spaces"]:
+        emb_path = root / "embeddings" / f"{space}.npy"
+        if not emb_path.is_file():
+            raise DatasetError(f"{emb_path}: missing embedding file for space '{space}'")
+        emb = np.load(emb_path, mmap_mode="r")
+        if emb.ndim != 2 or emb.shape[0] != len(items):
+            raise DatasetError(f"{emb_path}: shape {emb.shape} does not match {len(items)} items")
+    if verify_checksums:
+        for rel, expected in meta.get("checksums", {}).items():
+            if sha256_file(root / rel) != expected:
+                raise DatasetError(f"{root / rel}: checksum mismatch (file changed or corrupted)")
+    return Dataset(root=root, meta=meta, items=items)
+
+
+def _validate_for_write(items: pd.DataFrame, embeddings: Mapping[str, np.ndarray],
+                        generators: list[str], metrics: Mapping[str, dict]) -> None:
+    if not generators:
+        raise DatasetError("at least one generator is required")
+    required = ["id", "prompt", "split"] + [image_column(g) for g in generators] + list(metrics)
+    missing = [c for c in required if c not in items.columns]
+    if missing:
+        raise DatasetError(f"items table: missing columns {missing}")
+    extra = [c for c in items.columns if c not in required]
+    if extra:
+        raise DatasetError(f"items table: unexpected columns {extra}")
+    dup = items["id"].astype(str).duplicated()
+    if dup.any():
+        raise DatasetError(f"items table: duplicated ids, e.g. '{items['id'].astype(str)[dup].iloc[0]}' ({int(dup.sum())} duplicates)")
+    bad_split = ~items["split"].isin(SPLITS)
+    if bad_split.any():
+        raise DatasetError(f"items table: split must be one of {SPLITS}, row {int(np.argmax(bad_split.to_numpy()))} is '{items['split'][bad_split].iloc[0]}'")
+    for name, info in metrics.items():
+        values = pd.to_numeric(items[name], errors="coerce").to_numpy(dtype=np.float64)
+        if not np.isfinite(values).all():
+            raise DatasetError(f"metric '{name}': row {int(np.argmax(~np.isfinite(values)))} is missing, NaN or inf")
+        if info.get("kind", "score") not in METRIC_KINDS:
+            raise DatasetError(f"metric '{name}': kind must be one of {METRIC_KINDS}")
+        unknown = [g for g in info.get("generators", []) if g not in generators]
+        if unknown:
+            raise DatasetError(f"metric '{name}': unknown generators {unknown} (dataset has {generators})")
+    needed = {"text", "minilm"} | {image_space(g) for g in generators}
+    absent = sorted(needed - set(embeddings))
+    if absent:
+        raise DatasetError(f"missing embedding spaces {absent}")
+    for space, emb in embeddings.items():
+        check_embedding(space, emb, len(items))
+
+
+def write_dataset(out_dir: str | os.PathLike, *, name: str, description: str, items: pd.DataFrame,
+                  embeddings: Mapping[str, np.ndarray], image_sources: Mapping[str, Path | bytes],
+                  generators: list[str], metrics: Mapping[str, dict], extra_files: Mapping[str, bytes] | None = None,
+                  overwrite: bool = True) -> Dataset:
+    """Validate and write a dataset folder atomically (temporary sibling folder, then rename).
+
+    `image_sources` maps each relative image path used in items to a source file or its bytes.
+    `metrics` maps a metric name to {description, unit, generators, kind}. On any error nothing
+    is left at `out_dir` that was not there before.
+    """
+    out = Path(out_dir).resolve()
+    items = items.reset_index(drop=True).copy()
+    items["id"] = items["id"].astype(str)
+    metrics = {k: {"description": v.get("description", ""), "unit": v.get("unit", ""),
+                   "generators": list(v.get("generators", generators[:1])), "kind": v.get("kind", "score")}
+               for k, v in metrics.items()}
+    _validate_for_write(items, embeddings, generators, metrics)
+    used = set()
+    for g in generators:
+        used.update(items[image_column(g)].astype(str))
+    missing = sorted(used - set(image_sources))
+    if missing:
+        raise DatasetError(f"{len(missing)} image paths have no source, e.g. '{missing[0]}'")
+    if out.exists() and not overwrite:
+        raise DatasetError(f"{out}: already exists")
+
+    with atomic_dir(out) as tmp:
+        (tmp / "embeddings").mkdir()
+        images_dir = tmp / "images"
+        images_dir.mkdir()
+        for rel in sorted(used):
+            target = (images_dir / rel).resolve()
+            if images_dir.resolve() not in target.parents:
+                raise DatasetError(f"image path '{rel}' leaves the images folder")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            source = image_sources[rel]
+            if isinstance(source, (bytes, bytearray)):
+                target.write_bytes(source)
+            else:
+                shutil.copyfile(source, target)
+        for space, emb in embeddings.items():
+            np.save(tmp / "embeddings" / f"{space}.npy", np.ascontiguousarray(emb))
+        for rel, data in (extra_files or {}).items():
+            (tmp / rel).write_bytes(data)
+        for mname in metrics:
+            items[mname] = pd.to_numeric(items[mname]).astype(np.float64)
+        items.to_parquet(tmp / "items.parquet", index=False)
+        checksums = {"items.parquet": sha256_file(tmp / "items.parquet")}
+        for space in embeddings:
+            rel = f"embeddings/{space}.npy"
+            checksums[rel] = sha256_file(tmp / rel)
+        meta = {
+            "format_version": FORMAT_VERSION,
+            "name": name,
+            "description": description,
+            "n_items": int(len(items)),
+            "generators": list(generators),
+            "metrics": metrics,
+            "spaces": sorted(embeddings),
+            "dims": {space: int(emb.shape[1]) for space, emb in embeddings.items()},
+            "n_train": int((items["split"] == "train").sum()),
+            "checksums": checksums,
+        }
+        (tmp / "dataset.yaml").write_text(yaml.safe_dump(meta, sort_keys=False, allow_unicode=True))
+        open_dataset(tmp)
+    log.info("wrote dataset '%s' (%d items) to %s", name, len(items), out)
+    return open_dataset(out)
+
+
+def list_datasets(data_dir: str | os.PathLike) -> list[Path]:
+    """Dataset folders directly under `data_dir` (those with a dataset.yaml), sorted by name."""
+    root = Path(data_dir)
+    if not root.is_dir():
+        return []
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / "dataset.yaml").is_file())
