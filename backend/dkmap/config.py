@@ -1,0 +1,96 @@
+"""Settings as dataclasses with defaults; each stage reads its own block."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class BuildSettings:
+    """Settings of one map build (`dkmap build`); all of them go into the manifest and the reuse key."""
+
+    # projection (METHOD.md §2-3); training may use a sample of the train items
+    epochs: int = 20
+    batch_size: int = 1000
+    hidden: int | None = None
+    seed: int = 0
+    train_max: int = 200_000
+    projection: dict[str, Any] = field(default_factory=dict)
+    # unit square: bounding box scaled into [margin, 1 - margin], aspect ratio kept
+    margin: float = 0.02
+    # contour pyramid (METHOD.md §4-5)
+    tile_size: int = 256
+    max_grid: int = 2048
+    max_level: int = 10
+    oversample: int = 1
+    near_margin: int | None = None
+    mask_enabled: bool = True
+    mask_radius: float = 0.02
+    # α refinement (METHOD.md §5): α_k = α_{k-1} + (growth - 1)·α_{k-1} while MSE_vl ≤ MSE_vl(α_0) + ε
+    alpha_growth: float = 1.8
+    refine_tolerance: float = 0.02
+    refine_val_fraction: float = 0.1
+    refine_val_max: int = 2000
+    # subdivision stop rule
+    subdivide_min_points: int = 8
+    subdivide_detail_tol: float = 1e-3
+    # overlay sampling (METHOD.md §6)
+    bluenoise_radius0: float = 1.0 / 48.0
+    # faiss
+    index_exact_max: int = 200_000
+    index_pq: bool = False
+
+    def __post_init__(self) -> None:
+        positive_ints = ("epochs", "batch_size", "train_max", "tile_size", "max_grid", "oversample",
+                         "refine_val_max", "index_exact_max")
+        for name in positive_ints:
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"BuildSettings.{name} must be a positive int, got {value!r}")
+        if self.tile_size & (self.tile_size - 1):
+            raise ValueError(f"BuildSettings.tile_size must be a power of two, got {self.tile_size}")
+        if self.max_grid < self.tile_size:
+            raise ValueError(f"BuildSettings.max_grid ({self.max_grid}) must be ≥ tile_size "
+                             f"({self.tile_size})")
+        if self.oversample % 2 == 0:
+            raise ValueError(f"BuildSettings.oversample must be odd (cell centres on the fine grid), "
+                             f"got {self.oversample}")
+        if not 0 <= self.max_level <= 20:
+            raise ValueError(f"BuildSettings.max_level must be in 0..20, got {self.max_level}")
+        if not 0.0 <= self.margin < 0.5:
+            raise ValueError(f"BuildSettings.margin must be in [0, 0.5), got {self.margin}")
+        if self.alpha_growth <= 1.0:
+            raise ValueError(f"BuildSettings.alpha_growth must be > 1, got {self.alpha_growth}")
+        if self.refine_tolerance < 0:
+            raise ValueError(f"BuildSettings.refine_tolerance must be ≥ 0, got {self.refine_tolerance}")
+        if not 0.0 < self.refine_val_fraction < 1.0:
+            raise ValueError(f"BuildSettings.refine_val_fraction must be in (0, 1), "
+                             f"got {self.refine_val_fraction}")
+        if self.mask_radius <= 0:
+            raise ValueError(f"BuildSettings.mask_radius must be > 0, got {self.mask_radius}")
+        if self.bluenoise_radius0 <= 0:
+            raise ValueError(f"BuildSettings.bluenoise_radius0 must be > 0, "
+                             f"got {self.bluenoise_radius0}")
+
+    @property
+    def precomputed_levels(self) -> int:
+        """Number of levels whose full grid (2^z·T cells a side) stays within max_grid."""
+        levels = 0
+        while levels <= self.max_level and (self.tile_size << levels) <= self.max_grid:
+            levels += 1
+        return levels
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any] | None) -> "BuildSettings":
+        """Settings from a plain dict (YAML/CLI); unknown keys are an error naming them."""
+        values = dict(values or {})
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f"unknown build settings {unknown}; allowed: {sorted(known)}")
+        return cls(**values)
