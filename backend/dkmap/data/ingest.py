@@ -1,0 +1,304 @@
+"""Turns a user's table of (prompt, image) pairs plus embeddings into a validated dataset folder."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from dkmap.data.store import DatasetError, Dataset, image_column, image_space, normalise_rows, write_dataset
+
+log = logging.getLogger(__name__)
+
+REQUIRED_COLUMNS = ("id", "prompt", "image")
+OPTIONAL_COLUMNS = ("generator", "split")
+BUILTIN_METRICS = {
+    "clipscore": ("CLIPScore: 100 · cos(text, image) in the joint embedding space", "100·cos"),
+    "clipscore-hessel": ("CLIPScore as in Hessel et al.: 2.5 · max(cos, 0) · 100", "2.5·max(cos,0)·100"),
+}
+DEFAULT_GENERATOR = "main"
+TEST_FRACTION = 0.2
+
+
+@dataclass
+class IngestOptions:
+    """What `dkmap ingest` was asked to do."""
+
+    table: Path
+    images: Path
+    out: Path
+    text_emb: Path | None = None
+    image_emb: Path | None = None
+    encoder: str | None = None
+    metrics: Sequence[str] = ("clipscore",)
+    skip_missing: bool = False
+    name: str | None = None
+    description: str = ""
+    progress: bool = True
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """Read a .parquet, .csv or .jsonl table; DatasetError for anything else or a missing file."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"table {path}: file not found")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            return pd.read_parquet(path)
+        if suffix == ".csv":
+            return pd.read_csv(path, dtype={"id": str})
+        if suffix in (".jsonl", ".ndjson"):
+            return pd.read_json(path, lines=True, dtype={"id": str})
+    except (ValueError, OSError) as exc:
+        raise DatasetError(f"table {path}: could not be read ({exc})") from exc
+    raise DatasetError(f"table {path}: unsupported format '{suffix}' (use .parquet, .csv or .jsonl)")
+
+
+def check_columns(table: pd.DataFrame, metric_columns: Sequence[str]) -> None:
+    """Exactly the required columns, the optional ones, and the declared metric columns."""
+    missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
+    missing += [c for c in metric_columns if c not in table.columns]
+    if missing:
+        raise DatasetError(f"table: missing columns {missing} (required: {list(REQUIRED_COLUMNS)}; "
+                           f"declared metrics: {list(metric_columns)})")
+    allowed = set(REQUIRED_COLUMNS) | set(OPTIONAL_COLUMNS) | set(metric_columns)
+    extra = [c for c in table.columns if c not in allowed]
+    if extra:
+        raise DatasetError(f"table: unexpected columns {extra} (declare metric columns with --metric NAME)")
+    for col in REQUIRED_COLUMNS:
+        null = table[col].isna().to_numpy()
+        if null.any():
+            raise DatasetError(f"table: column '{col}' is empty at row {int(np.argmax(null))}")
+    for col in metric_columns:
+        values = pd.to_numeric(table[col], errors="coerce").to_numpy(dtype=np.float64)
+        bad = ~np.isfinite(values)
+        if bad.any():
+            raise DatasetError(f"table: metric column '{col}' is missing, non-numeric, NaN or inf at row {int(np.argmax(bad))}")
+
+
+def generators_of(table: pd.DataFrame) -> list[str]:
+    """Generators in order of first appearance; one default generator when there is no column."""
+    if "generator" not in table.columns:
+        return [DEFAULT_GENERATOR]
+    gens = [str(g) for g in pd.unique(table["generator"].astype(str))]
+    for g in gens:
+        if not g.replace("-", "").replace("_", "").isalnum():
+            raise DatasetError(f"table: generator name '{g}' must be letters, digits, '-' or '_'")
+    return gens
+
+
+def check_keys(table: pd.DataFrame, generators: list[str]) -> None:
+    """Unique (id, generator) pairs, every id present for every generator, one prompt per id."""
+    keys = ["id", "generator"] if "generator" in table.columns else ["id"]
+    dup = table.duplicated(subset=keys, keep=False).to_numpy()
+    if dup.any():
+        first = table.loc[dup, "id"].iloc[0]
+        raise DatasetError(f"table: duplicated ids, e.g. '{first}' ({int(dup.sum())} rows involved)")
+    if len(generators) > 1:
+        per_id = table.groupby("id")["generator"].nunique()
+        incomplete = per_id[per_id != len(generators)]
+        if len(incomplete):
+            raise DatasetError(f"table: {len(incomplete)} ids lack an image from every generator {generators}, "
+                               f"e.g. '{incomplete.index[0]}'")
+        prompts = table.groupby("id")["prompt"].nunique()
+        differing = prompts[prompts > 1]
+        if len(differing):
+            raise DatasetError(f"table: id '{differing.index[0]}' has different prompts for different generators")
+
+
+def safe_image_path(images_dir: Path, rel: str) -> Path:
+    """Resolve `rel` under `images_dir`, refusing absolute paths and '..' escapes."""
+    if os.path.isabs(rel):
+        raise DatasetError(f"image path '{rel}' must be relative to the images folder")
+    path = (images_dir / rel).resolve()
+    if images_dir not in path.parents:
+        raise DatasetError(f"image path '{rel}' leaves the images folder")
+    return path
+
+
+def check_images(table: pd.DataFrame, images_dir: Path, skip_missing: bool, progress: bool) -> pd.DataFrame:
+    """Drop (with --skip-missing) or refuse ids whose images are missing; refuse unreadable images."""
+    from PIL import Image, UnidentifiedImageError
+
+    paths = [safe_image_path(images_dir, str(rel)) for rel in table["image"]]
+    exists = np.array([p.is_file() for p in paths])
+    if not exists.all():
+        missing = [str(r) for r in table["image"][~exists]]
+        shown = ", ".join(missing[:5]) + (" …" if len(missing) > 5 else "")
+        if not skip_missing:
+            raise DatasetError(f"{len(missing)} of {len(table)} image files are missing under {images_dir}: {shown} "
+                               "(use --skip-missing to drop those items)")
+        bad_ids = set(table.loc[~exists, "id"])
+        log.warning("dropping %d items with missing images (%s)", len(bad_ids), shown)
+        keep = ~table["id"].isin(bad_ids).to_numpy()
+        table = table[keep]
+        paths = [p for p, k in zip(paths, keep) if k]
+        if table.empty:
+            raise DatasetError("no items left after dropping those with missing images")
+    unreadable = []
+    for rel, p in tqdm(list(zip(table["image"], paths)), desc="checking images", disable=not progress, leave=False):
+        try:
+            with Image.open(p) as im:
+                im.verify()
+        except (UnidentifiedImageError, OSError, SyntaxError):
+            unreadable.append(str(rel))
+    if unreadable:
+        shown = ", ".join(unreadable[:5]) + (" …" if len(unreadable) > 5 else "")
+        raise DatasetError(f"{len(unreadable)} image files cannot be read as images: {shown}")
+    return table
+
+
+def load_embedding(path: Path, what: str, n_rows: int) -> np.ndarray:
+    """Load a supplied N×d float16/float32 .npy file and L2-normalise it, refusing NaN/inf/zero rows."""
+    path = Path(path)
+    if not path.is_file():
+        raise DatasetError(f"{what} embeddings {path}: file not found")
+    try:
+        emb = np.load(path, mmap_mode="r", allow_pickle=False)
+    except ValueError as exc:
+        raise DatasetError(f"{what} embeddings {path}: not a .npy array ({exc})") from exc
+    if emb.ndim != 2:
+        raise DatasetError(f"{what} embeddings {path}: expected N×d, got shape {emb.shape}")
+    if emb.dtype not in (np.float16, np.float32):
+        raise DatasetError(f"{what} embeddings {path}: dtype must be float16 or float32, got {emb.dtype}")
+    if emb.shape[0] != n_rows:
+        raise DatasetError(f"{what} embeddings {path}: {emb.shape[0]} rows but the table has {n_rows} rows")
+    return normalise_rows(np.asarray(emb), f"{what} ({path.name})")
+
+
+def default_split(ids: Sequence[str]) -> np.ndarray:
+    """A fixed train/test split from a hash of each id, so it never depends on row order."""
+    out = []
+    for item_id in ids:
+        h = int.from_bytes(hashlib.sha1(str(item_id).encode()).digest()[:4], "little") / 2**32
+        out.append("test" if h < TEST_FRACTION else "train")
+    return np.array(out, dtype=object)
+
+
+def metric_names(metric: str, generators: list[str]) -> dict[str, dict]:
+    """Stored metric names for one requested metric: one per generator plus differences."""
+    base = metric.replace("-", "_")
+    if len(generators) == 1:
+        return {base: {"generators": generators, "kind": "score"}}
+    names = {f"{base}_{g}": {"generators": [g], "kind": "score"} for g in generators}
+    first = generators[0]
+    for g in generators[1:]:
+        diff = f"{base}_diff" if len(generators) == 2 else f"{base}_diff_{g}"
+        names[diff] = {"generators": [first, g], "kind": "difference"}
+    return names
+
+
+def ingest(opts: IngestOptions) -> Dataset:
+    """Validate everything first, then write the dataset atomically; nothing is left on error."""
+    images_dir = Path(opts.images).resolve()
+    if not images_dir.is_dir():
+        raise DatasetError(f"images folder {images_dir}: not found")
+    table = read_table(opts.table)
+    metric_columns = [m for m in opts.metrics if m not in BUILTIN_METRICS]
+    check_columns(table, metric_columns)
+    table = table.reset_index(drop=True)
+    table["id"] = table["id"].astype(str)
+    generators = generators_of(table)
+    check_keys(table, generators)
+
+    supplied = opts.text_emb is not None or opts.image_emb is not None
+    if supplied and (opts.text_emb is None or opts.image_emb is None):
+        raise DatasetError("give both --text-emb and --image-emb, or neither")
+    if supplied and opts.encoder:
+        raise DatasetError("give either supplied embeddings (--text-emb/--image-emb) or --encoder, not both")
+    if not supplied and not opts.encoder:
+        raise DatasetError("no embeddings: give --text-emb and --image-emb, or --encoder MODEL")
+    if supplied:
+        text_rows = load_embedding(opts.text_emb, "text", len(table))
+        image_rows = load_embedding(opts.image_emb, "image", len(table))
+        if text_rows.shape[1] != image_rows.shape[1]:
+            raise DatasetError(f"text embeddings are {text_rows.shape[1]}-d but image embeddings {image_rows.shape[1]}-d: "
+                               "they must share one space")
+    encoder = None
+    if opts.encoder:
+        from dkmap.data.encoders import ClipEncoder, EncoderError
+
+        try:
+            encoder = ClipEncoder(opts.encoder)
+        except EncoderError as exc:
+            raise DatasetError(str(exc)) from exc
+
+    kept_before = len(table)
+    table = check_images(table, images_dir, opts.skip_missing, opts.progress)
+    if supplied and len(table) != kept_before:
+        text_rows, image_rows = text_rows[table.index], image_rows[table.index]
+    table = table.reset_index(drop=True)
+
+    gen_col = table["generator"].astype(str) if "generator" in table.columns else pd.Series([generators[0]] * len(table))
+    first_rows = table.groupby("id", sort=False).head(1)
+    ids = first_rows["id"].tolist()
+    items = pd.DataFrame({"id": ids, "prompt": first_rows["prompt"].astype(str).tolist()})
+    if "split" in table.columns:
+        items["split"] = first_rows["split"].astype(str).to_numpy()
+    else:
+        items["split"] = default_split(ids)
+    row_of_id = {item_id: i for i, item_id in enumerate(ids)}
+
+    if encoder is not None:
+        text = encoder.encode_text(items["prompt"].tolist(), progress=opts.progress)
+    else:
+        text = np.ascontiguousarray(text_rows[first_rows.index.to_numpy()])
+        first_of_row = np.array([row_of_id[i] for i in table["id"]])
+        gap = np.abs(text_rows - text[first_of_row]).max(axis=1)
+        if (gap > 1e-3).any():
+            bad = table["id"].iloc[int(np.argmax(gap))]
+            raise DatasetError(f"id '{bad}' has different text embeddings in its generators' rows (one prompt, one vector)")
+    embeddings: dict[str, np.ndarray] = {"text": text}
+    image_sources: dict[str, Path] = {}
+    metric_values: dict[str, np.ndarray] = {}
+    metrics_meta: dict[str, dict] = {}
+    per_gen_cos: dict[str, np.ndarray] = {}
+    for g in generators:
+        rows = table.index[(gen_col == g).to_numpy()].to_numpy()
+        order = np.array([row_of_id[i] for i in table.loc[rows, "id"]])
+        rows = rows[np.argsort(order)]
+        rels = table.loc[rows, "image"].astype(str).tolist()
+        items[image_column(g)] = rels
+        for rel in rels:
+            image_sources[rel] = images_dir / rel
+        if encoder is not None:
+            img = encoder.encode_images([images_dir / r for r in rels], progress=opts.progress)
+        else:
+            img = np.ascontiguousarray(image_rows[rows])
+        if img.shape[1] != text.shape[1]:
+            raise DatasetError(f"image embeddings are {img.shape[1]}-d but text embeddings {text.shape[1]}-d")
+        embeddings[image_space(g)] = img
+        per_gen_cos[g] = np.einsum("ij,ij->i", text.astype(np.float64), img.astype(np.float64))
+        for col in metric_columns:
+            metric_values[(col, g)] = pd.to_numeric(table.loc[rows, col]).to_numpy(dtype=np.float64)
+
+    for metric in opts.metrics:
+        description, unit = BUILTIN_METRICS.get(metric, (f"supplied column '{metric}'", ""))
+        for name, info in metric_names(metric, generators).items():
+            if metric == "clipscore":
+                per_gen = {g: 100.0 * per_gen_cos[g] for g in generators}
+            elif metric == "clipscore-hessel":
+                per_gen = {g: 250.0 * np.maximum(per_gen_cos[g], 0.0) for g in generators}
+            else:
+                per_gen = {g: metric_values[(metric, g)] for g in generators}
+            gens = info["generators"]
+            values = per_gen[gens[0]] if info["kind"] == "score" else per_gen[gens[1]] - per_gen[gens[0]]
+            items[name] = values
+            what = description if info["kind"] == "score" else f"{description}: {gens[1]} minus {gens[0]}"
+            metrics_meta[name] = {"description": what, "unit": unit, **info}
+
+    from dkmap.data.encoders import embed_prompts_minilm
+
+    embeddings["minilm"] = embed_prompts_minilm(items["prompt"].tolist(), progress=opts.progress)
+    name = opts.name or Path(opts.out).name
+    return write_dataset(opts.out, name=name, description=opts.description or f"ingested from {Path(opts.table).name}",
+                         items=items, embeddings=embeddings, image_sources=image_sources,
+                         generators=generators, metrics=metrics_meta)
