@@ -207,3 +207,52 @@ def test_bad_embeddings_are_named(small):
     zero[5] = 0.0
     with pytest.raises(ValueError, match="x: row 5 has zero norm"):
         spec(zero, y, device="cpu")
+
+
+def _write_planted_dataset(root, n: int = 600, m: int = 80):
+    import pandas as pd
+
+    from dkmap.data.store import write_dataset
+
+    rng = np.random.default_rng(9)
+    a, b, planted = _planted(n=n, d=24, m=m, seed=9)
+    text = _unit(rng.normal(size=(n, 16)))
+    minilm = _unit(rng.normal(size=(n, 384)))
+    items = pd.DataFrame({
+        "id": [f"p{i:04d}" for i in range(n)],
+        "prompt": [f"planted prompt {i}" if i in set(planted) else f"other prompt {i}" for i in range(n)],
+        "split": ["train"] * n,
+        "image_a": ["x.png"] * n,
+        "image_b": ["x.png"] * n,
+        "clipscore": rng.normal(size=n),
+    })
+    write_dataset(root, name="planted", description="SPEC test", items=items,
+                  embeddings={"text": text.astype(np.float32), "minilm": minilm.astype(np.float32),
+                              "image_a": _unit(a).astype(np.float32), "image_b": _unit(b).astype(np.float32)},
+                  image_sources={"x.png": b"not an image"}, generators=["a", "b"],
+                  metrics={"clipscore": {"generators": ["a"], "kind": "score"}})
+    return planted
+
+
+def test_run_spec_on_a_stored_dataset(tmp_path):
+    import io
+
+    from dkmap.compare.command import run_spec
+
+    planted = _write_planted_dataset(tmp_path / "ds")
+    table = io.StringIO()
+    out = run_spec(tmp_path / "ds", "image", "image_b", k=3, json_out=tmp_path / "o" / "spec.json",
+                   progress=False, out=table)
+    assert json.loads((tmp_path / "o" / "spec.json").read_text()) == out
+    top = out["clusters"][0]
+    assert top["side"] == "x"
+    wanted = {f"p{i:04d}" for i in planted}
+    assert np.mean([i in wanted for i in top["ids"]]) >= 0.9
+    text = table.getvalue()
+    assert "spec_diff" in text and "planted prompt" in text and "image_a" in text
+    assert len(text.splitlines()) == 2 + 3 * 2
+    # "image" is the first generator's space: the same result as naming it.
+    again = run_spec(tmp_path / "ds", "image_a", "image_b", k=3, progress=False, out=None)
+    assert again == out
+    with pytest.raises(ValueError, match="y_space: unknown embedding space 'image_c'"):
+        run_spec(tmp_path / "ds", "text", "image_c", progress=False, out=None)
