@@ -1,0 +1,59 @@
+"""The Flask app factory: configuration, shared registry, blueprints, JSON errors, frontend files."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask, Response, abort, send_from_directory
+
+from dkmap.server import compare, datasets, items, maps, selection
+from dkmap.server.errors import register_error_handlers
+from dkmap.server.registry import EXTENSION_KEY, Registry
+
+log = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+DEFAULTS = {
+    "DATA_DIR": "data/datasets",
+    "FRONTEND_DIST": str(REPO_ROOT / "frontend" / "dist"),
+    "MAX_CONTENT_LENGTH": 256 * 1024,
+    "TILE_CACHE_BYTES": 256 * 1024 * 1024,
+}
+NO_FRONTEND = ("DKMap API is running, but the frontend is not built "
+               "(frontend/dist is missing): run scripts/setup.sh, then reload.\n")
+
+
+def create_app(config: dict | None = None) -> Flask:
+    """Build the app; `config` overrides DATA_DIR, FRONTEND_DIST, MAX_CONTENT_LENGTH, TILE_CACHE_BYTES."""
+    app = Flask(__name__, static_folder=None)
+    app.config.update(DEFAULTS)
+    app.config.update(config or {})
+    app.config["DEBUG"] = False
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+    app.json.sort_keys = False
+    app.json.compact = True
+
+    app.extensions[EXTENSION_KEY] = Registry(app.config["DATA_DIR"], int(app.config["TILE_CACHE_BYTES"]))
+    register_error_handlers(app)
+    for module in (datasets, maps, selection, items, compare):
+        app.register_blueprint(module.bp)
+    _add_frontend_routes(app, Path(app.config["FRONTEND_DIST"]))
+    log.info("serving datasets from %s", app.extensions[EXTENSION_KEY].data_dir)
+    return app
+
+
+def _add_frontend_routes(app: Flask, dist: Path) -> None:
+    """`/` serves the built frontend's index.html, other paths its static files (safe-joined)."""
+
+    @app.get("/")
+    def index():
+        if not (dist / "index.html").is_file():
+            return Response(NO_FRONTEND, status=503, mimetype="text/plain")
+        return send_from_directory(dist, "index.html", max_age=0)
+
+    @app.get("/<path:filename>")
+    def static_file(filename: str):
+        if filename.startswith("api/") or not dist.is_dir():
+            abort(404)
+        return send_from_directory(dist, filename)

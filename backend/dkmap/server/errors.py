@@ -1,0 +1,48 @@
+"""Turns every HTTP error into the API's JSON shape `{"error": {"code", "message"}}`."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
+
+log = logging.getLogger(__name__)
+
+
+def error_response(code: int, message: str):
+    """A JSON error body with its status code."""
+    response = jsonify({"error": {"code": int(code), "message": str(message)}})
+    response.status_code = int(code)
+    return response
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Install handlers so no 4xx/5xx ever answers with HTML or a traceback."""
+
+    @app.errorhandler(RequestEntityTooLarge)
+    def _too_large(exc: RequestEntityTooLarge):
+        cap = app.config.get("MAX_CONTENT_LENGTH")
+        return error_response(413, f"request body too large: the limit is {cap} bytes")
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        code = exc.code or 500
+        message = exc.description or exc.name
+        if code == 404 and message == _default_description(404):
+            message = f"no such endpoint: {request.path}"
+        elif code == 405:
+            message = f"method {request.method} is not allowed on {request.path}"
+        return error_response(code, message)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        # Log the traceback on the server; the client only learns that it failed.
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, InternalServerError.description)
+
+
+def _default_description(code: int) -> str:
+    from werkzeug.exceptions import default_exceptions
+
+    return default_exceptions[code].description

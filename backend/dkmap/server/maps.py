@@ -1,0 +1,103 @@
+"""`/api/maps/<dataset>/<metric>`: map description, contour tiles and the points in a viewport."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+from flask import Blueprint, Response, jsonify, request
+
+from dkmap.server import encode
+from dkmap.server.registry import registry
+from dkmap.server.served_map import SAMPLINGS
+from dkmap.server.validation import parse_bbox, parse_choice, parse_int
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("maps", __name__, url_prefix="/api/maps/<dataset>/<metric>")
+
+DEFAULT_LIMIT = 50_000
+MAX_LIMIT = 200_000
+MAX_POINT_Z = 30
+
+
+def json_response(text: str | bytes) -> Response:
+    """Pre-encoded JSON as a response."""
+    return Response(text, mimetype="application/json")
+
+
+@bp.get("")
+def info(dataset: str, metric: str):
+    """Bounds, colour domain, kernel, levels with α_k and validation MSE, settings and timings."""
+    reg = registry()
+    served = reg.map(dataset, metric)
+    meta = reg.dataset(dataset).metrics[metric]
+    man = served.manifest
+    kernel = man.get("kernel", {})
+    return jsonify({
+        "dataset": dataset, "metric": metric, "n_items": int(man.get("n_items", len(served.positions))),
+        "kind": meta.get("kind", "score"), "description": meta.get("description", ""),
+        "unit": meta.get("unit", ""), "bounds": [0, 0, 1, 1],
+        "tile_size": served.tile_size, "max_level": served.max_level,
+        "precomputed_levels": man.get("precomputed_levels"),
+        "colour_domain": man.get("colour_domain"), "value_range": man.get("value_range"),
+        "diverging": meta.get("kind") == "difference",
+        "kernel": {k: kernel.get(k) for k in ("alpha", "beta", "scale")},
+        "levels": man.get("levels", []), "mask": man.get("mask", {}),
+        "sampling": {"max_level": served.sampling_max_level()},
+        "settings": man.get("settings", {}), "timings": man.get("timings", {}),
+    })
+
+
+@bp.get("/contour/<z>/<x>/<y>")
+def contour_tile(dataset: str, metric: str, z: str, x: str, y: str):
+    """One T×T tile of predicted metric values; rows are y, masked cells are null."""
+    reg = registry()
+    served = reg.map(dataset, metric)
+    zi = parse_int("z", z, 0, served.max_level)
+    xi = parse_int("x", x, 0, 2**zi - 1)
+    yi = parse_int("y", y, 0, 2**zi - 1)
+
+    def encode_tile() -> bytes:
+        values = served.tile(zi, xi, yi)
+        text = encode.obj({"z": zi, "x": xi, "y": yi, "size": int(values.shape[0])},
+                          {"values": encode.float_grid(values)})
+        return text.encode()
+
+    key = (dataset, metric, served.stamp, zi, xi, yi)
+    return json_response(reg.tiles.get_or_compute(key, encode_tile))
+
+
+@bp.get("/points")
+def points(dataset: str, metric: str):
+    """Items in the bbox at zoom z: sampled (level <= z) or all, capped at `limit`."""
+    reg = registry()
+    served = reg.map(dataset, metric)
+    args = request.args
+    z = parse_int("z", args.get("z"), 0, MAX_POINT_Z, default=0)
+    bbox = parse_bbox(args.get("bbox"))
+    sampling = parse_choice("sampling", args.get("sampling"), SAMPLINGS, default="bluenoise")
+    limit = parse_int("limit", args.get("limit"), 1, MAX_LIMIT, default=DEFAULT_LIMIT)
+
+    if sampling == "all":
+        rows = served.index().in_bbox(bbox)
+    else:
+        rows = served.levelled(sampling).in_bbox(bbox, z)
+    total = int(len(rows))
+    capped = total > limit
+    if capped:
+        if sampling == "all":
+            # Rows come cell by cell: an even stride keeps the cap spread over the view.
+            rows = rows[np.linspace(0, total - 1, limit).astype(np.int64)]
+        else:
+            rows = rows[:limit]  # coarser levels come first, so the cap keeps the nesting
+    xy = served.positions[rows]
+    values = reg.metric_values(dataset, metric)[rows]
+    ids = reg.ids(dataset)[rows]
+    text = encode.obj(
+        {"z": z, "sampling": sampling, "total_in_view": total, "returned": int(len(rows)), "capped": capped},
+        {"points": encode.obj({"id": ids.tolist()}, {
+            "row": encode.int_list(rows), "x": encode.float_list(xy[:, 0]),
+            "y": encode.float_list(xy[:, 1]), "value": encode.float_list(values, encode.FLOAT64_FMT)})},
+    )
+    return json_response(text)

@@ -1,0 +1,167 @@
+"""Process-wide stores shared by all requests: datasets, built maps, Faiss indexes, KeyBERT, tiles.
+
+Everything is loaded on first use and kept; built arrays are memory-mapped, so threads (and the
+OS page cache) share them. Dataset names are only ever looked up in the dict of folders found
+under DATA_DIR, never joined into a path from the URL.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+from flask import abort, current_app
+
+from dkmap.data.store import Dataset, DatasetError, list_datasets, open_dataset
+from dkmap.server.served_map import ServedMap
+from dkmap.server.tile_cache import ByteLRU
+
+log = logging.getLogger(__name__)
+
+RESCAN_INTERVAL_S = 2.0
+EXTENSION_KEY = "dkmap_registry"
+
+
+class Registry:
+    """Lazily opened, shared stores for every dataset folder under `data_dir`."""
+
+    def __init__(self, data_dir: str | Path, tile_cache_bytes: int = 256 << 20) -> None:
+        self.data_dir = Path(data_dir).resolve()
+        self.tiles = ByteLRU(tile_cache_bytes)
+        self._folders: dict[str, Path] = {}
+        self._scanned_at = 0.0
+        self._loaded: dict[tuple, Any] = {}
+        self._lock = threading.Lock()
+        self._key_locks: dict[tuple, threading.Lock] = {}
+        self._spec_lock = threading.Lock()
+        self.rescan()
+
+    # ---- discovery -------------------------------------------------------------------------
+    def rescan(self) -> None:
+        """Refresh the dict of dataset folders (name -> folder) found under `data_dir`."""
+        folders = {p.name: p for p in list_datasets(self.data_dir)}
+        with self._lock:
+            self._folders = folders
+            self._scanned_at = time.monotonic()
+
+    def dataset_names(self) -> list[str]:
+        """Names of the discovered dataset folders, sorted."""
+        return sorted(self._folders)
+
+    def _folder(self, name: str) -> Path:
+        folder = self._folders.get(name)
+        if folder is None and time.monotonic() - self._scanned_at > RESCAN_INTERVAL_S:
+            self.rescan()
+            folder = self._folders.get(name)
+        if folder is None:
+            known = ", ".join(self.dataset_names()) or "none"
+            abort(404, description=f"unknown dataset '{name}' (available: {known})")
+        return folder
+
+    # ---- load-once helper ------------------------------------------------------------------
+    def _once(self, key: tuple, load: Callable[[], Any]) -> Any:
+        """Return the value stored under `key`, loading it exactly once even under concurrency."""
+        value = self._loaded.get(key)
+        if value is not None:
+            return value
+        with self._lock:
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            value = self._loaded.get(key)
+            if value is None:
+                started = time.perf_counter()
+                value = load()
+                self._loaded[key] = value
+                log.info("loaded %s in %.2f s", key, time.perf_counter() - started)
+        return value
+
+    # ---- datasets --------------------------------------------------------------------------
+    def dataset(self, name: str) -> Dataset:
+        """The opened dataset `name` (404 if unknown)."""
+        folder = self._folder(name)
+        try:
+            return self._once(("dataset", name), lambda: open_dataset(folder))
+        except DatasetError as exc:
+            log.error("dataset folder %s cannot be opened: %s", folder, exc)
+            abort(500, description=f"dataset '{name}' could not be opened (see the server log)")
+
+    def require_metric(self, ds: Dataset, dataset: str, metric: str) -> dict:
+        """The metric's info dict (404 naming the metric and the known ones if unknown)."""
+        info = ds.metrics.get(metric)
+        if info is None:
+            known = ", ".join(ds.metrics) or "none"
+            abort(404, description=f"unknown metric '{metric}' for dataset '{dataset}' (available: {known})")
+        return info
+
+    def require_generator(self, ds: Dataset, dataset: str, generator: str) -> str:
+        """`generator` if the dataset has it (404 naming the known ones otherwise)."""
+        if generator not in ds.generators:
+            abort(404, description=f"unknown model '{generator}' for dataset '{dataset}' "
+                                   f"(available: {', '.join(ds.generators)})")
+        return generator
+
+    def row_of(self, ds: Dataset, dataset: str, item_id: str) -> int:
+        """Row of `item_id` (404 naming the id if unknown)."""
+        try:
+            return ds.row_of(item_id)
+        except KeyError:
+            abort(404, description=f"unknown item id '{item_id}' in dataset '{dataset}'")
+
+    def metric_values(self, dataset: str, metric: str) -> np.ndarray:
+        """The metric column as float64, extracted once (the table copy is not redone per request)."""
+        ds = self.dataset(dataset)
+        self.require_metric(ds, dataset, metric)
+        return self._once(("metric", dataset, metric), lambda: ds.metric(metric))
+
+    def ids(self, dataset: str) -> np.ndarray:
+        """Item ids as a numpy array of str, extracted once."""
+        ds = self.dataset(dataset)
+        return self._once(("ids", dataset), lambda: ds.ids.astype(str))
+
+    def map(self, dataset: str, metric: str) -> ServedMap:
+        """The built map of `metric` (404 if the metric is unknown or not built); reloaded after a rebuild."""
+        ds = self.dataset(dataset)
+        self.require_metric(ds, dataset, metric)
+        manifest = ds.root / "maps" / metric / "manifest.json"
+        try:
+            stamp = manifest.stat().st_mtime_ns
+        except FileNotFoundError:
+            abort(404, description=f"the map of metric '{metric}' in dataset '{dataset}' is not built "
+                                   f"(run: dkmap build {ds.root} --metric {metric})")
+        key = ("map", dataset, metric)
+        served = self._once(key, lambda: ServedMap(ds.root, metric))
+        if served.stamp != stamp:
+            log.info("map %s/%s changed on disk: reloading", dataset, metric)
+            with self._lock:
+                if self._loaded.get(key) is served:
+                    del self._loaded[key]
+            served = self._once(key, lambda: ServedMap(ds.root, metric))
+        return served
+
+    def spec(self, dataset: str, x: str, y: str, k: int):
+        """SPEC of spaces x and y (dkmap.compare.spec), computed once per process and kept."""
+        from dkmap.compare.spec import spec
+
+        ds = self.dataset(dataset)
+        # One computation at a time: SPEC streams every item and is the heaviest request.
+        return self._once(("spec", dataset, x, y, k),
+                          lambda: _serialised(self._spec_lock, lambda: spec(ds.embedding(x), ds.embedding(y), k=k)))
+
+    def built_metrics(self, dataset: str) -> list[str]:
+        """Metrics of `dataset` that have a built map folder."""
+        ds = self.dataset(dataset)
+        return [m for m in ds.metrics if (ds.root / "maps" / m / "manifest.json").is_file()]
+
+
+def _serialised(lock: threading.Lock, run: Callable[[], Any]) -> Any:
+    with lock:
+        return run()
+
+
+def registry() -> Registry:
+    """The registry of the running app."""
+    return current_app.extensions[EXTENSION_KEY]

@@ -1,0 +1,90 @@
+"""Parses and checks request parameters; every failure aborts with 400 naming the parameter."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable
+
+import numpy as np
+from flask import abort, request
+
+MAX_POLYGON_VERTICES = 1000
+
+
+def bad_request(message: str):
+    """Abort the request with 400 and `message`."""
+    abort(400, description=message)
+
+
+def parse_int(name: str, raw: str | None, lo: int, hi: int, default: int | None = None) -> int:
+    """`raw` as an int in [lo, hi]; `default` when absent (400 if required and missing)."""
+    if raw is None or raw == "":
+        if default is None:
+            bad_request(f"parameter '{name}' is required (an integer in {lo}..{hi})")
+        return default
+    try:
+        value = int(raw, 10)
+    except (TypeError, ValueError):
+        bad_request(f"parameter '{name}' must be an integer in {lo}..{hi}, got {raw!r}")
+    if not lo <= value <= hi:
+        bad_request(f"parameter '{name}' must be in {lo}..{hi}, got {value}")
+    return value
+
+
+def parse_choice(name: str, raw: str | None, allowed: Iterable[str], default: str | None = None) -> str:
+    """`raw` if it is one of `allowed`; `default` when absent."""
+    allowed = list(allowed)
+    if raw is None or raw == "":
+        if default is None:
+            bad_request(f"parameter '{name}' is required (one of {', '.join(allowed)})")
+        return default
+    if raw not in allowed:
+        bad_request(f"parameter '{name}' must be one of {', '.join(allowed)}, got {raw!r}")
+    return raw
+
+
+def parse_bbox(raw: str | None) -> tuple[float, float, float, float]:
+    """`x0,y0,x1,y1` as four finite floats with x0 <= x1 and y0 <= y1; the unit square if absent."""
+    if raw is None or raw == "":
+        return (0.0, 0.0, 1.0, 1.0)
+    parts = raw.split(",")
+    if len(parts) != 4:
+        bad_request(f"parameter 'bbox' must be x0,y0,x1,y1 (four numbers), got {raw!r}")
+    try:
+        x0, y0, x1, y1 = (float(p) for p in parts)
+    except ValueError:
+        bad_request(f"parameter 'bbox' must be x0,y0,x1,y1 (four numbers), got {raw!r}")
+    if not all(math.isfinite(v) for v in (x0, y0, x1, y1)):
+        bad_request(f"parameter 'bbox' must hold finite numbers, got {raw!r}")
+    if x0 > x1 or y0 > y1:
+        bad_request(f"parameter 'bbox' needs x0 <= x1 and y0 <= y1, got {raw!r}")
+    return (x0, y0, x1, y1)
+
+
+def json_body() -> dict[str, Any]:
+    """The request's JSON object (400 if the body is not a JSON object)."""
+    if not request.is_json:
+        bad_request("the request body must be JSON (Content-Type: application/json)")
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        bad_request("the request body must be a JSON object")
+    return body
+
+
+def parse_polygon(raw: Any, max_vertices: int = MAX_POLYGON_VERTICES) -> np.ndarray:
+    """A list of [x, y] pairs as a float64 (n, 2) array with 3 <= n <= max_vertices, all finite."""
+    if not isinstance(raw, list):
+        bad_request("field 'polygon' must be a list of [x, y] pairs")
+    if not 3 <= len(raw) <= max_vertices:
+        bad_request(f"field 'polygon' must have 3 to {max_vertices} vertices, got {len(raw)}")
+    for i, vertex in enumerate(raw):
+        if (not isinstance(vertex, list) or len(vertex) != 2
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in vertex)):
+            bad_request(f"field 'polygon' vertex {i} must be a pair of numbers [x, y], got {vertex!r}")
+        try:
+            finite = math.isfinite(float(vertex[0])) and math.isfinite(float(vertex[1]))
+        except OverflowError:
+            finite = False
+        if not finite:
+            bad_request(f"field 'polygon' vertex {i} must hold finite numbers, got {vertex!r}")
+    return np.asarray(raw, dtype=np.float64)
