@@ -106,7 +106,7 @@ _CACHE: dict[str, object] = {}
 _LOCK = threading.Lock()
 
 
-def built_data_dir() -> Path:
+def tiny_data_dir() -> Path:
     """A temporary DATA_DIR holding the tiny dataset (and its built maps when the build exists)."""
     with _LOCK:
         if "data_dir" not in _CACHE:
@@ -149,7 +149,7 @@ def start_server(data_dir: Path, config: dict | None = None) -> tuple[ApiServer,
 @pytest.fixture(scope="module")
 def api() -> ApiServer:
     """A real server over the tiny dataset, one per test module."""
-    running, server = start_server(built_data_dir())
+    running, server = start_server(tiny_data_dir())
     yield running
     server.close()
 
