@@ -1,0 +1,27 @@
+"""API: the SPEC endpoint returns dkmap.compare.spec's result on the stored spaces, with prompts."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from api_fixtures import DATASET, api, error_of  # noqa: F401
+from dkmap.compare.spec import spec
+from dkmap.data.store import open_dataset
+
+
+def test_spec_matches_the_library_on_the_stored_spaces(api):
+    ds = open_dataset(api.data_dir / DATASET)
+    body = api.get(f"/api/datasets/{DATASET}/compare/spec", params={"x": "text", "y": "image", "k": 3}).json()
+    assert body["x"] == "text" and body["y"] == "image_a"
+    expected = spec(ds.embedding("text"), ds.embedding("image_a"), k=3)
+    assert body["spec_diff"] == pytest.approx(expected.spec_diff, rel=1e-9)
+    assert len(body["clusters"]) == 3
+    for got, want in zip(body["clusters"], expected.clusters):
+        assert got["eigenvalue"] == pytest.approx(want.eigenvalue, rel=1e-9)
+        assert got["side"] == want.side
+        assert got["rows"] == want.rows.tolist()
+        assert got["ids"] == [str(ds.ids[r]) for r in want.rows]
+        assert got["size"] == len(want.rows)
+        np.testing.assert_allclose(got["weights"], want.weights, rtol=1e-9)
+        assert got["sample_prompts"] == [ds.prompts[r] for r in want.rows[:5]]
