@@ -1,0 +1,82 @@
+// Every request the app makes, in one place. Server errors become ApiError with the server's message.
+
+export class ApiError extends Error {
+  constructor(status, message, url) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status;
+    this.url = url;
+  }
+}
+
+const enc = encodeURIComponent;
+
+async function request(url, init = {}) {
+  let response;
+  try {
+    response = await fetch(url, init);
+  } catch (err) {
+    if (err && err.name === 'AbortError') throw err;
+    throw new ApiError(0, `Cannot reach the server (${err.message})`, url);
+  }
+  const type = response.headers.get('content-type') || '';
+  const body = type.includes('json') ? await response.json().catch(() => null) : null;
+  if (!response.ok) {
+    const message = body && body.error && body.error.message
+      ? body.error.message
+      : `${response.status} ${response.statusText || 'error'}`;
+    throw new ApiError(response.status, message, url);
+  }
+  if (body === null) throw new ApiError(response.status, 'The server sent a response that is not JSON', url);
+  return body;
+}
+
+export function listDatasets(init) {
+  return request('api/datasets', init);
+}
+
+export function getMap(dataset, metric, init) {
+  return request(`api/maps/${enc(dataset)}/${enc(metric)}`, init);
+}
+
+export function getContourTile(dataset, metric, z, x, y, init) {
+  return request(`api/maps/${enc(dataset)}/${enc(metric)}/contour/${z}/${x}/${y}`, init);
+}
+
+/** Points in bbox [x0, y0, x1, y1]; sampling bluenoise | random | all. */
+export function getPoints(dataset, metric, { z, bbox, sampling, limit }, init) {
+  const params = new URLSearchParams({ z: String(z), bbox: bbox.join(','), sampling });
+  if (limit !== undefined) params.set('limit', String(limit));
+  return request(`api/maps/${enc(dataset)}/${enc(metric)}/points?${params}`, init);
+}
+
+/** Items in a lasso polygon (`{polygon}`); `{ids}` selects listed items (needs server support, see README). */
+export function postSelection(dataset, metric, body, init) {
+  return request(`api/maps/${enc(dataset)}/${enc(metric)}/selection`, {
+    ...init,
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+}
+
+export function getItem(dataset, id, init) {
+  return request(`api/datasets/${enc(dataset)}/items/${enc(id)}`, init);
+}
+
+export function getSimilar(dataset, id, { k = 8, model } = {}, init) {
+  const params = new URLSearchParams({ k: String(k) });
+  if (model) params.set('model', model);
+  return request(`api/datasets/${enc(dataset)}/items/${enc(id)}/similar?${params}`, init);
+}
+
+/** URL of an item's image; the client never sends a path. */
+export function imageUrl(dataset, id, model) {
+  const q = model ? `?model=${enc(model)}` : '';
+  return `api/datasets/${enc(dataset)}/items/${enc(id)}/image${q}`;
+}
+
+export function getSpec(dataset, { x, y, k = 10 }, init) {
+  const params = new URLSearchParams({ x, y, k: String(k) });
+  return request(`api/datasets/${enc(dataset)}/compare/spec?${params}`, init);
+}

@@ -1,0 +1,141 @@
+// Point tiles: the points endpoint queried per tile and cached, so panning reuses what was loaded.
+import { LRU } from './lru.js';
+import { childrenOf, drawPlan, tileBounds, tileKey } from './tiles.js';
+
+const SUBDIVIDE_DEPTH = 4;
+const LIMIT = 200000;
+
+/** Columnar points response → typed arrays, keeping only points in the tile's half-open box. */
+export function toChunk(response, bounds, key) {
+  const p = response.points;
+  const n = p.x.length;
+  const [x0, y0, x1, y1] = bounds;
+  const keep = [];
+  for (let i = 0; i < n; i += 1) {
+    const x = p.x[i]; const y = p.y[i];
+    const inX = x >= x0 && (x < x1 || (x1 >= 1 && x <= x1));
+    const inY = y >= y0 && (y < y1 || (y1 >= 1 && y <= y1));
+    if (inX && inY) keep.push(i);
+  }
+  const m = keep.length;
+  const chunk = {
+    key, n: m,
+    x: new Float32Array(m), y: new Float32Array(m), value: new Float32Array(m),
+    row: new Int32Array(m), id: new Array(m),
+    totalInView: response.total_in_view ?? m, capped: Boolean(response.capped),
+  };
+  keep.forEach((i, j) => {
+    chunk.x[j] = p.x[i]; chunk.y[j] = p.y[i];
+    chunk.value[j] = p.value[i] === null ? NaN : p.value[i];
+    chunk.row[j] = p.row[i]; chunk.id[j] = String(p.id[i]);
+  });
+  return chunk;
+}
+
+/** Concatenate chunks into one (used when a capped tile was split into its children). */
+export function mergeChunks(chunks, key) {
+  const n = chunks.reduce((s, c) => s + c.n, 0);
+  const out = {
+    key, n, x: new Float32Array(n), y: new Float32Array(n), value: new Float32Array(n),
+    row: new Int32Array(n), id: new Array(n),
+    totalInView: chunks.reduce((s, c) => s + c.totalInView, 0), capped: chunks.some((c) => c.capped),
+  };
+  let o = 0;
+  for (const c of chunks) {
+    out.x.set(c.x, o); out.y.set(c.y, o); out.value.set(c.value, o); out.row.set(c.row, o);
+    for (let i = 0; i < c.n; i += 1) out.id[o + i] = c.id[i];
+    o += c.n;
+  }
+  return out;
+}
+
+/**
+ * Cache of point chunks for one map. `chunksFor(...)` returns what can be drawn now (ready tiles,
+ * or coarser ready tiles standing in, so overlay never shows fewer points while loading).
+ */
+export function pointStore({ fetchPoints }) {
+  const cache = new LRU(512);
+  const inFlight = new Map();
+  const failed = new Set();
+  let src = null;
+  let generation = 0;
+  let changed = () => {};
+  let errored = () => {};
+  const store = {};
+
+  store.onChange = (fn) => { changed = fn; return store; };
+  store.onError = (fn) => { errored = fn; return store; };
+  store.source = (next) => {
+    generation += 1;
+    for (const ctrl of inFlight.values()) ctrl.abort();
+    inFlight.clear(); cache.clear(); failed.clear();
+    src = next;
+    return store;
+  };
+
+  async function loadTile(tile, sampling, zParam, signal, depth) {
+    const bounds = tileBounds(tile.z, tile.x, tile.y);
+    const response = await fetchPoints(src.dataset, src.metric,
+      { z: zParam, bbox: bounds, sampling, limit: LIMIT }, { signal });
+    if (response.capped && sampling === 'all' && depth < SUBDIVIDE_DEPTH) {
+      const parts = await Promise.all(childrenOf(tile).map((c) => loadTile(c, sampling, zParam, signal, depth + 1)));
+      return mergeChunks(parts, tile.key);
+    }
+    return toChunk(response, bounds, tile.key);
+  }
+
+  function cacheKey(sampling, zParam, key) {
+    return sampling === 'all' ? `all|${key}` : `${sampling}|${zParam}|${key}`;
+  }
+
+  /**
+   * Chunks to draw for tiles `needed` (all of one level). For overlay sampling, zParam is the level
+   * whose sample is wanted; a missing tile is stood in by the same tile at a lower sampling level.
+   */
+  store.chunksFor = (needed, sampling, zParam) => {
+    if (!src) return { chunks: [], pending: 0 };
+    const isReady = (key) => cache.has(cacheKey(sampling, zParam, key));
+    for (const t of needed) {
+      const ck = cacheKey(sampling, zParam, t.key);
+      if (cache.has(ck) || inFlight.has(ck) || failed.has(ck)) continue;
+      const ctrl = new AbortController();
+      const gen = generation;
+      inFlight.set(ck, ctrl);
+      loadTile(t, sampling, zParam, ctrl.signal, 0)
+        .then((chunk) => { if (gen === generation) cache.set(ck, chunk); })
+        .catch((err) => {
+          if (gen !== generation || err.name === 'AbortError') return;
+          failed.add(ck); errored(err);
+        })
+        .finally(() => { if (gen === generation) { inFlight.delete(ck); changed(); } });
+    }
+    const chunks = [];
+    const seen = new Set();
+    for (const { source } of drawPlan(needed, isReady)) {
+      const ck = cacheKey(sampling, zParam, source.key);
+      if (!seen.has(ck)) { seen.add(ck); chunks.push(cache.peek(ck)); }
+    }
+    // Overlay: where this level's tile is not in yet, keep showing the coarser sample of the same area.
+    if (sampling !== 'all') {
+      for (const t of needed) {
+        if (isReady(t.key)) continue;
+        for (let z = zParam - 1; z >= 0; z -= 1) {
+          const n = 2 ** (t.z - z);
+          const ancestor = tileKey(z, Math.floor(t.x / n), Math.floor(t.y / n));
+          const ck = cacheKey(sampling, z, ancestor);
+          if (cache.has(ck)) { if (!seen.has(ck)) { seen.add(ck); chunks.push(cache.peek(ck)); } break; }
+        }
+      }
+    }
+    return { chunks, pending: inFlight.size };
+  };
+
+  /** Cancel requests for tiles not in `keep` (cache keys), e.g. after a fast pan. */
+  store.cancelExcept = (needed, sampling, zParam) => {
+    const keep = new Set(needed.map((t) => cacheKey(sampling, zParam, t.key)));
+    for (const [ck, ctrl] of inFlight) if (!keep.has(ck)) { ctrl.abort(); inFlight.delete(ck); }
+  };
+
+  store.pending = () => inFlight.size;
+  return store;
+}

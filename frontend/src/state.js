@@ -1,0 +1,86 @@
+// One store for the whole app: views read snapshots and subscribe to the keys they draw.
+
+/**
+ * Create a store holding a plain state object.
+ * `set(patch)` merges the patch and notifies subscribers whose keys changed (by identity).
+ * @param {object} initial
+ */
+export function createStore(initial = {}) {
+  let state = Object.freeze({ ...initial });
+  const subscribers = new Set();
+
+  function get() {
+    return state;
+  }
+
+  const queue = [];
+  let notifying = false;
+
+  function set(patch) {
+    if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) {
+      throw new TypeError('store.set(patch): patch must be a plain object');
+    }
+    const changed = Object.keys(patch).filter((key) => !Object.is(state[key], patch[key]));
+    if (changed.length === 0) return [];
+    const previous = state;
+    state = Object.freeze({ ...state, ...patch });
+    // A set made by a subscriber is delivered after the current one, so everyone sees changes in order.
+    queue.push([state, previous, changed]);
+    if (!notifying) {
+      notifying = true;
+      try {
+        while (queue.length > 0) {
+          const [next, prev, keys] = queue.shift();
+          for (const sub of [...subscribers]) {
+            if (!subscribers.has(sub)) continue;
+            if (sub.keys === null || keys.some((key) => sub.keys.has(key))) sub.fn(next, prev, keys);
+          }
+        }
+      } finally {
+        notifying = false;
+        queue.length = 0;
+      }
+    }
+    return changed;
+  }
+
+  /**
+   * Call `fn(state, previous, changedKeys)` after each change of one of `keys` (all keys if omitted).
+   * Returns the unsubscribe function.
+   */
+  function subscribe(fn, keys = null) {
+    if (typeof fn !== 'function') throw new TypeError('store.subscribe(fn): fn must be a function');
+    const sub = { fn, keys: keys === null ? null : new Set(keys) };
+    subscribers.add(sub);
+    return () => subscribers.delete(sub);
+  }
+
+  return { get, set, subscribe };
+}
+
+/** The app's initial state: every key any view reads is declared here. */
+export function initialState() {
+  return {
+    datasets: [],          // GET /api/datasets
+    dataset: null,         // dataset name
+    metric: null,          // metric name
+    mapInfo: null,         // GET /api/maps/<d>/<m>
+    mode: 'overlay',       // scatter | contour | overlay
+    sampling: 'bluenoise', // bluenoise | random (overlay)
+    view: { k: 1, x: 0, y: 0 }, // d3-zoom transform over base pixels
+    z: 0,                  // tile level of the current zoom
+    lassoActive: false,
+    lassoPolygon: null,    // [[x, y], ...] in map coordinates once closed
+    selection: null,       // selection endpoint response
+    selectionLoading: false,
+    selectionSource: null, // 'lasso' | 'cluster'
+    filter: [],            // [{keyword, bin}] bars chosen in the keyword view
+    highlight: null,       // {label, rows:Set} items highlighted on the map (SPEC cluster)
+    item: null,            // selected item id
+    focus: null,           // {x, y, id}: pan target
+    focusMarker: null,     // {x, y, id}: the selected item's marker on the map
+    loading: {},           // {key: message} for anything in flight
+    error: null,           // last error message shown to the user
+    drawn: {},             // what the overview drew (test hook)
+  };
+}

@@ -1,0 +1,104 @@
+// Keyword view: the lasso selection's size and statistics, one small histogram per keyword;
+// clicking bars filters the overview (bars of a keyword add up, keywords narrow).
+import { select, scaleLinear, max } from 'd3';
+import { toggleBar, filterRows } from '../lib/filter.js';
+import { fmtCount, fmtValue } from '../lib/format.js';
+
+const W = 250;
+const H = 54;
+
+export function keywordsView(root, store, api) {
+  const el = select(root).classed('keywords', true);
+  const head = el.append('div').attr('class', 'panel-head');
+  head.append('h2').text('Selection & keywords');
+  const clearBtn = head.append('button').attr('type', 'button').attr('class', 'clear-filter').text('Clear filter')
+    .on('click', () => store.set({ filter: [] }));
+  head.append('button').attr('type', 'button').attr('class', 'clear-selection').text('Clear selection')
+    .on('click', () => store.set({ lassoPolygon: null, selection: null, filter: [], highlight: null }));
+  const summary = el.append('div').attr('class', 'sel-summary');
+  const filterNote = el.append('div').attr('class', 'filter-note');
+  const list = el.append('div').attr('class', 'kw-list');
+  let token = 0;
+
+  async function fetchSelection(s, body, source) {
+    const my = ++token;
+    store.set({ selectionLoading: true, selection: null, filter: [], selectionSource: source });
+    try {
+      const res = await api.postSelection(s.dataset, s.metric, body);
+      if (my === token) store.set({ selection: res, selectionLoading: false });
+    } catch (err) {
+      if (my === token) store.set({ selectionLoading: false, error: `Selection failed: ${err.message}` });
+    }
+  }
+
+  function render(s) {
+    const sel = s.selection;
+    el.attr('data-count', sel ? sel.count : null).attr('data-keywords', sel ? sel.keywords.keywords.length : null);
+    clearBtn.property('disabled', s.filter.length === 0);
+    if (s.selectionLoading) {
+      summary.html('<span class="spinner"></span> Selecting and finding keywords…');
+      list.selectAll('*').remove(); filterNote.text('');
+      return;
+    }
+    if (!sel) {
+      summary.html('<span class="muted">Press <kbd>L</kbd> or the Lasso button and draw around a region to see its items and keywords.</span>');
+      list.selectAll('*').remove(); filterNote.text('');
+      return;
+    }
+    const st = sel.stats || {};
+    const source = s.selectionSource === 'cluster' && s.highlight ? ` (${s.highlight.label})` : '';
+    summary.html(`<b class="sel-count">${fmtCount(sel.count)}</b> items selected${source}<br>`
+      + `<span class="stats">mean ${fmtValue(st.mean)} · sd ${fmtValue(st.std)} · median ${fmtValue(st.median)} · min ${fmtValue(st.min)} · max ${fmtValue(st.max)}</span>`
+      + (sel.keywords.sampled ? `<br><span class="muted">keywords from ${fmtCount(sel.keywords.n_used)} of ${fmtCount(sel.keywords.n_selected)} prompts</span>` : ''));
+    let rows = null;
+    try { rows = filterRows(sel, s.filter); } catch { rows = null; }
+    filterNote.text(rows ? `Filter: ${fmtCount(rows.size)} items match (${s.filter.length} bar${s.filter.length > 1 ? 's' : ''}; bars of one keyword add up, different keywords narrow)` : (sel.keywords.keywords.length ? 'Click bars to filter the map to those items.' : 'No keywords found for this selection.'));
+    el.attr('data-filtered', rows ? rows.size : null);
+
+    const chosen = new Set(s.filter.map((f) => `${f.keyword}\u0000${f.bin}`));
+    const cards = list.selectAll('div.kw').data(sel.keywords.keywords, (k) => k.keyword).join((enter) => {
+      const card = enter.append('div').attr('class', 'kw');
+      const title = card.append('div').attr('class', 'kw-title');
+      title.append('span').attr('class', 'kw-name');
+      title.append('span').attr('class', 'kw-count');
+      const svg = card.append('svg').attr('width', W).attr('height', H + 14);
+      svg.append('g').attr('class', 'bars');
+      svg.append('g').attr('class', 'axis');
+      return card;
+    });
+    cards.attr('data-keyword', (k) => k.keyword);
+    cards.select('.kw-name').text((k) => k.keyword);
+    cards.select('.kw-count').text((k) => `${fmtCount(k.count)} prompts`);
+    cards.each(function drawHistogram(k) {
+      const svg = select(this).select('svg');
+      const bins = k.bins;
+      const y = scaleLinear().domain([0, max(bins, (b) => b.count) || 1]).range([H, 2]);
+      const bw = W / Math.max(1, bins.length);
+      svg.select('.bars').selectAll('rect').data(bins.map((b, i) => ({ ...b, i })), (b) => b.i).join('rect')
+        .attr('class', (b) => `bar${chosen.has(`${k.keyword}\u0000${b.i}`) ? ' chosen' : ''}${b.count === 0 ? ' empty' : ''}`)
+        .attr('data-bin', (b) => b.i).attr('data-count', (b) => b.count)
+        .attr('x', (b) => b.i * bw + 0.5).attr('width', Math.max(1, bw - 1))
+        .attr('y', (b) => (b.count ? Math.min(y(b.count), H - 2) : H - 1)).attr('height', (b) => (b.count ? Math.max(2, H - y(b.count)) : 1))
+        .on('click', (_, b) => { if (b.count) store.set({ filter: toggleBar(store.get().filter, k.keyword, b.i) }); })
+        .selectAll('title').data((b) => [b]).join('title')
+        .text((b) => `similarity ${fmtValue(b.lo)}–${fmtValue(b.hi)}: ${b.count} items (click to filter)`);
+      const axis = svg.select('.axis').selectAll('text').data(bins.length ? [bins[0].lo, bins[bins.length - 1].hi] : []).join('text')
+        .attr('x', (_, i) => (i === 0 ? 0 : W)).attr('y', H + 12).attr('text-anchor', (_, i) => (i === 0 ? 'start' : 'end'))
+        .text((v, i) => `${i === 0 ? 'similarity ' : ''}${fmtValue(v)}`);
+      return axis;
+    });
+  }
+
+  store.subscribe((s, prev) => {
+    if (s.lassoPolygon !== prev.lassoPolygon) {
+      if (s.lassoPolygon) fetchSelection(s, { polygon: s.lassoPolygon }, 'lasso');
+      else { token += 1; store.set({ selection: null, selectionLoading: false }); }
+    }
+    if (s.highlight !== prev.highlight && s.highlight && s.highlight.ids?.length) {
+      fetchSelection(s, { ids: s.highlight.ids }, 'cluster');
+    }
+    if (s.mapInfo !== prev.mapInfo) { token += 1; store.set({ selection: null, selectionLoading: false, filter: [], lassoPolygon: null }); }
+    render(store.get());
+  }, ['lassoPolygon', 'selection', 'selectionLoading', 'filter', 'highlight', 'mapInfo']);
+  render(store.get());
+}

@@ -1,0 +1,54 @@
+// Colour legend: the band colours with their values and the unit, the masked-cell swatch, and
+// what the points and highlights mean in the current mode.
+import { select } from 'd3';
+import { fmtValue } from '../lib/format.js';
+
+/** Render the legend into `root` for a colour scale and map info. */
+export function renderLegend(root, { scale, mapInfo, mode, generators, filtered }) {
+  const el = select(root);
+  el.selectAll('*').remove();
+  if (!scale || !mapInfo) return;
+  const width = 300;
+  const barH = 12;
+  const n = scale.bands;
+  const unit = mapInfo.unit ? ` (${mapInfo.unit})` : '';
+  el.append('div').attr('class', 'legend-title')
+    .text(`${mapInfo.metric}${unit}${scale.diverging ? ' · centred at 0' : ''}`);
+  const svg = el.append('svg').attr('class', 'legend-bar').attr('width', width + 24).attr('height', barH + 22);
+  const g = svg.append('g').attr('transform', 'translate(12,2)');
+  const step = width / n;
+  g.selectAll('rect').data(scale.bandColours).join('rect')
+    .attr('x', (_, i) => i * step).attr('width', step + 0.5).attr('height', barH)
+    .attr('fill', (c) => c).attr('data-colour', (c) => c);
+  const edges = [scale.domain[0], ...scale.thresholds, scale.domain[1]];
+  const every = Math.ceil(edges.length / 6);
+  const ticks = edges.map((v, i) => ({ v, i })).filter(({ i }) => i % every === 0 || i === edges.length - 1);
+  g.selectAll('text').data(ticks).join('text')
+    .attr('x', ({ i }) => i * step).attr('y', barH + 14).attr('text-anchor', 'middle')
+    .text(({ v, i }) => `${i === 0 ? '≤' : i === edges.length - 1 ? '≥' : ''}${fmtValue(v)}`);
+  if (scale.diverging) {
+    const [a, b] = generators && generators.length === 2 ? generators : ['A', 'B'];
+    el.append('div').attr('class', 'legend-note diverging')
+      .html(`<span>← ${a} scores higher</span><span>0</span><span>${b} scores higher →</span>`);
+  }
+  const keys = el.append('div').attr('class', 'legend-keys');
+  if (mode !== 'scatter' && mapInfo.mask && mapInfo.mask.enabled) {
+    const item = keys.append('span').attr('class', 'legend-key');
+    item.append('span').attr('class', 'swatch hatch');
+    item.append('span').text(`masked: no item within ${fmtValue(mapInfo.mask.radius)} (not estimated)`);
+  }
+  if (mode !== 'contour') {
+    const item = keys.append('span').attr('class', 'legend-key');
+    item.append('span').attr('class', 'swatch dot');
+    item.append('span').text(mode === 'overlay' ? 'sampled items, coloured by their own value' : 'every item, coloured by its value');
+  }
+  if (mode !== 'scatter') {
+    keys.append('span').attr('class', 'legend-key')
+      .append('span').text('bands: kernel-regression estimate of the metric');
+  }
+  if (filtered) {
+    const item = keys.append('span').attr('class', 'legend-key');
+    item.append('span').attr('class', 'swatch dot ringed');
+    item.append('span').text(`${filtered}; other items grey`);
+  }
+}

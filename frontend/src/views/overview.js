@@ -1,0 +1,401 @@
+// Overview: the map itself. Contour tiles, points, lasso, hover and click, zoom and pan.
+// Reads the store; writes only the keys it owns (view, z, item on click, lasso, drawn).
+import { select, zoom, zoomIdentity } from 'd3';
+import { makeColourScale, packRGBA } from '../lib/colour.js';
+import { tilesCovering, zoomLevel, pointTileLevel } from '../lib/tiles.js';
+import { makeViewport, visibleBBox, screenToMap, mapToScreen, centreOn } from '../lib/viewport.js';
+import { makePointIndex } from '../lib/spatial.js';
+import { polygonBBox } from '../lib/lasso.js';
+import { filterRows } from '../lib/filter.js';
+import { fmtCount, fmtValue } from '../lib/format.js';
+import { LRU } from '../lib/lru.js';
+import { contourLayer } from '../layers/contour.js';
+import { pointStore, toChunk } from '../lib/pointStore.js';
+import { blitPoints, pointRadius, RING_LIGHT, RING_DARK, DIMMED } from '../layers/points.js';
+import { lassoLayer } from '../layers/lasso.js';
+import { renderLegend } from './legend.js';
+
+const MODES = ['scatter', 'contour', 'overlay'];
+const SAMPLINGS = ['bluenoise', 'random'];
+const HIT_RADIUS_PX = 7;
+
+export function overviewView(root, store, api) {
+  const el = select(root).classed('overview', true);
+  const toolbar = el.append('div').attr('class', 'ov-toolbar');
+  const modeSeg = toolbar.append('div').attr('class', 'seg').attr('role', 'group').attr('aria-label', 'Map mode');
+  modeSeg.selectAll('button').data(MODES).join('button')
+    .attr('type', 'button').attr('data-mode', (d) => d).text((d) => d)
+    .on('click', (_, d) => store.set({ mode: d }));
+  const samplingSeg = toolbar.append('div').attr('class', 'seg sampling').attr('role', 'group').attr('aria-label', 'Overlay sampling');
+  samplingSeg.selectAll('button').data(SAMPLINGS).join('button')
+    .attr('type', 'button').attr('data-sampling', (d) => d).text((d) => (d === 'bluenoise' ? 'blue noise' : 'random'))
+    .on('click', (_, d) => store.set({ sampling: d }));
+  const lassoBtn = toolbar.append('button').attr('type', 'button').attr('class', 'lasso-btn')
+    .attr('title', 'Draw a lasso (L); Escape cancels').text('Lasso (L)')
+    .on('click', () => store.set({ lassoActive: !store.get().lassoActive }));
+  const zoomGroup = toolbar.append('div').attr('class', 'seg zoom-btns');
+  zoomGroup.append('button').attr('type', 'button').attr('title', 'Zoom in (+)').text('+').on('click', () => zoomBy(2));
+  zoomGroup.append('button').attr('type', 'button').attr('title', 'Zoom out (−)').text('−').on('click', () => zoomBy(0.5));
+  zoomGroup.append('button').attr('type', 'button').attr('title', 'Whole map (0)').text('⤢').on('click', () => resetZoom());
+  const status = toolbar.append('span').attr('class', 'ov-status').attr('aria-live', 'polite');
+
+  const stage = el.append('div').attr('class', 'ov-stage').attr('tabindex', 0)
+    .attr('aria-label', 'Map: drag to pan, wheel or +/− to zoom, arrows to move, L for lasso');
+  const contourCanvas = stage.append('canvas').attr('class', 'layer contour-layer').node();
+  const pointsCanvas = stage.append('canvas').attr('class', 'layer points-layer').node();
+  const svg = stage.append('svg').attr('class', 'layer overlay-layer');
+  const frame = svg.append('rect').attr('class', 'map-frame');
+  const marker = svg.append('circle').attr('class', 'item-marker').attr('r', 9).style('display', 'none');
+  const hoverRing = svg.append('circle').attr('class', 'hover-ring').attr('r', 7).style('display', 'none');
+  const tooltip = stage.append('div').attr('class', 'tooltip').style('display', 'none');
+  const loadingBar = stage.append('div').attr('class', 'loading-bar').style('display', 'none');
+  const emptyNote = stage.append('div').attr('class', 'empty-note').text('Choose a dataset and a built metric.');
+  const legendEl = el.append('div').attr('class', 'ov-legend').node();
+
+  const lasso = lassoLayer(svg).onSelect((polygon) => {
+    store.set({ lassoPolygon: polygon, lassoActive: false, filter: [], highlight: null });
+  });
+
+  const reportError = (err) => store.set({ error: err.message });
+  const contour = contourLayer({ fetchTile: api.getContourTile }).onError(reportError).onChange(() => schedule());
+  const points = pointStore({ fetchPoints: api.getPoints }).onError(reportError).onChange(() => schedule());
+
+  let t = zoomIdentity;
+  let vp = null;
+  let dpr = window.devicePixelRatio || 1;
+  let scale = null;
+  let image = null;
+  let frameRequested = false;
+  let drawnChunks = [];
+  let index = null;
+  let indexChunks = null;
+  let highlightChunk = null;   // positions of filtered / highlighted items
+  let highlightRows = null;    // Set of rows to emphasise, or null
+  let highlightLabel = '';
+  const itemCache = new LRU(500);
+  let hoverToken = 0;
+
+  const zoomer = zoom()
+    .scaleExtent([0.5, 2 ** 12])
+    .filter((event) => {
+      if (store.get().lassoActive && event.type !== 'wheel') return false;
+      return (!event.ctrlKey || event.type === 'wheel') && !event.button;
+    })
+    .on('zoom', (event) => { t = event.transform; schedule(); });
+  stage.call(zoomer).on('dblclick.zoom', null);
+
+  function maxLevel() {
+    return store.get().mapInfo?.max_level ?? 0;
+  }
+
+  function zoomBy(factor) {
+    stage.transition().duration(200).call(zoomer.scaleBy, factor);
+  }
+  function resetZoom() {
+    stage.transition().duration(250).call(zoomer.transform, zoomIdentity);
+  }
+  function panBy(dx, dy) {
+    stage.transition().duration(120).call(zoomer.translateBy, dx / t.k, dy / t.k);
+  }
+
+  function resize() {
+    const box = stage.node().getBoundingClientRect();
+    const w = Math.max(1, Math.round(box.width));
+    const h = Math.max(1, Math.round(box.height));
+    dpr = window.devicePixelRatio || 1;
+    vp = makeViewport(w, h);
+    for (const c of [contourCanvas, pointsCanvas]) {
+      c.width = Math.round(w * dpr); c.height = Math.round(h * dpr);
+      c.style.width = `${w}px`; c.style.height = `${h}px`;
+    }
+    svg.attr('width', w).attr('height', h);
+    image = pointsCanvas.getContext('2d').createImageData(pointsCanvas.width, pointsCanvas.height);
+    zoomer.extent([[0, 0], [w, h]]);
+    schedule();
+  }
+  new ResizeObserver(resize).observe(stage.node());
+
+  function schedule() {
+    if (frameRequested) return;
+    frameRequested = true;
+    requestAnimationFrame(draw);
+  }
+
+  function currentChunks(s, z, bbox) {
+    if (!bbox || s.mode === 'contour') return { chunks: [], pending: 0, level: z };
+    if (s.mode === 'scatter') {
+      const level = Math.min(12, pointTileLevel(z, s.mapInfo.n_items));
+      return { ...points.chunksFor(tilesCovering(bbox, level), 'all', level), level };
+    }
+    return { ...points.chunksFor(tilesCovering(bbox, z), s.sampling, z), level: z };
+  }
+
+  function draw() {
+    frameRequested = false;
+    const s = store.get();
+    if (!vp) return;
+    const cctx = contourCanvas.getContext('2d');
+    cctx.setTransform(1, 0, 0, 1, 0, 0);
+    cctx.clearRect(0, 0, contourCanvas.width, contourCanvas.height);
+    const pctx = pointsCanvas.getContext('2d');
+    if (!s.mapInfo || !scale) {
+      pctx.clearRect(0, 0, pointsCanvas.width, pointsCanvas.height);
+      emptyNote.style('display', null);
+      return;
+    }
+    emptyNote.style('display', 'none');
+    const z = zoomLevel(t.k, s.mapInfo.max_level);
+    if (z !== s.z) store.set({ z });
+    const bbox = visibleBBox(t, vp);
+    const [fx0, fy0] = mapToScreen(t, vp, 0, 0);
+    const [fx1, fy1] = mapToScreen(t, vp, 1, 1);
+    frame.attr('x', fx0).attr('y', fy0).attr('width', fx1 - fx0).attr('height', fy1 - fy0);
+
+    const needed = bbox ? tilesCovering(bbox, z) : [];
+    const centre = screenToMap(t, vp, vp.width / 2, vp.height / 2);
+    if (s.mode !== 'scatter') {
+      contour.draw(cctx, t, vp, dpr, needed, centre);
+      if (highlightRows) {
+        cctx.setTransform(1, 0, 0, 1, 0, 0);
+        cctx.fillStyle = 'rgba(255,255,255,0.55)';
+        cctx.fillRect(0, 0, contourCanvas.width, contourCanvas.height);
+      }
+    } else {
+      cctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+      cctx.fillStyle = '#fbfbfa';
+      cctx.fillRect(fx0, fy0, fx1 - fx0, fy1 - fy0);
+    }
+
+    const { chunks, pending, level } = currentChunks(s, z, bbox);
+    drawnChunks = chunks;
+    const pixels = new Uint32Array(image.data.buffer);
+    pixels.fill(0);
+    const inView = chunks.reduce((sum, c) => sum + c.n, 0);
+    const radius = pointRadius(inView, dpr, s.mode === 'overlay');
+    const include = highlightRows ? (row) => highlightRows.has(row) : null;
+    const colour = (v) => (Number.isNaN(v) ? DIMMED : scale.packed(v));
+    const drawnPoints = blitPoints(pixels, image.width, image.height, chunks, t, vp, dpr, {
+      radius, ring: s.mode === 'overlay' ? RING_LIGHT : null, colour, include, dimmed: include ? DIMMED : null,
+    });
+    let drawnHighlights = 0;
+    if (highlightChunk && highlightRows) {
+      drawnHighlights = blitPoints(pixels, image.width, image.height, [highlightChunk], t, vp, dpr, {
+        radius: Math.max(3 * dpr, radius), ring: RING_DARK, colour, include, dimmed: null,
+      });
+    }
+    pctx.putImageData(image, 0, 0);
+    lasso.update(t, vp);
+    if (s.focusMarker) {
+      const [mx, my] = mapToScreen(t, vp, s.focusMarker.x, s.focusMarker.y);
+      marker.style('display', null).attr('cx', mx).attr('cy', my);
+    } else marker.style('display', 'none');
+
+    const cs = contour.stats();
+    const totalPending = (s.mode === 'scatter' ? 0 : cs.pending) + pending;
+    loadingBar.style('display', totalPending > 0 ? null : 'none').text(totalPending > 0 ? `Loading ${totalPending}…` : '');
+    const capped = chunks.some((c) => c.capped);
+    const parts = [`z ${z}`];
+    if (s.mode !== 'contour') parts.push(`${fmtCount(drawnPoints)} ${s.mode === 'overlay' ? 'sampled' : ''} items in view`.replace('  ', ' '));
+    if (capped) parts.push('(thinned: zoom in to see every item)');
+    if (highlightRows) parts.push(`${highlightLabel}: ${fmtCount(highlightRows.size)}`);
+    status.text(parts.join(' · '));
+
+    publish({
+      mode: s.mode, sampling: s.sampling, z, k: t.k, pointLevel: level,
+      points: drawnPoints, pointChunks: chunks.length, capped,
+      highlighted: drawnHighlights, highlightRows: highlightRows ? highlightRows.size : 0,
+      tilesNeeded: s.mode === 'scatter' ? [] : cs.needed, tilesDrawn: s.mode === 'scatter' ? [] : cs.drawnSources,
+      fallbackOps: s.mode === 'scatter' ? 0 : cs.fallbackOps, pending: totalPending, readyTiles: cs.readyTiles,
+      view: { k: t.k, x: t.x, y: t.y, width: vp.width, height: vp.height, size: vp.size, ox: vp.ox, oy: vp.oy },
+      bbox,
+    });
+  }
+
+  let lastPublished = '';
+  function publish(drawn) {
+    const text = JSON.stringify(drawn);
+    if (text === lastPublished) return;
+    lastPublished = text;
+    stage.attr('data-mode', drawn.mode).attr('data-z', drawn.z).attr('data-points', drawn.points)
+      .attr('data-pending', drawn.pending).attr('data-highlighted', drawn.highlighted);
+    store.set({ drawn });
+  }
+
+  // Hover and click: nearest drawn point through the quadtree; otherwise the contour estimate.
+  function hitTest(event) {
+    const [sx, sy] = [event.offsetX, event.offsetY];
+    const [mx, my] = screenToMap(t, vp, sx, sy);
+    if (indexChunks !== drawnChunks || (highlightChunk && !index?.withHighlight)) {
+      const all = highlightChunk && highlightRows ? [...drawnChunks, highlightChunk] : drawnChunks;
+      const n = all.reduce((sum, c) => sum + c.n, 0);
+      const xs = new Float32Array(n); const ys = new Float32Array(n); const refs = new Array(n);
+      let o = 0;
+      for (const c of all) {
+        xs.set(c.x, o); ys.set(c.y, o);
+        for (let i = 0; i < c.n; i += 1) refs[o + i] = [c, i];
+        o += c.n;
+      }
+      index = { tree: makePointIndex(xs, ys), refs, withHighlight: Boolean(highlightChunk) };
+      indexChunks = drawnChunks;
+    }
+    const radius = HIT_RADIUS_PX / (t.k * vp.size);
+    const hit = index.tree.find(mx, my, radius);
+    if (hit < 0) return { mx, my, sx, sy, hit: null };
+    const [c, i] = index.refs[hit];
+    return { mx, my, sx, sy, hit: { id: c.id[i], row: c.row[i], x: c.x[i], y: c.y[i], value: c.value[i] } };
+  }
+
+  function showTooltip(sx, sy, html) {
+    tooltip.style('display', null).html(html);
+    const w = tooltip.node().offsetWidth;
+    const left = sx + 14 + w > vp.width ? sx - 14 - w : sx + 14;
+    tooltip.style('left', `${left}px`).style('top', `${Math.max(4, sy - 10)}px`);
+  }
+
+  function escapeHtml(s) {
+    return String(s).replace(/[&<>"]/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }[ch]));
+  }
+
+  svg.on('pointermove.hover', (event) => {
+    const s = store.get();
+    if (!s.mapInfo || s.lassoActive || !vp) { tooltip.style('display', 'none'); return; }
+    const res = hitTest(event);
+    const unit = s.mapInfo.unit ? ` ${escapeHtml(s.mapInfo.unit)}` : '';
+    if (res.hit) {
+      const { id, value } = res.hit;
+      const [hx, hy] = mapToScreen(t, vp, res.hit.x, res.hit.y);
+      hoverRing.style('display', null).attr('cx', hx).attr('cy', hy);
+      const cached = itemCache.get(`${s.dataset}|${id}`);
+      const prompt = cached ? escapeHtml(cached.prompt) : '<span class="muted">loading prompt…</span>';
+      showTooltip(res.sx, res.sy, `<div class="tt-prompt">${prompt}</div><div class="tt-value">${escapeHtml(s.metric)} = <b>${fmtValue(value)}</b>${unit}</div>`);
+      if (!cached) {
+        const token = ++hoverToken;
+        api.getItem(s.dataset, id).then((item) => {
+          itemCache.set(`${s.dataset}|${id}`, item);
+          if (token === hoverToken) showTooltip(res.sx, res.sy, `<div class="tt-prompt">${escapeHtml(item.prompt)}</div><div class="tt-value">${escapeHtml(s.metric)} = <b>${fmtValue(value)}</b>${unit}</div>`);
+        }).catch(() => {});
+      }
+      stage.style('cursor', 'pointer');
+      return;
+    }
+    hoverRing.style('display', 'none');
+    stage.style('cursor', null);
+    hoverToken += 1;
+    if (s.mode === 'scatter' || res.mx < 0 || res.my < 0 || res.mx > 1 || res.my > 1) { tooltip.style('display', 'none'); return; }
+    const v = contour.valueAt(res.mx, res.my, zoomLevel(t.k, maxLevel()));
+    if (v === null) { tooltip.style('display', 'none'); return; }
+    showTooltip(res.sx, res.sy, Number.isNaN(v)
+      ? '<div class="tt-value">masked: no items nearby</div>'
+      : `<div class="tt-value">estimate ${escapeHtml(s.metric)} ≈ <b>${fmtValue(v)}</b>${unit}</div>`);
+  });
+  svg.on('pointerleave.hover', () => { tooltip.style('display', 'none'); hoverRing.style('display', 'none'); });
+  svg.on('click.select', (event) => {
+    const s = store.get();
+    if (!s.mapInfo || s.lassoActive || event.defaultPrevented) return;
+    const res = hitTest(event);
+    if (res.hit) store.set({ item: res.hit.id, focusMarker: { x: res.hit.x, y: res.hit.y, id: res.hit.id } });
+  });
+
+  stage.on('keydown', (event) => {
+    const step = 80;
+    const keys = {
+      '+': () => zoomBy(2), '=': () => zoomBy(2), '-': () => zoomBy(0.5), _: () => zoomBy(0.5), '0': resetZoom,
+      ArrowLeft: () => panBy(step, 0), ArrowRight: () => panBy(-step, 0),
+      ArrowUp: () => panBy(0, step), ArrowDown: () => panBy(0, -step),
+    };
+    if (keys[event.key]) { event.preventDefault(); keys[event.key](); }
+  });
+  window.addEventListener('keydown', (event) => {
+    const tag = event.target && event.target.tagName;
+    if (tag === 'INPUT' || tag === 'SELECT' || tag === 'TEXTAREA') return;
+    if (event.key === 'l' || event.key === 'L') { store.set({ lassoActive: !store.get().lassoActive }); }
+    if (event.key === 'Escape' && store.get().lassoActive) store.set({ lassoActive: false });
+  });
+
+  // Positions of the filtered / highlighted items: the selection's box, fetched once per selection.
+  let highlightToken = 0;
+  async function loadSelectionPoints(s) {
+    const token = ++highlightToken;
+    highlightChunk = null;
+    if (!s.lassoPolygon || !s.mapInfo) return;
+    const bbox = polygonBBox(s.lassoPolygon);
+    try {
+      const res = await api.getPoints(s.dataset, s.metric, { z: s.mapInfo.max_level, bbox, sampling: 'all', limit: 200000 });
+      if (token === highlightToken) { highlightChunk = toChunk(res, [bbox[0], bbox[1], 1, 1], 'selection'); index = null; indexChunks = null; schedule(); }
+    } catch (err) { reportError(err); }
+  }
+  async function loadClusterPoints(s) {
+    const token = ++highlightToken;
+    highlightChunk = null;
+    const h = s.highlight;
+    if (!h || !s.mapInfo) return;
+    try {
+      if (s.mapInfo.n_items <= 200000) {
+        const res = await api.getPoints(s.dataset, s.metric, { z: s.mapInfo.max_level, bbox: [0, 0, 1, 1], sampling: 'all', limit: 200000 });
+        if (token === highlightToken) highlightChunk = toChunk(res, [0, 0, 1, 1], 'highlight');
+      } else {
+        const items = await Promise.all(h.ids.slice(0, 500).map((id) => api.getItem(s.dataset, id)));
+        const res = { points: { row: [], id: [], x: [], y: [], value: [] } };
+        for (const it of items) {
+          const p = it.positions?.[s.metric];
+          if (!p) continue;
+          res.points.row.push(it.row); res.points.id.push(it.id); res.points.x.push(p[0]); res.points.y.push(p[1]);
+          res.points.value.push(it.metrics?.[s.metric] ?? NaN);
+        }
+        if (token === highlightToken) highlightChunk = toChunk(res, [0, 0, 1, 1], 'highlight');
+      }
+      index = null; indexChunks = null; schedule();
+    } catch (err) { reportError(err); }
+  }
+
+  function updateHighlight(s) {
+    try {
+      const rows = filterRows(s.selection, s.filter);
+      if (rows) { highlightRows = rows; highlightLabel = 'filtered items'; } else if (s.highlight) {
+        highlightRows = new Set(s.highlight.rows); highlightLabel = s.highlight.label;
+      } else highlightRows = null;
+    } catch (err) { highlightRows = null; reportError(err); }
+    renderLegend(legendEl, { scale, mapInfo: s.mapInfo, mode: s.mode, generators: generatorsOf(s), filtered: highlightRows ? `dark ring: ${highlightLabel}` : '' });
+    schedule();
+  }
+
+  function generatorsOf(s) {
+    const ds = s.datasets.find((d) => d.name === s.dataset);
+    const m = ds?.metrics.find((x) => x.name === s.metric);
+    return m?.generators ?? null;
+  }
+
+  store.subscribe((s, prev) => {
+    if (s.mapInfo !== prev.mapInfo) {
+      scale = null;
+      if (s.mapInfo) {
+        try { scale = makeColourScale(s.mapInfo); } catch (err) { reportError(err); }
+        const src = { dataset: s.dataset, metric: s.metric, scale };
+        contour.source(src); points.source(src);
+        zoomer.scaleExtent([0.5, 2 ** (s.mapInfo.max_level + 2)]);
+      }
+      highlightChunk = null; highlightRows = null; index = null; indexChunks = null;
+      stage.call(zoomer.transform, zoomIdentity);
+      renderLegend(legendEl, { scale, mapInfo: s.mapInfo, mode: s.mode, generators: generatorsOf(s) });
+    }
+    modeSeg.selectAll('button').classed('active', (d) => d === s.mode).attr('aria-pressed', (d) => d === s.mode);
+    samplingSeg.style('visibility', s.mode === 'overlay' ? null : 'hidden');
+    samplingSeg.selectAll('button').classed('active', (d) => d === s.sampling).attr('aria-pressed', (d) => d === s.sampling);
+    lassoBtn.classed('active', s.lassoActive).attr('aria-pressed', s.lassoActive);
+    lasso.active(s.lassoActive);
+    stage.classed('lasso-mode', s.lassoActive);
+    if (s.lassoPolygon !== prev.lassoPolygon) { lasso.polygon(s.lassoPolygon); loadSelectionPoints(s); }
+    if (s.highlight !== prev.highlight && s.highlight) loadClusterPoints(s);
+    if (s.selection !== prev.selection || s.filter !== prev.filter || s.highlight !== prev.highlight
+      || s.mode !== prev.mode || s.mapInfo !== prev.mapInfo) updateHighlight(s);
+    if (s.focus !== prev.focus && s.focus && vp) {
+      const k = Math.max(t.k, 4);
+      const target = centreOn(vp, s.focus.x, s.focus.y, k);
+      stage.transition().duration(600).call(zoomer.transform, zoomIdentity.translate(target.x, target.y).scale(k));
+      store.set({ focusMarker: { x: s.focus.x, y: s.focus.y, id: s.focus.id } });
+    }
+    schedule();
+  }, ['mapInfo', 'mode', 'sampling', 'lassoActive', 'lassoPolygon', 'selection', 'filter', 'highlight', 'focus', 'focusMarker', 'datasets']);
+
+  return { zoomBy, resetZoom };
+}
