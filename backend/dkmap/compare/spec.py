@@ -22,7 +22,6 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
-from scipy.linalg import solve_triangular
 from tqdm.auto import tqdm
 
 from dkmap.device import pick_device
@@ -162,33 +161,35 @@ def _chunks(n: int, rows: int, progress: bool, desc: str):
 
 
 def _features(x: np.ndarray, y: np.ndarray, fx: FeatureMap, fy: FeatureMap, start: int, stop: int,
-              device: torch.device) -> torch.Tensor:
-    parts = []
-    for name, emb, fmap in (("x", x, fx), ("y", y, fy)):
-        chunk = torch.from_numpy(np.asarray(emb[start:stop], dtype=np.float64)).to(device)
-        if not bool(torch.isfinite(chunk).all()):
-            bad = start + int(torch.nonzero(~torch.isfinite(chunk).all(dim=1))[0, 0])
-            raise ValueError(f"{name}: row {bad} has a non-finite value")
-        parts.append(fmap(chunk, start))
-    return torch.cat(parts, dim=1)
+              device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Float64 features of rows start:stop of x and of y."""
+    return tuple(fmap(torch.from_numpy(np.asarray(emb[start:stop], dtype=np.float64)).to(device), start)
+                 for emb, fmap in ((x, fx), (y, fy)))
 
 
-def _cholesky_upper(c: np.ndarray) -> tuple[np.ndarray, float]:
+def _raise_non_finite(x: np.ndarray, y: np.ndarray, start: int, stop: int) -> None:
+    """Name the first row of start:stop holding NaN/inf (only called once a chunk went non-finite)."""
+    for name, emb in (("x", x), ("y", y)):
+        bad = ~np.isfinite(np.asarray(emb[start:stop], dtype=np.float64)).all(axis=1)
+        if bad.any():
+            raise ValueError(f"{name}: row {start + int(np.argmax(bad))} has a non-finite value")
+    raise ValueError(f"rows {start}:{stop}: features are not finite (values too large for the kernel)")
+
+
+def _cholesky_upper(c: torch.Tensor) -> tuple[torch.Tensor, float]:
     """Upper U with C (+ jitter·I) = UᵀU; jitter grows from 1e-12·mean diag only if needed."""
-    try:
-        return np.linalg.cholesky(c).T, 0.0
-    except np.linalg.LinAlgError:
-        pass
-    base = float(np.trace(c)) / c.shape[0]
+    lower, info = torch.linalg.cholesky_ex(c)
+    if int(info) == 0:
+        return lower.T, 0.0
+    base = float(torch.diagonal(c).mean())
+    eye = torch.eye(c.shape[0], dtype=c.dtype, device=c.device)
     for power in range(-12, -3):
         jitter = base * 10.0**power
-        try:
-            upper = np.linalg.cholesky(c + jitter * np.eye(c.shape[0])).T
-        except np.linalg.LinAlgError:
-            continue
-        log.warning("SPEC: covariance not positive definite (rank-deficient features); "
-                    "added jitter %.3g to its diagonal, eigenvalues are approximate at that level", jitter)
-        return upper, jitter
+        lower, info = torch.linalg.cholesky_ex(c + jitter * eye)
+        if int(info) == 0:
+            log.warning("SPEC: covariance not positive definite (rank-deficient features); added jitter "
+                        "%.3g to its diagonal, eigenvalues are approximate at that level", jitter)
+            return lower.T, jitter
     raise ValueError("SPEC: the joint covariance is not positive definite even with jitter; "
                      "check the embeddings for constant or duplicated dimensions")
 
@@ -232,15 +233,23 @@ def spec(x: np.ndarray, y: np.ndarray, k: int = 10, kernel: str = "cosine", *, n
 
     cov = torch.zeros(d, d, dtype=torch.float64, device=dev)
     for start in _chunks(n, rows, progress, "SPEC covariance"):
-        phi = _features(x, y, fx, fy, start, min(start + rows, n), dev)
-        cov.addmm_(phi.T, phi)
-    cov = (cov / n).cpu().numpy()
-    cov = (cov + cov.T) / 2.0
+        stop = min(start + rows, n)
+        px, py = _features(x, y, fx, fy, start, stop, dev)
+        cov[:d_x, :d_x].addmm_(px.T, px)
+        cov[:d_x, d_x:].addmm_(px.T, py)
+        cov[d_x:, d_x:].addmm_(py.T, py)
+        # Any NaN/inf feature reaches the diagonal (a sum of squares): a d-sized check per chunk.
+        if not bool(torch.isfinite(cov.diagonal()).all()):
+            _raise_non_finite(x, y, start, stop)
+    cov /= n
+    cov[d_x:, :d_x] = cov[:d_x, d_x:].T
     upper, jitter = _cholesky_upper(cov)
 
-    signs = np.concatenate([np.ones(d_x), -np.ones(d - d_x)])
+    signs = torch.ones(d, dtype=torch.float64, device=dev)
+    signs[d_x:] = -1.0
     middle = (upper * signs) @ upper.T
-    evals, evecs = np.linalg.eigh((middle + middle.T) / 2.0)
+    evals_t, evecs_t = torch.linalg.eigh((middle + middle.T) / 2.0)
+    evals, evecs = evals_t.cpu().numpy(), evecs_t.cpu().numpy()
     order = np.argsort(-np.abs(evals), kind="stable")
     evals, evecs = evals[order], evecs[:, order]
 
@@ -248,12 +257,14 @@ def spec(x: np.ndarray, y: np.ndarray, k: int = 10, kernel: str = "cosine", *, n
     if top < k:
         log.info("SPEC: k=%d exceeds the feature dimension %d; returning %d clusters", k, d, top)
     # u = [φ_X, φ_Y] U⁻¹ w / √N, one column per top eigenvector.
-    back = solve_triangular(upper, evecs[:, :top], lower=False) / math.sqrt(n)
-    back_t = torch.from_numpy(back).to(dev)
+    top_w = torch.from_numpy(np.ascontiguousarray(evecs[:, :top])).to(dev)
+    back = torch.linalg.solve_triangular(upper, top_w, upper=True) / math.sqrt(n)
+    back_x, back_y = back[:d_x], back[d_x:]
     vectors = np.empty((n, top), dtype=np.float64)
     for start in _chunks(n, rows, progress, "SPEC eigenvectors"):
         stop = min(start + rows, n)
-        vectors[start:stop] = (_features(x, y, fx, fy, start, stop, dev) @ back_t).cpu().numpy()
+        px, py = _features(x, y, fx, fy, start, stop, dev)
+        vectors[start:stop] = (px @ back_x + py @ back_y).cpu().numpy()
     peak = vectors[np.abs(vectors).argmax(axis=0), np.arange(top)]
     vectors *= np.where(peak < 0, -1.0, 1.0)
 
