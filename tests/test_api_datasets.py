@@ -7,6 +7,7 @@ import io
 import shutil
 import time
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -191,3 +192,27 @@ def test_root_serves_the_frontend_and_its_assets_only(tmp_path, api):
             assert status == 404 and SECRET not in text
     finally:
         server.close()
+
+
+@pytest.mark.parametrize("gen", GENERATORS)
+@pytest.mark.parametrize("row, k", [(0, 8), (101, 1), (239, 100)])
+def test_similar_images_are_the_true_nearest_neighbours(api, ds, gen, row, k):
+    emb = np.asarray(ds.embedding(f"image_{gen}"), dtype=np.float64)
+    scores = emb @ emb[row]
+    scores[row] = -np.inf
+    expected = np.argsort(-scores, kind="stable")[:k]
+    body = api.get(f"/api/datasets/{DATASET}/items/{ds.ids[row]}/similar", params={"k": k, "model": gen}).json()
+    assert body["id"] == str(ds.ids[row]) and body["model"] == gen and body["k"] == k
+    got = body["neighbours"]
+    assert len(got) == k
+    assert row not in [n["row"] for n in got]
+    np.testing.assert_allclose([n["score"] for n in got], scores[expected], rtol=1e-5, atol=1e-6)
+    assert [n["row"] for n in got] == expected.tolist()
+    for n in got:
+        assert n["id"] == str(ds.ids[n["row"]]) and n["prompt"] == ds.prompts[n["row"]]
+        assert api.get(n["image"]).content == ds.image_path(n["row"], gen).read_bytes()
+
+
+def test_similar_defaults_to_eight_neighbours_of_the_first_generator(api, ds):
+    body = api.get(f"/api/datasets/{DATASET}/items/{ds.ids[4]}/similar").json()
+    assert body["model"] == GENERATORS[0] and body["k"] == 8 and len(body["neighbours"]) == 8

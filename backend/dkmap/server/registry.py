@@ -38,6 +38,7 @@ class Registry:
         self._lock = threading.Lock()
         self._key_locks: dict[tuple, threading.Lock] = {}
         self._spec_lock = threading.Lock()
+        self._keyword_slots = threading.BoundedSemaphore(2)
         self.rescan()
 
     # ---- discovery -------------------------------------------------------------------------
@@ -150,6 +151,60 @@ class Registry:
         # One computation at a time: SPEC streams every item and is the heaviest request.
         return self._once(("spec", dataset, x, y, k),
                           lambda: _serialised(self._spec_lock, lambda: spec(ds.embedding(x), ds.embedding(y), k=k)))
+
+    def prompts(self, dataset: str) -> np.ndarray:
+        """Prompts as a numpy object array, extracted once (so rows can be gathered cheaply)."""
+        ds = self.dataset(dataset)
+        return self._once(("prompts", dataset), lambda: ds.items["prompt"].to_numpy(dtype=object))
+
+    def faiss_index(self, dataset: str, generator: str):
+        """The Faiss index over `generator`'s image embeddings: the build's file, else built in memory."""
+        from dkmap import similarity
+
+        ds = self.dataset(dataset)
+        self.require_generator(ds, dataset, generator)
+        space = f"image_{generator}"
+
+        def load():
+            path = ds.root / "index" / f"{space}.faiss"
+            if path.is_file():
+                return similarity.load(path)
+            log.warning("no index file %s: building an in-memory index", path)
+            return similarity.build_index(ds.embedding(space))
+
+        return self._once(("faiss", dataset, generator), load)
+
+    def nearest(self, dataset: str, generator: str, row: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Rows and scores of the k images nearest to `row`'s image by `generator`, itself excluded."""
+        from dkmap import similarity
+
+        ds = self.dataset(dataset)
+        index = self.faiss_index(dataset, generator)
+        query = np.asarray(ds.embedding(f"image_{generator}")[row:row + 1], dtype=np.float32)
+        scores, ids = similarity.search(index, query, k + 1)
+        keep = (ids[0] >= 0) & (ids[0] != row)
+        return ids[0][keep][:k].astype(np.int64), scores[0][keep][:k]
+
+    def keyword_extractor(self):
+        """KeyBERT with the local MiniLM model, loaded once per process."""
+        from dkmap.keywords import KeywordExtractor
+
+        return self._once(("keywords",), KeywordExtractor)
+
+    def keyword_view(self, dataset: str, rows: np.ndarray) -> dict:
+        """Keywords of the selected rows with per-keyword similarity histograms (rows and ids per bar)."""
+        ds = self.dataset(dataset)
+        extractor = self.keyword_extractor()
+        prompts = self.prompts(dataset)[rows]
+        emb = np.asarray(ds.embedding("minilm")[rows]) if len(rows) else np.empty((0, 384), np.float32)
+        # Extraction is CPU-heavy; a few at a time keeps tiles and points responsive meanwhile.
+        with self._keyword_slots:
+            result = extractor.extract(list(prompts), emb, rows=rows).to_dict()
+        ids = self.ids(dataset)
+        for keyword in result["keywords"]:
+            for bar in keyword["bins"]:
+                bar["ids"] = ids[np.asarray(bar["rows"], dtype=np.int64)].tolist()
+        return result
 
     def built_metrics(self, dataset: str) -> list[str]:
         """Metrics of `dataset` that have a built map folder."""

@@ -11,7 +11,7 @@ from flask import Blueprint
 from dkmap.server import encode
 from dkmap.server.maps import json_response
 from dkmap.server.registry import registry
-from dkmap.server.validation import json_body, parse_polygon
+from dkmap.server.validation import bad_request, json_body, parse_id_list, parse_polygon
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ def rows_in_polygon(served, polygon: np.ndarray) -> np.ndarray:
     if len(cand) == 0:
         return cand
     inside = points_in_polygon(np.asarray(served.positions[cand], dtype=np.float64), polygon)
-    return np.sort(cand[inside])
+    return np.sort(cand[inside])  # `inside` indexes `cand`, which is in grid-cell order
 
 
 def value_stats(values: np.ndarray) -> dict:
@@ -40,11 +40,18 @@ def value_stats(values: np.ndarray) -> dict:
 
 @bp.post("/selection")
 def selection(dataset: str, metric: str):
-    """Rows and ids inside the polygon, metric statistics, and the keyword histograms (METHOD.md §7)."""
+    """Rows and ids inside the polygon (or of the listed ids), metric statistics, and the keyword
+    histograms (METHOD.md §7)."""
     reg = registry()
     served = reg.map(dataset, metric)
-    polygon = parse_polygon(json_body().get("polygon"))
-    rows = rows_in_polygon(served, polygon)
+    body = json_body()
+    if ("polygon" in body) == ("ids" in body):
+        bad_request("the body needs exactly one of 'polygon' (a lasso) or 'ids' (a list of item ids)")
+    if "polygon" in body:
+        rows = rows_in_polygon(served, parse_polygon(body["polygon"]))
+    else:
+        ds = reg.dataset(dataset)
+        rows = np.unique([reg.row_of(ds, dataset, i) for i in parse_id_list(body["ids"])])
     ids = reg.ids(dataset)[rows]
     stats = value_stats(reg.metric_values(dataset, metric)[rows])
     keywords = reg.keyword_view(dataset, rows)

@@ -9,6 +9,7 @@ import numpy as np
 from flask import abort, request
 
 MAX_POLYGON_VERTICES = 1000
+MAX_SELECTION_IDS = 100_000
 
 
 def bad_request(message: str):
@@ -88,3 +89,12 @@ def parse_polygon(raw: Any, max_vertices: int = MAX_POLYGON_VERTICES) -> np.ndar
         if not finite:
             bad_request(f"field 'polygon' vertex {i} must hold finite numbers, got {vertex!r}")
     return np.asarray(raw, dtype=np.float64)
+
+
+def parse_id_list(raw: Any, max_ids: int = MAX_SELECTION_IDS) -> list[str]:
+    """A non-empty list of at most `max_ids` item ids (strings)."""
+    if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw):
+        bad_request("field 'ids' must be a list of item id strings")
+    if not 1 <= len(raw) <= max_ids:
+        bad_request(f"field 'ids' must hold 1 to {max_ids} ids, got {len(raw)}")
+    return raw
