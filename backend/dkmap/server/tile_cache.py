@@ -17,6 +17,7 @@ class ByteLRU:
         self._items: OrderedDict[Hashable, bytes] = OrderedDict()
         self._size = 0
         self._lock = threading.Lock()
+        self._pending: dict[Hashable, threading.Lock] = {}
         self.hits = 0
         self.misses = 0
 
@@ -54,9 +55,20 @@ class ByteLRU:
                 self._size -= len(evicted)
 
     def get_or_compute(self, key: Hashable, compute: Callable[[], bytes]) -> bytes:
-        """The cached value, or `compute()` stored and returned (two racing threads may both compute)."""
+        """The cached value, or `compute()` stored and returned; concurrent misses on one key compute once."""
         value = self.get(key)
-        if value is None:
-            value = compute()
-            self.put(key, value)
+        if value is not None:
+            return value
+        with self._lock:
+            pending = self._pending.setdefault(key, threading.Lock())
+        try:
+            with pending:
+                with self._lock:
+                    value = self._items.get(key)
+                if value is None:
+                    value = compute()
+                    self.put(key, value)
+        finally:
+            with self._lock:
+                self._pending.pop(key, None)
         return value
