@@ -45,7 +45,8 @@ def test_api_unknown_route_is_json_404(ingested_server):
 @pytest.mark.browser
 def test_page_shows_the_dataset_list(ingested_server, page, screenshot):
     page.goto(ingested_server.url + "/")
-    page.wait_for_selector("text=tiny", timeout=30_000)
+    page.wait_for_selector("select[name=dataset] option[value=tiny]", state="attached", timeout=30_000)
+    page.wait_for_selector("text=eight prompts, two generators", timeout=30_000)
     screenshot("dataset-list")
-    assert "tiny" in page.inner_text("body")
+    assert page.eval_on_selector("select[name=dataset]", "el => [...el.options].map(o => o.value)") == ["tiny"]
     assert page.console_errors == []
