@@ -1,0 +1,189 @@
+"""Keywords of a lasso selection (METHOD.md §7): KeyBERT keyphrases and similarity histograms.
+
+KeyBERT ranks each prompt's candidate phrases by cosine similarity to the prompt. The prompt side
+uses the STORED MiniLM embeddings (space `minilm`), the phrase side the same MiniLM model, so
+both live in one space; phrase embeddings are cached per extractor (one per process) by phrase.
+Large selections are sampled for extraction only; similarities cover every selected item.
+
+Histogram bins: `n_bins` (default 10) equal bins over [min, max] of all similarities of the
+selection (every keyword shares the range, so bars line up across keywords while staying fine
+enough; MiniLM similarities rarely span [-1, 1]). Bin b is [lo_b, hi_b), the last bin also holds
+hi; each selected item falls in exactly one bin of each keyword.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter, OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+_SIM_CHUNK = 65536  # rows per block when computing similarities for big selections
+_MIN_SPAN = 1e-6  # narrower similarity ranges are widened to this around their centre
+
+
+@dataclass
+class KeywordResult:
+    """Top keywords of a selection with their histograms; `to_dict()` is the JSON form."""
+
+    keywords: list[dict[str, Any]]
+    sampled: bool
+    n_used: int
+    n_selected: int
+    similarities: np.ndarray = field(repr=False)  # n_selected × n_keywords float32, in keyword order
+
+    def to_dict(self) -> dict[str, Any]:
+        """`{"keywords": [{"keyword", "count", "bins": [{"lo", "hi", "count", "rows"}]}], ...}`."""
+        return {"keywords": self.keywords, "sampled": self.sampled, "n_used": self.n_used,
+                "n_selected": self.n_selected}
+
+
+def _unit_rows(emb: np.ndarray) -> np.ndarray:
+    out = np.asarray(emb, dtype=np.float32)
+    norms = np.linalg.norm(out, axis=1, keepdims=True)
+    return out / np.where(norms > 0, norms, 1.0)
+
+
+def histogram_bins(similarities: np.ndarray, rows: np.ndarray, lo: float, hi: float,
+                   n_bins: int) -> list[dict[str, Any]]:
+    """`n_bins` equal bins over [lo, hi] with the count and the `rows` of the items in each."""
+    width = (hi - lo) / n_bins
+    index = np.clip(np.floor((similarities - lo) / width).astype(np.int64), 0, n_bins - 1)
+    order = np.argsort(index, kind="stable")
+    bounds = np.searchsorted(index[order], np.arange(n_bins + 1))
+    return [{"lo": float(lo + b * width), "hi": float(hi if b == n_bins - 1 else lo + (b + 1) * width),
+             "count": int(bounds[b + 1] - bounds[b]),
+             "rows": [int(r) for r in rows[order[bounds[b]:bounds[b + 1]]]]}
+            for b in range(n_bins)]
+
+
+class KeywordExtractor:
+    """Holds the MiniLM model, KeyBERT and the phrase-embedding cache; build once per process."""
+
+    def __init__(self, model: Any = None, keyphrases_per_prompt: int = 5, stop_words: str | None = "english",
+                 n_bins: int = 10, cache_size: int = 200_000) -> None:
+        from keybert import KeyBERT
+
+        if model is None:
+            from dkmap.data.encoders import load_minilm
+
+            model = load_minilm()
+        if keyphrases_per_prompt < 1:
+            raise ValueError(f"keyphrases_per_prompt must be a positive integer, got {keyphrases_per_prompt}")
+        if n_bins < 1:
+            raise ValueError(f"n_bins must be a positive integer, got {n_bins}")
+        self.model = model
+        # sentence-transformers renamed the accessor; accept either.
+        get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        self.dim: int | None = get_dim()
+        self.keybert = KeyBERT(model=model)
+        self.keyphrases_per_prompt = keyphrases_per_prompt
+        self.stop_words = stop_words
+        self.n_bins = n_bins
+        self.cache_size = cache_size
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def phrase_embeddings(self, phrases: Sequence[str]) -> np.ndarray:
+        """L2-normalised float32 MiniLM embeddings of `phrases` (len × 384), cached by phrase."""
+        phrases = [str(p) for p in phrases]
+        with self._lock:
+            missing = list(dict.fromkeys(p for p in phrases if p not in self._cache))
+        if missing:
+            new = self.model.encode(missing, batch_size=256, show_progress_bar=False,
+                                    convert_to_numpy=True, normalize_embeddings=True).astype(np.float32)
+            with self._lock:
+                for phrase, vec in zip(missing, new):
+                    self._cache[phrase] = vec
+                fresh = dict(zip(missing, new))
+                while len(self._cache) > self.cache_size:
+                    self._cache.popitem(last=False)
+        else:
+            fresh = {}
+        with self._lock:
+            out = [fresh[p] if p in fresh else self._cache[p] for p in phrases]
+        return np.stack(out) if out else np.empty((0, self.dim or 0), dtype=np.float32)
+
+    def _vectorizer(self, ngram_range: tuple[int, int]):
+        from sklearn.feature_extraction.text import CountVectorizer
+
+        return CountVectorizer(ngram_range=ngram_range, stop_words=self.stop_words)
+
+    def _keyphrases(self, docs: list[str], doc_emb: np.ndarray, ngram_range: tuple[int, int]) -> list[list[str]]:
+        """The top keyphrases of every doc, by KeyBERT on the stored doc embeddings."""
+        try:
+            vocab = self._vectorizer(ngram_range).fit(docs).get_feature_names_out()
+        except ValueError:  # only stop words or no words at all
+            return [[] for _ in docs]
+        # KeyBERT refits the same vectorizer on the same docs: the vocabulary, and so the row
+        # order of the word embeddings, is identical.
+        found = self.keybert.extract_keywords(
+            docs, vectorizer=self._vectorizer(ngram_range), top_n=self.keyphrases_per_prompt,
+            doc_embeddings=doc_emb, word_embeddings=self.phrase_embeddings(vocab))
+        if len(docs) == 1:  # KeyBERT unwraps the list for a single document
+            found = [found]
+        return [[phrase for phrase, _ in per_doc] for per_doc in found]
+
+    def _similarities(self, prompt_embeddings: np.ndarray, keyword_emb: np.ndarray) -> np.ndarray:
+        """Cosine similarity of every selected prompt (stored MiniLM space) to every keyword."""
+        n = prompt_embeddings.shape[0]
+        out = np.empty((n, keyword_emb.shape[0]), dtype=np.float32)
+        for start in range(0, n, _SIM_CHUNK):
+            out[start:start + _SIM_CHUNK] = _unit_rows(prompt_embeddings[start:start + _SIM_CHUNK]) @ keyword_emb.T
+        return out
+
+    def extract(self, prompts: Sequence[str], prompt_embeddings: np.ndarray, top_k: int = 15, max_docs: int = 500,
+                ngram_range: tuple[int, int] = (1, 2), seed: int = 0,
+                rows: Sequence[int] | np.ndarray | None = None) -> KeywordResult:
+        """Keywords of the selected `prompts` and a similarity histogram per keyword.
+
+        `prompt_embeddings` are the stored MiniLM rows of the same prompts (n × 384). At most
+        `max_docs` prompts (seeded sample) feed KeyBERT; keywords are ranked by the number of
+        prompts that have them among their top keyphrases. `rows` (default 0..n-1) are the
+        identifiers reported in each histogram bar, e.g. dataset rows."""
+        prompts = [str(p) for p in prompts]
+        n = len(prompts)
+        emb = prompt_embeddings
+        if not hasattr(emb, "shape") or len(emb.shape) != 2 or emb.shape[0] != n:
+            raise ValueError(f"prompt_embeddings must have shape ({n}, d) for {n} prompts, "
+                             f"got {getattr(emb, 'shape', None)}")
+        if self.dim is not None and emb.shape[1] != self.dim:
+            raise ValueError(f"prompt_embeddings must be MiniLM embeddings ({self.dim}-d, space 'minilm'), "
+                             f"got {emb.shape[1]}-d")
+        if not isinstance(top_k, (int, np.integer)) or top_k < 1:
+            raise ValueError(f"top_k must be a positive integer, got {top_k!r}")
+        if not isinstance(max_docs, (int, np.integer)) or max_docs < 1:
+            raise ValueError(f"max_docs must be a positive integer, got {max_docs!r}")
+        if len(ngram_range) != 2 or not 1 <= ngram_range[0] <= ngram_range[1]:
+            raise ValueError(f"ngram_range must be (low, high) with 1 <= low <= high, got {ngram_range!r}")
+        row_ids = np.arange(n) if rows is None else np.asarray(rows, dtype=np.int64)
+        if row_ids.shape != (n,):
+            raise ValueError(f"rows must have one entry per prompt ({n}), got shape {row_ids.shape}")
+
+        if n == 0:
+            return KeywordResult([], False, 0, 0, np.empty((0, 0), dtype=np.float32))
+        sampled = n > max_docs
+        used = np.sort(np.random.default_rng(seed).choice(n, size=max_docs, replace=False)) if sampled else np.arange(n)
+        docs = [prompts[i] for i in used]
+        doc_emb = _unit_rows(emb[used] if sampled else emb)
+        counts = Counter(p for per_doc in self._keyphrases(docs, doc_emb, tuple(ngram_range)) for p in set(per_doc))
+        top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top_k]
+
+        sims = self._similarities(emb, self.phrase_embeddings([k for k, _ in top]))
+        keywords = []
+        if top:
+            lo, hi = float(sims.min()), float(sims.max())
+            if hi - lo < _MIN_SPAN:
+                lo, hi = (lo + hi) / 2 - _MIN_SPAN / 2, (lo + hi) / 2 + _MIN_SPAN / 2
+            for j, (phrase, count) in enumerate(top):
+                keywords.append({"keyword": phrase, "count": int(count),
+                                 "bins": histogram_bins(sims[:, j], row_ids, lo, hi, self.n_bins)})
+        log.info("keywords: %d selected, %d used%s, %d keywords", n, len(used),
+                 " (sampled)" if sampled else "", len(keywords))
+        return KeywordResult(keywords=keywords, sampled=bool(sampled), n_used=int(len(used)), n_selected=n,
+                             similarities=sims)

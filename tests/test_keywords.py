@@ -1,0 +1,161 @@
+"""Lasso keywords (dkmap.keywords) with real KeyBERT and the real MiniLM model."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+from dkmap.data.encoders import embed_prompts_minilm
+from dkmap.keywords import KeywordExtractor, histogram_bins
+
+DRAGONS = [
+    "a red dragon flying over a medieval castle at sunset",
+    "a dragon sleeping on a pile of gold coins in a cave",
+    "a knight in shining armour fighting a dragon",
+    "an ancient castle on a cliff, a dragon circling the towers",
+    "a baby dragon hatching from a glowing egg",
+    "a stone castle in the mountains covered in snow",
+    "a green dragon breathing fire over a village",
+    "a knight riding a horse towards a dark castle",
+    "a dragon skeleton in a desert, dramatic lighting",
+    "a princess on the balcony of a castle at night",
+    "a dragon and a knight resting by a campfire",
+    "a golden dragon statue in a temple garden",
+]
+KITCHENS = [
+    "a cup of coffee on a wooden kitchen table",
+    "fresh croissants and espresso in a sunny cafe",
+    "a tabby kitten sleeping next to a teapot",
+]
+
+
+def _tokens(text: str) -> set[str]:
+    return set(re.findall(r"\w\w+", text.lower()))
+
+
+@pytest.fixture(scope="module")
+def extractor() -> KeywordExtractor:
+    return KeywordExtractor()
+
+
+@pytest.fixture(scope="module")
+def dragon_emb() -> np.ndarray:
+    return embed_prompts_minilm(DRAGONS)
+
+
+def test_keywords_come_from_the_selected_prompts(extractor, dragon_emb):
+    result = extractor.extract(DRAGONS, dragon_emb, top_k=8)
+    words = [k["keyword"] for k in result.keywords]
+    assert 1 <= len(words) <= 8
+    counts = [k["count"] for k in result.keywords]
+    assert counts == sorted(counts, reverse=True)
+    kitchen_words = set().union(*map(_tokens, KITCHENS)) - set().union(*map(_tokens, DRAGONS))
+    for kw in result.keywords:
+        parts = kw["keyword"].split()
+        having = [p for p in DRAGONS if set(parts) <= _tokens(p)]
+        assert having, f"{kw['keyword']!r} is in no selected prompt"
+        assert 1 <= kw["count"] <= len(having)
+        assert not set(parts) & kitchen_words
+    # "dragon" is in 8 of the 12 prompts and names their subject: KeyBERT ranks it first.
+    assert words[0] == "dragon" and counts[0] >= 5
+    assert not result.sampled and result.n_used == result.n_selected == len(DRAGONS)
+    assert json.loads(json.dumps(result.to_dict())) == result.to_dict()
+    assert set(result.to_dict()) == {"keywords", "sampled", "n_used", "n_selected"}
+
+
+def test_histogram_rows_cover_every_selected_item_exactly_once(extractor, dragon_emb):
+    rows = np.arange(len(DRAGONS)) * 3 + 1000  # dataset rows of the selection
+    result = extractor.extract(DRAGONS, dragon_emb, top_k=5, rows=rows)
+    sims = result.similarities
+    assert sims.shape == (len(DRAGONS), len(result.keywords))
+    for j, kw in enumerate(result.keywords):
+        bins = kw["bins"]
+        assert len(bins) == 10
+        got = [r for b in bins for r in b["rows"]]
+        assert sorted(got) == sorted(rows.tolist())
+        assert [b["count"] for b in bins] == [len(b["rows"]) for b in bins]
+        assert bins[0]["lo"] == pytest.approx(sims.min()) and bins[-1]["hi"] == pytest.approx(sims.max())
+        for left, right in zip(bins, bins[1:]):
+            assert left["hi"] == pytest.approx(right["lo"])
+        for b in bins:
+            for r in b["rows"]:
+                s = sims[(r - 1000) // 3, j]
+                assert b["lo"] - 1e-6 <= s <= b["hi"] + 1e-6
+
+
+def test_similarities_are_computed_in_the_stored_space(extractor, dragon_emb):
+    # Stored rows that are NOT the prompts' own embeddings: rolled by one.
+    stored = np.roll(dragon_emb, 1, axis=0).astype(np.float16)
+    result = extractor.extract(DRAGONS, stored, top_k=3)
+    keyword = result.keywords[0]["keyword"]
+    vec = extractor.model.encode([keyword])[0]
+    vec = vec / np.linalg.norm(vec)
+    row = np.asarray(stored[4], dtype=np.float64)
+    by_hand = float(row @ vec / np.linalg.norm(row))
+    assert result.similarities[4, 0] == pytest.approx(by_hand, abs=1e-5)
+    own = float(dragon_emb[4] @ vec)
+    assert abs(own - by_hand) > 1e-3  # the prompt's own embedding would give another value
+    bar = next(b for b in result.keywords[0]["bins"] if 4 in b["rows"])
+    assert bar["lo"] - 1e-6 <= by_hand <= bar["hi"] + 1e-6
+
+
+def test_large_selections_are_sampled_for_extraction_only(extractor):
+    prompts = [f"{p} number {i}" for i, p in enumerate(DRAGONS * 5)]
+    emb = embed_prompts_minilm(prompts)
+    result = extractor.extract(prompts, emb, top_k=5, max_docs=20, seed=3)
+    assert result.sampled and result.n_used == 20 and result.n_selected == len(prompts)
+    assert all(1 <= k["count"] <= 20 for k in result.keywords)
+    for kw in result.keywords:
+        assert sorted(r for b in kw["bins"] for r in b["rows"]) == list(range(len(prompts)))
+    again = extractor.extract(prompts, emb, top_k=5, max_docs=20, seed=3)
+    assert again.to_dict() == result.to_dict()
+    whole = extractor.extract(prompts, emb, top_k=5, max_docs=len(prompts))
+    assert not whole.sampled and whole.n_used == len(prompts)
+
+
+def test_phrase_embeddings_are_cached_model_embeddings(extractor):
+    phrases = ["castle", "red dragon", "castle"]
+    first = extractor.phrase_embeddings(phrases)
+    direct = extractor.model.encode(phrases, normalize_embeddings=True)
+    np.testing.assert_allclose(first, direct, atol=1e-5)
+    assert first.shape == (3, 384) and first.dtype == np.float32
+    assert "red dragon" in extractor._cache
+    np.testing.assert_array_equal(extractor.phrase_embeddings(["red dragon"])[0], first[1])
+
+
+def test_small_and_degenerate_selections(extractor, dragon_emb):
+    one = extractor.extract(DRAGONS[:1], dragon_emb[:1], top_k=3)
+    assert 1 <= len(one.keywords) <= 3 and all(k["count"] == 1 for k in one.keywords)
+    assert all(sum(b["count"] for b in k["bins"]) == 1 for k in one.keywords)
+    empty = extractor.extract([], np.empty((0, 384), dtype=np.float32))
+    assert empty.to_dict() == {"keywords": [], "sampled": False, "n_used": 0, "n_selected": 0}
+    stop = extractor.extract(["the and of", "a an the"], dragon_emb[:2])
+    assert stop.keywords == [] and stop.n_selected == 2
+
+
+def test_histogram_bins_edges_and_assignment():
+    sims = np.array([0.0, 0.1, 0.25, 0.5, 0.99, 1.0])
+    bins = histogram_bins(sims, np.arange(6) + 10, 0.0, 1.0, 4)
+    assert [(b["lo"], b["hi"]) for b in bins] == [(0.0, 0.25), (0.25, 0.5), (0.5, 0.75), (0.75, 1.0)]
+    assert [b["rows"] for b in bins] == [[10, 11], [12], [13], [14, 15]]
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"top_k": 0}, "top_k must be a positive integer"),
+    ({"max_docs": 0}, "max_docs must be a positive integer"),
+    ({"ngram_range": (2, 1)}, "ngram_range"),
+    ({"rows": [1, 2]}, "rows must have one entry per prompt"),
+])
+def test_bad_parameters_are_named(extractor, dragon_emb, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        extractor.extract(DRAGONS, dragon_emb, **kwargs)
+
+
+def test_bad_embeddings_are_named(extractor, dragon_emb):
+    with pytest.raises(ValueError, match=r"prompt_embeddings must have shape \(12, d\)"):
+        extractor.extract(DRAGONS, dragon_emb[:5])
+    with pytest.raises(ValueError, match="MiniLM embeddings \\(384-d"):
+        extractor.extract(DRAGONS, dragon_emb[:, :100])
