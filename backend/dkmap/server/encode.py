@@ -45,6 +45,7 @@ def int_list(a: np.ndarray) -> str:
 
 def obj(fields: dict[str, Any], raw: dict[str, str] | None = None) -> str:
     """A JSON object from plain `fields` (json.dumps) followed by `raw` fields (pre-encoded JSON text)."""
-    parts = [json.dumps(k) + ":" + json.dumps(v, allow_nan=False) for k, v in fields.items()]
+    parts = [json.dumps(k) + ":" + json.dumps(v, allow_nan=False, separators=(",", ":"))
+             for k, v in fields.items()]
     parts += [json.dumps(k) + ":" + v for k, v in (raw or {}).items()]
     return "{" + ",".join(parts) + "}"

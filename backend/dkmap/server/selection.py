@@ -57,7 +57,7 @@ def selection(dataset: str, metric: str):
     keywords = reg.keyword_view(dataset, rows)
     text = encode.obj({"count": int(len(rows))}, {
         "rows": encode.int_list(rows),
-        "ids": json.dumps(ids.tolist()),
+        "ids": json.dumps(ids.tolist(), separators=(",", ":")),
         "stats": encode.obj(stats),
         "keywords": encode.obj(keywords),
     })
