@@ -159,6 +159,7 @@ def main() -> None:
 def bench(args: argparse.Namespace, data: Path) -> None:
     """Run every measurement on data generated under `data`, print and record them."""
     sizes = [int(s) for s in args.sizes.split(",")]
+    load_start = os.getloadavg()[0]
     runs = []
     for n in sizes:
         x, y = make_data(data, n, args.dim, seed=n)
@@ -176,6 +177,7 @@ def bench(args: argparse.Namespace, data: Path) -> None:
     print(f"baseline N={base['n']}: direct {base['direct_s']:.2f} s vs SPEC {base['spec_s']:.3f} s "
           f"(max rel eigenvalue diff {base['max_rel_err']:.1e})", flush=True)
 
+    load_end = os.getloadavg()[0]
     slope = np.polyfit(np.log([r["n"] for r in runs]), np.log([r["seconds"] for r in runs]), 1)[0]
     print(f"log-log slope of time vs N: {slope:.2f}")
     input_mib = sizes[-1] * args.dim * 2 * 4 / 2**20
@@ -186,6 +188,9 @@ def bench(args: argparse.Namespace, data: Path) -> None:
         f"unit-row .npy files opened as memory maps (the stored format), k = 10 clusters.",
         "Each size runs in a fresh process. Peak anon = peak anonymous resident memory (heap, torch); "
         "VmHWM also counts the memory-mapped input pages the OS keeps resident (reclaimable).",
+        f"1-minute load average {load_start:.1f} at the start and {load_end:.1f} at the end of the run "
+        f"on {os.cpu_count()} cores: other jobs shared the CPU, so absolute times are inflated; "
+        "ratios within the run are comparable.",
         "",
         "| kernel | N | features | time (s) | µs / item | peak anon (MiB) | VmHWM (MiB) |",
         "|---|---:|---:|---:|---:|---:|---:|",
