@@ -67,17 +67,33 @@ function hatchPattern(ctx) {
   return ctx.createPattern(hatchCanvas, 'repeat');
 }
 
+/** The grid with one extra ring of cells copying its edge, so contours run past the tile edge (no cut corners). */
+export function padGrid(grid, size) {
+  const n = size + 2;
+  const out = new Float64Array(n * n);
+  for (let r = 0; r < n; r += 1) {
+    const rr = Math.min(size - 1, Math.max(0, r - 1));
+    for (let c = 0; c < n; c += 1) {
+      const cc = Math.min(size - 1, Math.max(0, c - 1));
+      out[r * n + c] = grid[rr * size + cc];
+    }
+  }
+  return out;
+}
+
 /** Render one parsed tile into a bitmap: band 0 as background, one filled contour per threshold, then the mask. */
 export function renderTileBitmap(parsed, scale, size = BITMAP_SIZE) {
   const { size: T, values } = parsed;
   const canvas = document.createElement('canvas');
   canvas.width = size; canvas.height = size;
   const ctx = canvas.getContext('2d');
-  ctx.scale(size / T, size / T);
+  const toTile = () => { ctx.setTransform(size / T, 0, 0, size / T, 0, 0); ctx.translate(-1, -1); };
+  toTile();
   ctx.fillStyle = scale.bandColours[0];
-  ctx.fillRect(0, 0, T, T);
-  const grid = parsed.masked > 0 ? fillMasked(values, T, 2, scale.domain[0] - 1) : Float64Array.from(values);
-  const generator = contours().size([T, T]);
+  ctx.fillRect(0, 0, T + 2, T + 2);
+  const filled = parsed.masked > 0 ? fillMasked(values, T, 2, scale.domain[0] - 1) : values;
+  const grid = padGrid(filled, T);
+  const generator = contours().size([T + 2, T + 2]);
   const path = geoPath(null, ctx);
   scale.thresholds.forEach((threshold, i) => {
     const shape = generator.contour(grid, threshold);
@@ -89,7 +105,7 @@ export function renderTileBitmap(parsed, scale, size = BITMAP_SIZE) {
   if (parsed.masked > 0) {
     const mask = new Float64Array(T * T);
     for (let i = 0; i < mask.length; i += 1) mask[i] = Number.isNaN(values[i]) ? 1 : 0;
-    const shape = generator.contour(mask, 0.5);
+    const shape = generator.contour(padGrid(mask, T), 0.5);
     ctx.beginPath(); path(shape);
     // The path is fixed in bitmap pixels once added; fill with the pattern in unscaled pixels.
     ctx.setTransform(1, 0, 0, 1, 0, 0);

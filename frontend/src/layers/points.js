@@ -24,7 +24,7 @@ export const DIMMED = packRGBA(185, 185, 185, 255);
 /**
  * Draw chunks into `pixels` (Uint32Array over a width × height ImageData) under zoom transform t.
  * style: {radius, ring (packed colour or null), colour(value) → packed, include(row) → bool | null,
- * dimmed (packed colour for excluded points, or null to skip them)}. Returns how many were drawn.
+ * dimmed (packed colour for excluded points, or null to skip them)}. Returns how many were drawn with their centre in view.
  */
 export function blitPoints(pixels, width, height, chunks, t, vp, dpr, style) {
   const { disc, ring } = stampOffsets(style.radius);
@@ -60,7 +60,7 @@ export function blitPoints(pixels, width, height, chunks, t, vp, dpr, style) {
         colour = style.colour(value[i]);
       }
       stamp(px, py, colour, withRing);
-      drawn += 1;
+      if (px >= 0 && py >= 0 && px < width && py < height) drawn += 1;
     }
   }
   return drawn;
@@ -68,6 +68,6 @@ export function blitPoints(pixels, width, height, chunks, t, vp, dpr, style) {
 
 /** Point radius (device px) for how many points are in view: small when crowded, larger when sparse. */
 export function pointRadius(nInView, dpr, overlay) {
-  const base = overlay ? 3 : nInView > 200000 ? 0.5 : nInView > 50000 ? 1 : nInView > 5000 ? 1.5 : 2.5;
+  const base = overlay ? 2.5 : nInView > 200000 ? 0.5 : nInView > 50000 ? 1 : nInView > 5000 ? 1.5 : 2.5;
   return base * dpr;
 }

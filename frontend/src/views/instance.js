@@ -79,7 +79,7 @@ export function instanceView(root, store, api) {
     const simHead = body.append('h3').text('Similar images');
     if (!similar) { simHead.append('span').attr('class', 'spinner'); return; }
     simHead.append('span').attr('class', 'muted small').text(` (${similar.model}, cosine)`);
-    const row = body.append('div').attr('class', 'similar-row');
+    const row = body.append('div').attr('class', 'similar-row').attr('data-model', similar.model);
     const cards = row.selectAll('button').data(similar.neighbours).join('button')
       .attr('type', 'button').attr('class', 'similar').attr('data-id', (d) => d.id)
       .attr('title', (d) => d.prompt)

@@ -3,32 +3,51 @@
 import { select } from 'd3';
 import { fmtValue } from '../lib/format.js';
 
+/**
+ * Which band edges get a label: both ends and a few between, never two crowded together;
+ * a diverging scale gets mirror-image labels and 0 at its centre.
+ */
+export function legendTicks(edges, diverging) {
+  const last = edges.length - 1;
+  if (diverging) {
+    const ticks = [{ v: edges[0], i: 0 }, { v: 0, i: last / 2 }, { v: edges[last], i: last }];
+    const inner = Math.floor(last / 4);
+    if (inner > 0 && last / 2 - inner >= 2) ticks.splice(1, 0, { v: edges[inner], i: inner });
+    if (inner > 0 && last / 2 - inner >= 2) ticks.splice(ticks.length - 1, 0, { v: edges[last - inner], i: last - inner });
+    return ticks;
+  }
+  const every = Math.ceil(edges.length / 6);
+  const ticks = edges.map((v, i) => ({ v, i })).filter(({ i }) => i % every === 0 && last - i >= every);
+  ticks.push({ v: edges[last], i: last });
+  return ticks;
+}
+
 /** Render the legend into `root` for a colour scale and map info. */
 export function renderLegend(root, { scale, mapInfo, mode, generators, filtered }) {
   const el = select(root);
   el.selectAll('*').remove();
   if (!scale || !mapInfo) return;
   const width = 300;
+  const pad = 22;
   const barH = 12;
   const n = scale.bands;
   const unit = mapInfo.unit ? ` (${mapInfo.unit})` : '';
   el.append('div').attr('class', 'legend-title')
     .text(`${mapInfo.metric}${unit}${scale.diverging ? ' · centred at 0' : ''}`);
-  const svg = el.append('svg').attr('class', 'legend-bar').attr('width', width + 24).attr('height', barH + 22);
-  const g = svg.append('g').attr('transform', 'translate(12,2)');
+  const box = el.append('div').attr('class', 'legend-box');
+  const svg = box.append('svg').attr('class', 'legend-bar').attr('width', width + 2 * pad).attr('height', barH + 22);
+  const g = svg.append('g').attr('transform', `translate(${pad},2)`);
   const step = width / n;
   g.selectAll('rect').data(scale.bandColours).join('rect')
     .attr('x', (_, i) => i * step).attr('width', step + 0.5).attr('height', barH)
     .attr('fill', (c) => c).attr('data-colour', (c) => c);
   const edges = [scale.domain[0], ...scale.thresholds, scale.domain[1]];
-  const every = Math.ceil(edges.length / 6);
-  const ticks = edges.map((v, i) => ({ v, i })).filter(({ i }) => i % every === 0 || i === edges.length - 1);
-  g.selectAll('text').data(ticks).join('text')
+  g.selectAll('text').data(legendTicks(edges, scale.diverging)).join('text')
     .attr('x', ({ i }) => i * step).attr('y', barH + 14).attr('text-anchor', 'middle')
     .text(({ v, i }) => `${i === 0 ? '≤' : i === edges.length - 1 ? '≥' : ''}${fmtValue(v)}`);
   if (scale.diverging) {
     const [a, b] = generators && generators.length === 2 ? generators : ['A', 'B'];
-    el.append('div').attr('class', 'legend-note diverging')
+    box.append('div').attr('class', 'legend-note diverging')
       .html(`<span>← ${a} scores higher</span><span>0</span><span>${b} scores higher →</span>`);
   }
   const keys = el.append('div').attr('class', 'legend-keys');

@@ -1,0 +1,97 @@
+"""Lasso, keyword histograms and bar filters in a real browser against the real server."""
+
+from __future__ import annotations
+
+import pytest
+
+from ui_helpers import (api, app_url, circle_polygon, dense_point, draw_lasso, drawn, open_app,  # noqa: F401
+                        pick_metric, state, wait_settled, zoom_at)
+
+pytestmark = pytest.mark.browser
+
+
+def lasso_selection(page, app_url):
+    dataset, metric = pick_metric(app_url)
+    name = metric["name"]
+    open_app(page, app_url, dataset, name, mode="overlay")
+    x, y = dense_point(app_url, dataset, name)
+    draw_lasso(page, circle_polygon(x, y, 0.12))
+    page.wait_for_selector(".keywords[data-count]", timeout=120_000)
+    wait_settled(page)
+    polygon = state(page, "s.lassoPolygon")
+    expected = api(app_url, f"api/maps/{dataset}/{name}/selection", {"polygon": polygon})
+    return dataset, name, polygon, expected
+
+
+def test_lasso_selects_the_items_inside_and_shows_their_keywords(page, app_url, screenshot):
+    dataset, name, polygon, expected = lasso_selection(page, app_url)
+    screenshot("lasso")
+    assert 3 <= len(polygon) <= 1000
+    assert not state(page, "s.lassoActive"), "lasso mode ends when the polygon closes"
+    assert expected["count"] > 0
+    assert int(page.get_attribute(".keywords", "data-count")) == expected["count"]
+    assert page.inner_text(".sel-count").replace(",", "") == str(expected["count"])
+    assert f"mean {expected['stats']['mean']:.3g}".replace("-", "−") in page.inner_text(".sel-summary")
+    keywords = expected["keywords"]["keywords"]
+    cards = page.locator(".kw")
+    assert cards.count() == len(keywords) > 0
+    for i, kw in enumerate(keywords):
+        card = cards.nth(i)
+        assert card.get_attribute("data-keyword") == kw["keyword"]
+        bars = card.locator("rect.bar")
+        assert bars.count() == len(kw["bins"])
+        assert [int(bars.nth(j).get_attribute("data-count")) for j in range(bars.count())] == [b["count"] for b in kw["bins"]]
+    # The selection is drawn on the map.
+    assert page.locator("path.lasso-selection").get_attribute("d")
+
+
+def test_bar_clicks_filter_the_overview_and_survive_zooming(page, app_url, screenshot):
+    dataset, name, polygon, expected = lasso_selection(page, app_url)
+    keywords = expected["keywords"]["keywords"]
+    kw = keywords[0]
+    j = max(range(len(kw["bins"])), key=lambda b: kw["bins"][b]["count"])
+    page.locator(".kw").nth(0).locator(f"rect.bar[data-bin='{j}']").click()
+    page.wait_for_function("document.querySelector('.keywords').dataset.filtered !== undefined")
+    wait_settled(page)
+    want = set(kw["bins"][j]["rows"])
+    assert int(page.get_attribute(".keywords", "data-filtered")) == len(want)
+    d = drawn(page)
+    screenshot("filtered")
+    assert d["highlightRows"] == len(want)
+    assert d["highlighted"] == len(want), "every filtered item is drawn (all in view at the whole-map zoom)"
+    # A second bar of the same keyword adds its items.
+    others = [b for b in range(len(kw["bins"])) if b != j and kw["bins"][b]["count"] > 0]
+    if others:
+        page.locator(".kw").nth(0).locator(f"rect.bar[data-bin='{others[0]}']").click()
+        wait_settled(page)
+        want |= set(kw["bins"][others[0]]["rows"])
+        assert drawn(page)["highlightRows"] == len(want)
+    # A bar of another keyword narrows to the items in both.
+    if len(keywords) > 1:
+        kw2 = keywords[1]
+        j2 = max(range(len(kw2["bins"])), key=lambda b: kw2["bins"][b]["count"])
+        page.locator(".kw").nth(1).locator(f"rect.bar[data-bin='{j2}']").click()
+        wait_settled(page)
+        want &= set(kw2["bins"][j2]["rows"])
+        assert drawn(page)["highlightRows"] == len(want)
+    # Filters survive zooming.
+    x, y = polygon[0]
+    zoom_at(page, sum(p[0] for p in polygon) / len(polygon), sum(p[1] for p in polygon) / len(polygon), 1)
+    assert drawn(page)["highlightRows"] == len(want)
+    assert len(state(page, "s.filter")) >= 1
+    screenshot("filtered-zoomed")
+    page.click(".clear-filter")
+    wait_settled(page)
+    assert drawn(page)["highlightRows"] == 0 and drawn(page)["highlighted"] == 0
+
+
+def test_escape_cancels_lasso_mode(page, app_url):
+    dataset, metric = pick_metric(app_url)
+    open_app(page, app_url, dataset, metric["name"])
+    page.locator(".ov-stage").focus()
+    page.keyboard.press("l")
+    assert state(page, "s.lassoActive")
+    assert page.locator(".ov-stage.lasso-mode").count() == 1
+    page.keyboard.press("Escape")
+    assert not state(page, "s.lassoActive")
+    assert state(page, "s.lassoPolygon") is None

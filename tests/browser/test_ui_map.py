@@ -1,0 +1,121 @@
+"""The overview in a real browser against the real server: contour, overlay and scatter modes."""
+
+from __future__ import annotations
+
+import pytest
+
+from ui_helpers import (api, app_url, canvas_colours, dense_point, drawn, is_hatch, legend_colours,  # noqa: F401
+                        nearest_distance, open_app, pick_metric, wait_settled, zoom_at)
+
+pytestmark = pytest.mark.browser
+
+
+def test_contour_mode_draws_legend_colours_and_masked_cells(page, app_url, screenshot):
+    dataset, metric = pick_metric(app_url)
+    d = open_app(page, app_url, dataset, metric["name"], mode="contour")
+    screenshot("contour")
+    assert d["mode"] == "contour" and d["tilesDrawn"] == ["0/0/0"] and d["points"] == 0
+    palette = legend_colours(page)
+    assert len(palette) >= 5
+    colours = canvas_colours(page, "canvas.contour-layer")
+    total = sum(colours.values())
+    opaque = {c: n for c, n in colours.items() if c[3] == 255}
+    assert sum(opaque.values()) / total > 0.98, "the whole map square is painted"
+    banded = sum(n for c, n in opaque.items() if nearest_distance(c, palette) <= 6)
+    hatched = sum(n for c, n in opaque.items() if is_hatch(c))
+    # Everything drawn is a legend band or the masked pattern, bar anti-aliased band edges.
+    assert (banded + hatched) / sum(opaque.values()) > 0.95
+    bands_used = {min(range(len(palette)), key=lambda i: nearest_distance(c, [palette[i]]))
+                  for c, n in opaque.items() if n > 20 and nearest_distance(c, palette) <= 6}
+    assert len(bands_used) >= 3, "the map shows more than one or two bands"
+    info = api(app_url, f"api/maps/{dataset}/{metric['name']}")
+    if info["mask"]["enabled"]:
+        assert page.locator(".ov-legend .swatch.hatch").count() == 1
+        assert "masked" in page.inner_text(".ov-legend")
+    assert (info["unit"] or "") in page.inner_text(".legend-title")
+    assert page.console_errors == []
+
+
+def test_zooming_loads_deeper_tiles_and_adds_overlay_points(page, app_url, screenshot):
+    dataset, metric = pick_metric(app_url)
+    name = metric["name"]
+    d0 = open_app(page, app_url, dataset, name, mode="overlay")
+    screenshot("overlay-z0")
+    assert d0["z"] == 0 and d0["points"] > 0
+    x, y = dense_point(app_url, dataset, name)
+    max_level = api(app_url, f"api/maps/{dataset}/{name}")["max_level"]
+    target = min(2, max_level)
+    d1 = zoom_at(page, x, y, target)
+    screenshot(f"overlay-z{d1['z']}")
+    assert d1["z"] >= target
+    assert d1["tilesDrawn"] and all(k.startswith(f"{d1['z']}/") for k in d1["tilesDrawn"])
+    assert set(d1["tilesDrawn"]) == set(d1["tilesNeeded"])
+    # The overlay shows this level's sample in view: at least as many as level 0 had in the same box.
+    bbox = ",".join(f"{v:.6f}" for v in d1["bbox"])
+    at_z0 = api(app_url, f"api/maps/{dataset}/{name}/points?z=0&bbox={bbox}&sampling=bluenoise")["total_in_view"]
+    at_z1 = api(app_url, f"api/maps/{dataset}/{name}/points?z={d1['z']}&bbox={bbox}&sampling=bluenoise")["total_in_view"]
+    assert at_z1 >= at_z0
+    assert at_z0 <= d1["points"] <= at_z1 + 5  # +5: points on the border drawn within a stamp's radius
+    if at_z1 > at_z0:
+        assert d1["points"] > at_z0
+    colours = canvas_colours(page, "canvas.points-layer")
+    assert sum(n for c, n in colours.items() if c[3] == 255) > 0, "points are drawn"
+    assert page.console_errors == []
+
+
+def test_keyboard_zoom_and_random_sampling(page, app_url, screenshot):
+    dataset, metric = pick_metric(app_url)
+    open_app(page, app_url, dataset, metric["name"], mode="overlay")
+    page.click("button[data-sampling=random]")
+    wait_settled(page)
+    assert drawn(page)["sampling"] == "random"
+    page.locator(".ov-stage").focus()
+    page.keyboard.press("+")
+    page.wait_for_timeout(400)
+    wait_settled(page)
+    d = drawn(page)
+    assert d["z"] == 1 and abs(d["k"] - 2) < 1e-6
+    screenshot("random-z1")
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_timeout(300)
+    assert drawn(page)["view"]["x"] > d["view"]["x"], "the left arrow moves the view"
+
+
+def test_scatter_mode_draws_every_item(page, app_url, screenshot):
+    dataset, metric = pick_metric(app_url)
+    d = open_app(page, app_url, dataset, metric["name"], mode="scatter")
+    wait_settled(page)
+    d = drawn(page)
+    screenshot("scatter")
+    n_items = api(app_url, f"api/maps/{dataset}/{metric['name']}")["n_items"]
+    assert d["mode"] == "scatter" and d["points"] == n_items and not d["capped"]
+    assert d["tilesDrawn"] == []
+    colours = canvas_colours(page, "canvas.points-layer")
+    assert sum(n for c, n in colours.items() if c[3] == 255) > 0
+
+
+def test_difference_metric_has_a_diverging_legend_centred_at_zero(page, app_url, screenshot):
+    dataset, metric = pick_metric(app_url, kind="difference")
+    open_app(page, app_url, dataset, metric["name"], mode="contour")
+    screenshot("difference")
+    assert "centred at 0" in page.inner_text(".legend-title")
+    palette = legend_colours(page)
+    assert len(palette) % 2 == 1
+    r, g, b = palette[len(palette) // 2]
+    assert min(r, g, b) > 200 and max(r, g, b) - min(r, g, b) < 25, "the middle band is neutral"
+    assert palette[0][0] > palette[0][2] and palette[-1][2] > palette[-1][0], "negative red, positive blue"
+    ticks = page.eval_on_selector_all(".legend-bar text", "els => els.map(e => e.textContent)")
+    lo, hi = float(ticks[0].lstrip("≤").replace("−", "-")), float(ticks[-1].lstrip("≥").replace("−", "-"))
+    assert lo == pytest.approx(-hi, rel=0.02)
+
+
+def test_switching_metric_replaces_the_map(page, app_url):
+    dataset, metric = pick_metric(app_url)
+    _, diff = pick_metric(app_url, kind="difference")
+    open_app(page, app_url, dataset, metric["name"], mode="contour")
+    page.select_option("select[name=metric]", diff["name"])
+    page.wait_for_function(f"window.__dkmap.state().mapInfo && window.__dkmap.state().mapInfo.metric === {diff['name']!r}")
+    wait_settled(page)
+    assert "centred at 0" in page.inner_text(".legend-title")
+    facts = page.inner_text(".facts")
+    assert "validation MSE" in facts and "α at z = 0" in facts
