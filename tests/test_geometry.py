@@ -95,6 +95,14 @@ def test_million_points_against_a_star_shaped_reference():
     assert 0.2 < len(got) / len(pts) < 0.6
 
 
+def test_edges_spanning_more_points_than_one_block():
+    # Both slanted edges span every point's y: their spans are processed in several blocks.
+    rng = np.random.default_rng(1)
+    pts = rng.uniform(0, 1, size=(600_000, 2))
+    tri = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    np.testing.assert_array_equal(points_in_polygon(pts, tri), np.flatnonzero(pts.sum(axis=1) < 1))
+
+
 def test_nan_points_are_outside_and_empty_input_is_fine():
     pts = np.array([[0.5, 0.5], [np.nan, 0.5], [0.5, np.inf]])
     np.testing.assert_array_equal(points_in_polygon(pts, SQUARE), [0])

@@ -1,4 +1,7 @@
-"""Point-in-polygon for lasso selections: vectorised, chunked, exact on the even-odd rule.
+"""Point-in-polygon for lasso selections: even-odd rule, vectorised over points per edge.
+
+Points are sorted by y once; each edge tests only the points within its y-span, in blocks of
+bounded size: cost ~ N log N plus, per edge, the points in its span (not N × V).
 
 Edges are half-open: a point counts as inside when a ray from it towards +x crosses the boundary
 an odd number of times, with an edge spanning y ∈ [min(y_a, y_b), max(y_a, y_b)) and crossings
@@ -16,8 +19,9 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-# Booleans per (point, edge) block: 2^22 keeps a block's temporaries near 100 MiB.
-_BLOCK_ELEMENTS = 1 << 22
+# Points per vectorised step: bounds the temporaries to a few MiB however many points fall in
+# one edge's span.
+_BLOCK_POINTS = 1 << 18
 
 
 def _as_xy(name: str, arr: object) -> np.ndarray:
@@ -49,25 +53,22 @@ def points_in_polygon(positions: np.ndarray, polygon: np.ndarray) -> np.ndarray:
     if cand.size == 0:
         return cand.astype(np.int64)
 
-    xa, ya = poly[:, 0], poly[:, 1]
-    xb, yb = np.roll(xa, -1), np.roll(ya, -1)
-    dx, dy = xb - xa, yb - ya
-    up = dy > 0
-    v = len(poly)
-    edge_step = max(1, min(v, _BLOCK_ELEMENTS // 1024))
-    point_step = max(1024, _BLOCK_ELEMENTS // edge_step)
-    inside = np.zeros(cand.size, dtype=bool)
-    for p0 in range(0, cand.size, point_step):
-        px = pts[cand[p0:p0 + point_step], 0][:, None]
-        py = pts[cand[p0:p0 + point_step], 1][:, None]
-        odd = np.zeros(px.shape[0], dtype=bool)
-        for e0 in range(0, v, edge_step):
-            e = slice(e0, e0 + edge_step)
-            spans = (ya[e] > py) != (yb[e] > py)
-            # The crossing lies strictly right of the point; multiplied out, no division (exact
-            # for coordinates the products represent exactly).
-            cross = dx[e] * (py - ya[e]) - (px - xa[e]) * dy[e]
-            right = np.where(up[e], cross > 0, cross < 0)
-            odd ^= np.logical_xor.reduce(spans & right, axis=1)
-        inside[p0:p0 + point_step] = odd
-    return cand[inside].astype(np.int64)
+    # Sort the candidates by y once: each edge then touches only the points in its y-span
+    # [min(y_a, y_b), max(y_a, y_b)), found by binary search. Work ~ N log N + Σ points per span.
+    order = np.argsort(pts[cand, 1], kind="stable")
+    cand = cand[order]
+    px, py = pts[cand, 0], pts[cand, 1]
+    odd = np.zeros(cand.size, dtype=bool)
+    xb, yb = np.roll(poly[:, 0], -1), np.roll(poly[:, 1], -1)
+    for xa, ya, xe, ye in zip(poly[:, 0], poly[:, 1], xb, yb):
+        if ya == ye:
+            continue  # horizontal edges are crossed by no ray
+        start, stop = np.searchsorted(py, (min(ya, ye), max(ya, ye)), side="left")
+        dx, dy = xe - xa, ye - ya
+        for s0 in range(start, stop, _BLOCK_POINTS):
+            s = slice(s0, min(s0 + _BLOCK_POINTS, stop))
+            # The crossing lies strictly right of the point; multiplied out, with no division
+            # (exact whenever the products are exactly representable).
+            cross = dx * (py[s] - ya) - (px[s] - xa) * dy
+            odd[s] ^= cross > 0 if dy > 0 else cross < 0
+    return np.sort(cand[odd]).astype(np.int64)
