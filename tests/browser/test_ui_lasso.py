@@ -28,6 +28,7 @@ def test_lasso_selects_the_items_inside_and_shows_their_keywords(page, app_url, 
     screenshot("lasso")
     assert 3 <= len(polygon) <= 1000
     assert not state(page, "s.lassoActive"), "lasso mode ends when the polygon closes"
+    assert state(page, "s.item") is None, "closing the lasso does not also click an item"
     assert expected["count"] > 0
     assert int(page.get_attribute(".keywords", "data-count")) == expected["count"]
     assert page.inner_text(".sel-count").replace(",", "") == str(expected["count"])

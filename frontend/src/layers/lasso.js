@@ -17,6 +17,7 @@ export function lassoLayer(svg) {
   let t = { k: 1, x: 0, y: 0 };
   let vp = null;
   let onSelect = () => {};
+  let finishedAt = -Infinity;
   const layer = {};
   const toPath = line().curve(curveLinearClosed);
 
@@ -43,11 +44,16 @@ export function lassoLayer(svg) {
     if (!isActive || !path) return;
     const screen = path;
     path = null;
+    finishedAt = performance.now();
     const poly = vp ? lassoPolygon(screen.map(([sx, sy]) => screenToMap(t, vp, sx, sy))) : null;
     redraw();
     if (poly) onSelect(poly);
   };
   svg.on('pointerup.lasso', finish);
+  // The click that ends a lasso stroke must not also select the item under the cursor.
+  svg.on('click.lasso', (event) => {
+    if (performance.now() - finishedAt < 400) { event.stopImmediatePropagation(); event.preventDefault(); }
+  });
   svg.on('pointercancel.lasso', () => { path = null; redraw(); });
 
   layer.active = (on) => {

@@ -19,15 +19,23 @@ export function keywordsView(root, store, api) {
   const filterNote = el.append('div').attr('class', 'filter-note');
   const list = el.append('div').attr('class', 'kw-list');
   let token = 0;
+  let note = '';
 
   async function fetchSelection(s, body, source) {
     const my = ++token;
+    note = '';
     store.set({ selectionLoading: true, selection: null, filter: [], selectionSource: source });
     try {
       const res = await api.postSelection(s.dataset, s.metric, body);
       if (my === token) store.set({ selection: res, selectionLoading: false });
     } catch (err) {
-      if (my === token) store.set({ selectionLoading: false, error: `Selection failed: ${err.message}` });
+      if (my !== token) return;
+      if (source === 'cluster') {
+        // The cluster is still drawn on the map; only its keywords are missing, so say so here.
+        note = `Keywords for this cluster are not available: ${err.message}`;
+        store.set({ selectionLoading: false });
+        render(store.get());
+      } else store.set({ selectionLoading: false, error: `Selection failed: ${err.message}` });
     }
   }
 
@@ -37,6 +45,11 @@ export function keywordsView(root, store, api) {
     clearBtn.property('disabled', s.filter.length === 0);
     if (s.selectionLoading) {
       summary.html('<span class="spinner"></span> Selecting and finding keywords…');
+      list.selectAll('*').remove(); filterNote.text('');
+      return;
+    }
+    if (!sel && note) {
+      summary.html('').append('div').attr('class', 'muted').text(note);
       list.selectAll('*').remove(); filterNote.text('');
       return;
     }
@@ -92,7 +105,7 @@ export function keywordsView(root, store, api) {
   store.subscribe((s, prev) => {
     if (s.lassoPolygon !== prev.lassoPolygon) {
       if (s.lassoPolygon) fetchSelection(s, { polygon: s.lassoPolygon }, 'lasso');
-      else { token += 1; store.set({ selection: null, selectionLoading: false }); }
+      else { token += 1; note = ''; store.set({ selection: null, selectionLoading: false }); }
     }
     if (s.highlight !== prev.highlight && s.highlight && s.highlight.ids?.length) {
       fetchSelection(s, { ids: s.highlight.ids }, 'cluster');

@@ -130,8 +130,12 @@ export function overviewView(root, store, api) {
     return { ...points.chunksFor(tilesCovering(bbox, z), s.sampling, z), level: z };
   }
 
+  let marked = { paint: false, complete: false };
+  let drawCount = 0;
+
   function draw() {
     frameRequested = false;
+    const started = performance.now();
     const s = store.get();
     if (!vp) return;
     const cctx = contourCanvas.getContext('2d');
@@ -209,6 +213,14 @@ export function overviewView(root, store, api) {
       view: { k: t.k, x: t.x, y: t.y, width: vp.width, height: vp.height, size: vp.size, ox: vp.ox, oy: vp.oy },
       bbox,
     });
+    // Performance marks for scripts/bench_frontend.py: first paint, everything in view drawn, frame cost.
+    const painted = drawnPoints > 0 || cs.drawnSources.length > 0;
+    if (painted && !marked.paint) { marked.paint = true; performance.mark('dkmap:first-paint'); }
+    const complete = totalPending === 0 && (s.mode === 'scatter' ? chunks.length > 0 : cs.fallbackOps === 0 && cs.drawnSources.length > 0);
+    if (complete && !marked.complete) { marked.complete = true; performance.mark('dkmap:complete'); }
+    performance.measure('dkmap:draw', { start: started });
+    drawCount += 1;
+    if (drawCount % 1000 === 0) performance.clearMeasures('dkmap:draw');
   }
 
   let lastPublished = '';
@@ -375,6 +387,7 @@ export function overviewView(root, store, api) {
         zoomer.scaleExtent([0.5, 2 ** (s.mapInfo.max_level + 2)]);
       }
       highlightChunk = null; highlightRows = null; index = null; indexChunks = null;
+      marked = { paint: false, complete: false };
       stage.call(zoomer.transform, zoomIdentity);
       renderLegend(legendEl, { scale, mapInfo: s.mapInfo, mode: s.mode, generators: generatorsOf(s) });
     }
