@@ -126,6 +126,23 @@ def test_phrase_embeddings_are_cached_model_embeddings(extractor):
     np.testing.assert_array_equal(extractor.phrase_embeddings(["red dragon"])[0], first[1])
 
 
+def test_cache_is_bounded_and_keeps_the_recent_phrases(extractor):
+    small = KeywordExtractor(model=extractor.model, cache_size=3)
+    phrases = ["castle", "knight", "dragon egg", "gold coins", "campfire"]
+    got = small.phrase_embeddings(phrases)
+    assert list(small._cache) == phrases[-3:]
+    np.testing.assert_allclose(got, extractor.phrase_embeddings(phrases), atol=1e-6)
+
+
+def test_concurrent_requests_agree_with_a_serial_one(extractor, dragon_emb):
+    from concurrent.futures import ThreadPoolExecutor
+
+    want = extractor.extract(DRAGONS, dragon_emb, top_k=5).to_dict()
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: extractor.extract(DRAGONS, dragon_emb, top_k=5).to_dict(), range(4)))
+    assert all(r == want for r in results)
+
+
 def test_small_and_degenerate_selections(extractor, dragon_emb):
     one = extractor.extract(DRAGONS[:1], dragon_emb[:1], top_k=3)
     assert 1 <= len(one.keywords) <= 3 and all(k["count"] == 1 for k in one.keywords)

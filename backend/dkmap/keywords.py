@@ -92,22 +92,24 @@ class KeywordExtractor:
     def phrase_embeddings(self, phrases: Sequence[str]) -> np.ndarray:
         """L2-normalised float32 MiniLM embeddings of `phrases` (len × 384), cached by phrase."""
         phrases = [str(p) for p in phrases]
-        with self._lock:
-            missing = list(dict.fromkeys(p for p in phrases if p not in self._cache))
+        with self._lock:  # one snapshot of the hits: eviction by another thread cannot lose them
+            found = {}
+            for p in phrases:
+                if p in self._cache and p not in found:
+                    self._cache.move_to_end(p)
+                    found[p] = self._cache[p]
+        missing = list(dict.fromkeys(p for p in phrases if p not in found))
         if missing:
             new = self.model.encode(missing, batch_size=256, show_progress_bar=False,
                                     convert_to_numpy=True, normalize_embeddings=True).astype(np.float32)
+            found.update(zip(missing, new))
             with self._lock:
-                for phrase, vec in zip(missing, new):
-                    self._cache[phrase] = vec
-                fresh = dict(zip(missing, new))
+                self._cache.update(zip(missing, new))
                 while len(self._cache) > self.cache_size:
                     self._cache.popitem(last=False)
-        else:
-            fresh = {}
-        with self._lock:
-            out = [fresh[p] if p in fresh else self._cache[p] for p in phrases]
-        return np.stack(out) if out else np.empty((0, self.dim or 0), dtype=np.float32)
+        if not phrases:
+            return np.empty((0, self.dim or 0), dtype=np.float32)
+        return np.stack([found[p] for p in phrases])
 
     def _vectorizer(self, ngram_range: tuple[int, int]):
         from sklearn.feature_extraction.text import CountVectorizer
