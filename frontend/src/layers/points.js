@@ -21,45 +21,66 @@ export const RING_LIGHT = packRGBA(255, 255, 255, 255);
 export const RING_DARK = packRGBA(20, 20, 20, 255);
 export const DIMMED = packRGBA(185, 185, 185, 255);
 
+/** Packed colours of a chunk's values, computed once per chunk and colour function. */
+function chunkColours(chunk, colour) {
+  if (chunk.colourFn !== colour) {
+    const out = new Uint32Array(chunk.n);
+    for (let i = 0; i < chunk.n; i += 1) out[i] = colour(chunk.value[i]);
+    chunk.colours = out;
+    chunk.colourFn = colour;
+  }
+  return chunk.colours;
+}
+
 /**
  * Draw chunks into `pixels` (Uint32Array over a width × height ImageData) under zoom transform t.
- * style: {radius, ring (packed colour or null), colour(value) → packed, include(row) → bool | null,
- * dimmed (packed colour for excluded points, or null to skip them)}. Returns how many were drawn with their centre in view.
+ * style: {radius, ring (packed colour or null), colour(value) → packed (keep the same function
+ * between frames: colours are cached per chunk), include(row) → bool | null, dimmed (packed colour
+ * for excluded points, or null to skip them)}. Returns how many were drawn with their centre in view.
  */
 export function blitPoints(pixels, width, height, chunks, t, vp, dpr, style) {
   const { disc, ring } = stampOffsets(style.radius);
+  const R = Math.ceil(style.radius) + 2;
+  // Offsets as flat indices, for the fast path of points whose stamp lies wholly inside the canvas.
+  const discIdx = new Int32Array(disc.length / 2);
+  for (let s = 0; s < disc.length; s += 2) discIdx[s / 2] = disc[s + 1] * width + disc[s];
+  const ringIdx = new Int32Array(ring.length / 2);
+  for (let s = 0; s < ring.length; s += 2) ringIdx[s / 2] = ring[s + 1] * width + ring[s];
   const a = t.k * vp.size * dpr;
   const bx = (t.x + t.k * vp.ox) * dpr;
   const by = (t.y + t.k * vp.oy) * dpr;
-  const pad = Math.ceil(style.radius) + 2;
+  const { include, dimmed } = style;
   let drawn = 0;
-  const stamp = (px, py, colour, withRing) => {
-    if (withRing) {
-      for (let s = 0; s < ring.length; s += 2) {
-        const xx = px + ring[s]; const yy = py + ring[s + 1];
-        if (xx >= 0 && yy >= 0 && xx < width && yy < height) pixels[yy * width + xx] = withRing;
-      }
-    }
-    for (let s = 0; s < disc.length; s += 2) {
-      const xx = px + disc[s]; const yy = py + disc[s + 1];
-      if (xx >= 0 && yy >= 0 && xx < width && yy < height) pixels[yy * width + xx] = colour;
-    }
-  };
   for (const chunk of chunks) {
-    const { x, y, value, row, n } = chunk;
+    const { x, y, row, n } = chunk;
+    const colours = chunkColours(chunk, style.colour);
     for (let i = 0; i < n; i += 1) {
-      const px = Math.round(bx + a * x[i]);
-      const py = Math.round(by + a * y[i]);
-      if (px < -pad || py < -pad || px >= width + pad || py >= height + pad) continue;
-      let colour;
-      let withRing = style.ring;
-      if (style.include && !style.include(row[i])) {
-        if (style.dimmed === null) continue;
-        colour = style.dimmed; withRing = null;
-      } else {
-        colour = style.colour(value[i]);
+      const px = Math.floor(bx + a * x[i] + 0.5);
+      const py = Math.floor(by + a * y[i] + 0.5);
+      if (px < -R || py < -R || px >= width + R || py >= height + R) continue;
+      let colour = colours[i];
+      let ringColour = style.ring;
+      if (include !== null && include !== undefined && !include(row[i])) {
+        if (dimmed === null) continue;
+        colour = dimmed; ringColour = null;
       }
-      stamp(px, py, colour, withRing);
+      if (px >= R && py >= R && px < width - R && py < height - R) {
+        const base = py * width + px;
+        if (ringColour !== null) for (let s = 0; s < ringIdx.length; s += 1) pixels[base + ringIdx[s]] = ringColour;
+        for (let s = 0; s < discIdx.length; s += 1) pixels[base + discIdx[s]] = colour;
+        drawn += 1;
+        continue;
+      }
+      if (ringColour !== null) {
+        for (let s = 0; s < ring.length; s += 2) {
+          const xx = px + ring[s]; const yy = py + ring[s + 1];
+          if (xx >= 0 && yy >= 0 && xx < width && yy < height) pixels[yy * width + xx] = ringColour;
+        }
+      }
+      for (let s = 0; s < disc.length; s += 2) {
+        const xx = px + disc[s]; const yy = py + disc[s + 1];
+        if (xx >= 0 && yy >= 0 && xx < width && yy < height) pixels[yy * width + xx] = colour;
+      }
       if (px >= 0 && py >= 0 && px < width && py < height) drawn += 1;
     }
   }
@@ -68,6 +89,11 @@ export function blitPoints(pixels, width, height, chunks, t, vp, dpr, style) {
 
 /** Point radius (device px) for how many points are in view: small when crowded, larger when sparse. */
 export function pointRadius(nInView, dpr, overlay) {
-  const base = overlay ? 2.5 : nInView > 200000 ? 0.5 : nInView > 50000 ? 1 : nInView > 5000 ? 1.5 : 2.5;
-  return base * dpr;
+  const crowded = nInView > 200000 ? 0.5 : nInView > 50000 ? 1 : nInView > 5000 ? 1.5 : 2.5;
+  return (overlay && nInView <= 20000 ? 2.5 : crowded) * dpr;
+}
+
+/** Overlay points get a light ring to stand out from the bands, unless they are too many to ring. */
+export function wantsRing(nInView, overlay) {
+  return overlay && nInView <= 20000;
 }

@@ -11,13 +11,15 @@ import { fmtCount, fmtValue } from '../lib/format.js';
 import { LRU } from '../lib/lru.js';
 import { contourLayer } from '../layers/contour.js';
 import { pointStore, toChunk } from '../lib/pointStore.js';
-import { blitPoints, pointRadius, RING_LIGHT, RING_DARK, DIMMED } from '../layers/points.js';
+import { blitPoints, pointRadius, wantsRing, RING_LIGHT, RING_DARK, DIMMED } from '../layers/points.js';
 import { lassoLayer } from '../layers/lasso.js';
 import { renderLegend } from './legend.js';
 
 const MODES = ['scatter', 'contour', 'overlay'];
 const SAMPLINGS = ['bluenoise', 'random'];
 const HIT_RADIUS_PX = 7;
+const FAST_PAN_POINTS = 100000; // above this many points in view, gestures move the last drawing
+const GESTURE_IDLE_MS = 120;
 
 export function overviewView(root, store, api) {
   const el = select(root).classed('overview', true);
@@ -64,8 +66,13 @@ export function overviewView(root, store, api) {
   let vp = null;
   let dpr = window.devicePixelRatio || 1;
   let scale = null;
+  let colourFn = () => DIMMED; // one function per map, so per-chunk colour caches stay valid
   let image = null;
   let frameRequested = false;
+  const blitCanvas = document.createElement('canvas');
+  let lastBlit = null;
+  let lastZoomEvent = -Infinity;
+  let settleTimer = null;
   let drawnChunks = [];
   let index = null;
   let indexChunks = null;
@@ -81,7 +88,7 @@ export function overviewView(root, store, api) {
       if (store.get().lassoActive && event.type !== 'wheel') return false;
       return (!event.ctrlKey || event.type === 'wheel') && !event.button;
     })
-    .on('zoom', (event) => { t = event.transform; schedule(); });
+    .on('zoom', (event) => { t = event.transform; if (event.sourceEvent) lastZoomEvent = performance.now(); schedule(); });
   stage.call(zoomer).on('dblclick.zoom', null);
 
   function maxLevel() {
@@ -110,6 +117,8 @@ export function overviewView(root, store, api) {
     }
     svg.attr('width', w).attr('height', h);
     image = pointsCanvas.getContext('2d').createImageData(pointsCanvas.width, pointsCanvas.height);
+    blitCanvas.width = pointsCanvas.width; blitCanvas.height = pointsCanvas.height;
+    lastBlit = null;
     zoomer.extent([[0, 0], [w, h]]);
     schedule();
   }
@@ -172,22 +181,46 @@ export function overviewView(root, store, api) {
 
     const { chunks, pending, level } = currentChunks(s, z, bbox);
     drawnChunks = chunks;
-    const pixels = new Uint32Array(image.data.buffer);
-    pixels.fill(0);
     const inView = chunks.reduce((sum, c) => sum + c.n, 0);
-    const radius = pointRadius(inView, dpr, s.mode === 'overlay');
-    const include = highlightRows ? (row) => highlightRows.has(row) : null;
-    const colour = (v) => (Number.isNaN(v) ? DIMMED : scale.packed(v));
-    const drawnPoints = blitPoints(pixels, image.width, image.height, chunks, t, vp, dpr, {
-      radius, ring: s.mode === 'overlay' ? RING_LIGHT : null, colour, include, dimmed: include ? DIMMED : null,
-    });
-    let drawnHighlights = 0;
-    if (highlightChunk && highlightRows) {
-      drawnHighlights = blitPoints(pixels, image.width, image.height, [highlightChunk], t, vp, dpr, {
-        radius: Math.max(3 * dpr, radius), ring: RING_DARK, colour, include, dimmed: null,
+    // Many points while a gesture is under way: move the last full drawing instead of redrawing
+    // every point; redraw fully once the gesture pauses.
+    const gesture = performance.now() - lastZoomEvent < GESTURE_IDLE_MS;
+    const sameData = lastBlit && lastBlit.chunks.length === chunks.length && lastBlit.chunks.every((c, i) => c === chunks[i])
+      && lastBlit.highlightChunk === highlightChunk && lastBlit.highlightRows === highlightRows && lastBlit.mode === s.mode;
+    let drawnPoints;
+    let drawnHighlights;
+    if (gesture && sameData && inView > FAST_PAN_POINTS) {
+      const f = t.k / lastBlit.t.k;
+      pctx.setTransform(1, 0, 0, 1, 0, 0);
+      pctx.clearRect(0, 0, pointsCanvas.width, pointsCanvas.height);
+      pctx.imageSmoothingEnabled = false;
+      pctx.drawImage(blitCanvas, (t.x - f * lastBlit.t.x) * dpr, (t.y - f * lastBlit.t.y) * dpr, blitCanvas.width * f, blitCanvas.height * f);
+      ({ drawnPoints, drawnHighlights } = lastBlit);
+      clearTimeout(settleTimer);
+      settleTimer = setTimeout(schedule, GESTURE_IDLE_MS + 10);
+    } else {
+      const blitStarted = performance.now();
+      const pixels = new Uint32Array(image.data.buffer);
+      pixels.fill(0);
+      const radius = pointRadius(inView, dpr, s.mode === 'overlay');
+      const include = highlightRows ? (row) => highlightRows.has(row) : null;
+      const colour = colourFn;
+      drawnPoints = blitPoints(pixels, image.width, image.height, chunks, t, vp, dpr, {
+        radius, ring: wantsRing(inView, s.mode === 'overlay') ? RING_LIGHT : null, colour, include, dimmed: include ? DIMMED : null,
       });
+      drawnHighlights = 0;
+      if (highlightChunk && highlightRows) {
+        drawnHighlights = blitPoints(pixels, image.width, image.height, [highlightChunk], t, vp, dpr, {
+          radius: Math.max(3 * dpr, radius), ring: RING_DARK, colour, include, dimmed: null,
+        });
+      }
+      blitCanvas.getContext('2d').putImageData(image, 0, 0);
+      pctx.setTransform(1, 0, 0, 1, 0, 0);
+      pctx.clearRect(0, 0, pointsCanvas.width, pointsCanvas.height);
+      pctx.drawImage(blitCanvas, 0, 0);
+      lastBlit = { t: { k: t.k, x: t.x, y: t.y }, chunks, highlightChunk, highlightRows, mode: s.mode, drawnPoints, drawnHighlights };
+      performance.measure('dkmap:blit', { start: blitStarted });
     }
-    pctx.putImageData(image, 0, 0);
     lasso.update(t, vp);
     if (s.focusMarker) {
       const [mx, my] = mapToScreen(t, vp, s.focusMarker.x, s.focusMarker.y);
@@ -220,7 +253,7 @@ export function overviewView(root, store, api) {
     if (complete && !marked.complete) { marked.complete = true; performance.mark('dkmap:complete'); }
     performance.measure('dkmap:draw', { start: started });
     drawCount += 1;
-    if (drawCount % 1000 === 0) performance.clearMeasures('dkmap:draw');
+    if (drawCount % 1000 === 0) { performance.clearMeasures('dkmap:draw'); performance.clearMeasures('dkmap:blit'); }
   }
 
   let lastPublished = '';
@@ -382,6 +415,8 @@ export function overviewView(root, store, api) {
       scale = null;
       if (s.mapInfo) {
         try { scale = makeColourScale(s.mapInfo); } catch (err) { reportError(err); }
+        const sc = scale;
+        colourFn = (v) => (Number.isNaN(v) || !sc ? DIMMED : sc.packed(v));
         const src = { dataset: s.dataset, metric: s.metric, scale };
         contour.source(src); points.source(src);
         zoomer.scaleExtent([0.5, 2 ** (s.mapInfo.max_level + 2)]);
