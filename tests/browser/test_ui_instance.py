@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ui_helpers import api, app_url, drawn, open_app, pick_metric, state, to_page, wait_settled  # noqa: F401
+from ui_helpers import api, app_url, drawn, open_app, pick_metric, state, to_page, wait_still  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
@@ -52,8 +52,7 @@ def test_click_opens_instance_view_and_similar_image_pans_the_map(page, app_url,
     similar.nth(0).click()
     page.wait_for_function(f"document.querySelector('.instance').dataset.item === {target['id']!r}")
     page.wait_for_selector(".instance[data-state=ready]", timeout=60_000)
-    page.wait_for_timeout(900)  # the pan transition
-    wait_settled(page)
+    wait_still(page)
     tx, ty = api(app_url, f"api/datasets/{dataset}/items/{target['id']}")["positions"][name]
     sx, sy = to_page(page, tx, ty)
     box = page.locator(".ov-stage").bounding_box()

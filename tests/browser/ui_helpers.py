@@ -56,6 +56,22 @@ def wait_settled(page, timeout: float = 60_000) -> None:
     page.wait_for_function(SETTLED, timeout=timeout)
 
 
+def wait_still(page, timeout_s: float = 30) -> None:
+    """Wait until the view has stopped moving (transitions finished) and the map has settled."""
+    import time
+
+    deadline = time.time() + timeout_s
+    last = None
+    while time.time() < deadline:
+        wait_settled(page)
+        view = drawn(page)["view"]
+        if view == last:
+            return
+        last = view
+        page.wait_for_timeout(250)
+    raise AssertionError("the map kept moving")
+
+
 def drawn(page) -> dict:
     return page.evaluate("window.__dkmap.state().drawn")
 

@@ -270,24 +270,38 @@ export function overviewView(root, store, api) {
   function hitTest(event) {
     const [sx, sy] = [event.offsetX, event.offsetY];
     const [mx, my] = screenToMap(t, vp, sx, sy);
-    if (indexChunks !== drawnChunks || (highlightChunk && !index?.withHighlight)) {
-      const all = highlightChunk && highlightRows ? [...drawnChunks, highlightChunk] : drawnChunks;
-      const n = all.reduce((sum, c) => sum + c.n, 0);
-      const xs = new Float32Array(n); const ys = new Float32Array(n); const refs = new Array(n);
-      let o = 0;
-      for (const c of all) {
-        xs.set(c.x, o); ys.set(c.y, o);
-        for (let i = 0; i < c.n; i += 1) refs[o + i] = [c, i];
-        o += c.n;
+    if (!index || !sameChunks(indexChunks, drawnChunks) || index.highlight !== highlightChunk) {
+      // Only what is drawn can be hit: the chunks in view, and of the highlight chunk its highlighted rows.
+      const parts = drawnChunks.map((c) => ({ c, keep: null }));
+      if (highlightChunk && highlightRows) {
+        const keep = [];
+        for (let i = 0; i < highlightChunk.n; i += 1) if (highlightRows.has(highlightChunk.row[i])) keep.push(i);
+        parts.push({ c: highlightChunk, keep });
       }
-      index = { tree: makePointIndex(xs, ys), refs, withHighlight: Boolean(highlightChunk) };
+      const n = parts.reduce((sum, p) => sum + (p.keep ? p.keep.length : p.c.n), 0);
+      const xs = new Float32Array(n); const ys = new Float32Array(n);
+      const part = new Uint16Array(n); const local = new Int32Array(n);
+      let o = 0;
+      parts.forEach(({ c, keep }, pi) => {
+        const m = keep ? keep.length : c.n;
+        for (let j = 0; j < m; j += 1) {
+          const i = keep ? keep[j] : j;
+          xs[o] = c.x[i]; ys[o] = c.y[i]; part[o] = pi; local[o] = i; o += 1;
+        }
+      });
+      index = { tree: makePointIndex(xs, ys), chunks: parts.map((p) => p.c), part, local, highlight: highlightChunk };
       indexChunks = drawnChunks;
     }
     const radius = HIT_RADIUS_PX / (t.k * vp.size);
     const hit = index.tree.find(mx, my, radius);
     if (hit < 0) return { mx, my, sx, sy, hit: null };
-    const [c, i] = index.refs[hit];
+    const c = index.chunks[index.part[hit]];
+    const i = index.local[hit];
     return { mx, my, sx, sy, hit: { id: c.id[i], row: c.row[i], x: c.x[i], y: c.y[i], value: c.value[i] } };
+  }
+
+  function sameChunks(a, b) {
+    return Boolean(a) && a.length === b.length && a.every((c, i) => c === b[i]);
   }
 
   function showTooltip(sx, sy, html) {
