@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from flask import Flask, Response, abort, send_from_directory
+from flask import Flask, Response, abort, current_app, request, send_from_directory
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from dkmap.server import compare, datasets, items, maps, selection
 from dkmap.server.errors import register_error_handlers
@@ -36,11 +37,19 @@ def create_app(config: dict | None = None) -> Flask:
 
     app.extensions[EXTENSION_KEY] = Registry(app.config["DATA_DIR"], int(app.config["TILE_CACHE_BYTES"]))
     register_error_handlers(app)
+    app.before_request(_refuse_oversized_bodies)
     for module in (datasets, maps, selection, items, compare):
         app.register_blueprint(module.bp)
     _add_frontend_routes(app, Path(app.config["FRONTEND_DIST"]))
     log.info("serving datasets from %s", app.extensions[EXTENSION_KEY].data_dir)
     return app
+
+
+def _refuse_oversized_bodies() -> None:
+    """413 before any lookup when the declared body exceeds the cap (Werkzeug only checks on read)."""
+    cap = current_app.config.get("MAX_CONTENT_LENGTH")
+    if cap is not None and request.content_length is not None and request.content_length > cap:
+        raise RequestEntityTooLarge()
 
 
 def _add_frontend_routes(app: Flask, dist: Path) -> None:

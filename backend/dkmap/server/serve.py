@@ -23,4 +23,8 @@ def serve(data_dir: str | Path, host: str = "127.0.0.1", port: int = 5000, threa
     if host not in ("127.0.0.1", "localhost", "::1"):
         log.warning("binding to %s: the API is reachable from other machines", host)
     log.info("DKMap serving %s on http://%s:%d/", data_dir, host, port)
-    waitress.serve(app, host=host, port=port, threads=threads, ident="dkmap")
+    # Waitress buffers whole bodies before Flask sees them: cap them there too (Flask's own
+    # cap, lower, answers with the JSON 413).
+    body_cap = max(4 * int(app.config["MAX_CONTENT_LENGTH"]), 1 << 20)
+    waitress.serve(app, host=host, port=port, threads=threads, ident="dkmap",
+                   max_request_body_size=body_cap)
