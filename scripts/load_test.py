@@ -103,6 +103,67 @@ class Workload:
         return "POST", f"{self.base}/selection", {"polygon": poly.round(6).tolist()}
 
 
+WORDS = {
+    "colour": ["red", "blue", "green", "yellow", "purple", "orange", "black", "white", "pink", "brown"],
+    "object": ["cat", "dog", "car", "house", "tree", "boat", "robot", "guitar", "teapot", "castle",
+               "bicycle", "owl", "lamp", "chair", "rocket", "flower", "horse", "clock", "bridge", "whale"],
+    "place": ["on a beach", "in a forest", "in space", "under water", "in a city", "on a mountain",
+              "in a kitchen", "in the desert", "at night", "in the snow"],
+    "style": ["photo", "oil painting", "pencil sketch", "3d render", "watercolour"],
+}
+
+
+def make_synthetic(out: Path, n: int, dim: int = 32, seed: int = 0, build: bool = True) -> Path:
+    """Write an n-item dataset (metric `clip_a`) for load tests, then build its map with the real pipeline.
+
+    Prompts come from a 10 000-phrase grammar (their MiniLM embeddings computed once each); text and
+    image vectors follow the prompt's words, so the metric varies smoothly over the map."""
+    import io
+
+    import pandas as pd
+    from PIL import Image
+
+    from dkmap.data.encoders import embed_prompts_minilm
+    from dkmap.data.store import write_dataset
+
+    rng = np.random.default_rng(seed)
+    combos = [(c, o, p, s) for c in WORDS["colour"] for o in WORDS["object"] for p in WORDS["place"]
+              for s in WORDS["style"]]
+    phrases = [f"a {s} of a {c} {o} {p}" for c, o, p, s in combos]
+    word_vec = {w: rng.normal(size=dim) for words in WORDS.values() for w in words}
+    semantic = np.stack([sum(word_vec[w] for w in combo) for combo in combos])
+    # Items cluster on a few hundred phrases, as real prompt sets do.
+    pick = np.minimum(rng.zipf(1.3, size=n) - 1, len(phrases) - 1)
+    pick = rng.permutation(len(phrases))[pick]
+    unit = lambda a: (a / np.linalg.norm(a, axis=1, keepdims=True)).astype(np.float32)  # noqa: E731
+    text = unit(semantic[pick] + 0.5 * rng.normal(size=(n, dim)))
+    noise = rng.uniform(0.3, 2.0, size=(len(phrases), 1))[pick]
+    image = unit(semantic[pick] + noise * rng.normal(size=(n, dim)))
+    minilm_unique = embed_prompts_minilm(phrases).astype(np.float16)
+    images = {}
+    for i in range(16):
+        buf = io.BytesIO()
+        Image.new("RGB", (64, 64), tuple(int(v) for v in rng.integers(0, 255, 3))).save(buf, format="PNG")
+        images[f"a/{i:02d}.png"] = buf.getvalue()
+    items = pd.DataFrame({
+        "id": [f"s{i:07d}" for i in range(n)],
+        "prompt": np.asarray(phrases, dtype=object)[pick],
+        "split": np.where(rng.random(n) < 0.9, "train", "test"),
+        "image_a": [f"a/{i % 16:02d}.png" for i in range(n)],
+        "clip_a": 100.0 * (text * image).sum(axis=1),
+    })
+    write_dataset(out, name=out.name, description=f"synthetic {n}-item load-test corpus", items=items,
+                  embeddings={"text": text, "image_a": image, "minilm": minilm_unique[pick]},
+                  image_sources=images, generators=["a"],
+                  metrics={"clip_a": {"description": "100·cos(text, image)", "unit": "100·cos",
+                                      "generators": ["a"], "kind": "score"}})
+    if build:
+        from dkmap.pipeline import build_map
+
+        build_map(out, "clip_a", progress=True)
+    return out
+
+
 def run_phase(work: Workload, clients: int, max_requests: int, seconds: float, seed: int) -> dict:
     """Run `clients` threads until `max_requests` are done or `seconds` pass; collect latencies."""
     lat: dict[str, list[float]] = defaultdict(list)
@@ -184,7 +245,15 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--label", default=None, help="block title in BENCHMARKS.md (default: dataset/metric)")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--make-synthetic", type=int, metavar="N",
+                        help="first write an N-item dataset named --dataset under --data and build its map")
     args = parser.parse_args()
+    if args.make_synthetic:
+        if args.data is None:
+            parser.error("--make-synthetic needs --data")
+        started = time.perf_counter()
+        make_synthetic(args.data / args.dataset, args.make_synthetic)
+        print(f"wrote and built {args.make_synthetic} items in {time.perf_counter() - started:.0f} s")
     if (args.data is None) == (args.url is None):
         parser.error("give exactly one of --data or --url")
     if args.url and urlparse(args.url).hostname not in LOOPBACK:
