@@ -1,5 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { makeColourScale, packRGBA } from '../src/lib/colour.js';
+import { legendTicks } from '../src/views/legend.js';
 
 const hexToRgb = (h) => [1, 3, 5].map((i) => parseInt(h.slice(i, i + 2), 16));
 
@@ -70,5 +71,27 @@ describe('makeColourScale', () => {
     expect(() => makeColourScale({ colour_domain: [2, 1] })).toThrow(/colour_domain/);
     expect(() => makeColourScale({ colour_domain: [0, NaN] })).toThrow(/colour_domain/);
     expect(() => makeColourScale({ colour_domain: [0, 1] }, { bands: 1 })).toThrow(/bands/);
+  });
+});
+
+describe('legendTicks', () => {
+  it('labels both ends and never two neighbouring edges on a sequential scale', () => {
+    const edges = Array.from({ length: 11 }, (_, i) => i);
+    const ticks = legendTicks(edges, false);
+    expect(ticks[0]).toEqual({ v: 0, i: 0 });
+    expect(ticks[ticks.length - 1]).toEqual({ v: 10, i: 10 });
+    for (let k = 1; k < ticks.length; k += 1) expect(ticks[k].i - ticks[k - 1].i).toBeGreaterThanOrEqual(2);
+  });
+  it('labels a diverging scale symmetrically with 0 at the centre', () => {
+    const s = makeColourScale({ colour_domain: [-3, 2], diverging: true });
+    const edges = [s.domain[0], ...s.thresholds, s.domain[1]];
+    const ticks = legendTicks(edges, true);
+    const centre = ticks.find((t) => t.v === 0);
+    expect(centre.i).toBe((edges.length - 1) / 2);
+    const labelled = ticks.filter((t) => t.v !== 0);
+    for (const t of labelled) {
+      const mirror = labelled.find((m) => m.i === edges.length - 1 - t.i);
+      expect(mirror.v).toBeCloseTo(-t.v, 10);
+    }
   });
 });

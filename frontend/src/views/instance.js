@@ -12,7 +12,6 @@ export function instanceView(root, store, api) {
   let token = 0;
   let panToNext = false;
   let model = null;
-  let current = null;
 
   function generatorsOf(s) {
     return s.datasets.find((d) => d.name === s.dataset)?.generators ?? [];
@@ -28,13 +27,13 @@ export function instanceView(root, store, api) {
   async function load(s) {
     const my = ++token;
     const id = s.item;
-    if (!id) { current = null; render(s, null, null); return; }
+    if (!id) { render(s, null, null); return; }
     body.html('<div class="muted"><span class="spinner"></span> Loading item…</div>');
     el.attr('data-item', id).attr('data-state', 'loading');
     try {
       const item = await api.getItem(s.dataset, id);
       if (my !== token) return;
-      current = item;
+
       if (panToNext) {
         panToNext = false;
         const p = item.positions?.[s.metric];
