@@ -104,29 +104,36 @@ class DKMap:
             std = 1.0
         m_z = torch.from_numpy((m - mean) / std).float()
         started = time.perf_counter()
-        net, kernel, history = train_projection(torch.from_numpy(x), m_z, self, device, progress)
-        log.info("DKMap fitted %d items in %.1fs", len(x), time.perf_counter() - started)
+        net, kernel, history, affinity_s = train_projection(torch.from_numpy(x), m_z, self, device,
+                                                            progress)
+        trained = time.perf_counter()
         positions = net.project(torch.from_numpy(x)).numpy()
+        timings = {"affinities_s": affinity_s, "epochs_s": sum(h["seconds"] for h in history),
+                   "total_s": time.perf_counter() - started,
+                   "transform_s": time.perf_counter() - trained}
+        log.info("DKMap fitted %d items in %.1fs", len(x), timings["total_s"])
         settings = {k: (str(v) if isinstance(v, torch.device) else v)
                     for k, v in asdict(self).items()}
         return FittedMap(net=net,
                          kernel={"alpha": kernel.alpha.item(), "beta": kernel.beta.item(),
                                  "scale": kernel.scale.item(), "m_mean": mean, "m_std": std},
                          train_positions=positions, train_values=m, settings=settings,
-                         history=history)
+                         history=history, timings=timings)
 
 
 class FittedMap:
     """A trained projection with its kernel regression: positions for new items, metric at positions."""
 
     def __init__(self, net: ProjectionNet, kernel: dict, train_positions: np.ndarray,
-                 train_values: np.ndarray, settings: dict, history: list[dict]) -> None:
+                 train_values: np.ndarray, settings: dict, history: list[dict],
+                 timings: dict | None = None) -> None:
         self.net = net.eval()
         self.kernel = dict(kernel)
         self.train_positions = np.asarray(train_positions, dtype=np.float32)
         self.train_values = np.asarray(train_values, dtype=np.float64)
         self.settings = dict(settings)
         self.history = list(history)
+        self.timings = dict(timings or {})
 
     @property
     def device(self) -> torch.device:
@@ -159,6 +166,7 @@ class FittedMap:
             "train_values": torch.from_numpy(self.train_values),
             "settings": self.settings,
             "history": self.history,
+            "timings": self.timings,
         }
         path = Path(path)
         tmp = path.with_name(path.name + ".tmp")
@@ -176,7 +184,7 @@ class FittedMap:
         net.to(pick_device(device))
         return cls(net=net, kernel=state["kernel"], train_positions=state["train_positions"].numpy(),
                    train_values=state["train_values"].numpy(), settings=state["settings"],
-                   history=state["history"])
+                   history=state["history"], timings=state.get("timings"))
 
 
 __all__ = ["DKMap", "FittedMap", "DEFAULT_LAM"]
