@@ -355,21 +355,25 @@ export function overviewView(root, store, api) {
     if (res.hit) store.set({ item: res.hit.id, focusMarker: { x: res.hit.x, y: res.hit.y, id: res.hit.id } });
   });
 
-  stage.on('keydown', (event) => {
-    const step = 80;
-    const keys = {
-      '+': () => zoomBy(2), '=': () => zoomBy(2), '-': () => zoomBy(0.5), _: () => zoomBy(0.5), '0': resetZoom,
-      ArrowLeft: () => panBy(step, 0), ArrowRight: () => panBy(-step, 0),
-      ArrowUp: () => panBy(0, step), ArrowDown: () => panBy(0, -step),
-    };
-    if (keys[event.key]) { event.preventDefault(); keys[event.key](); }
-  });
+  // Keys work wherever focus is, except in form fields: +/− zoom, arrows pan, 0 resets, L lasso, Escape.
+  const keyActions = {
+    '+': () => zoomBy(2), '=': () => zoomBy(2), '-': () => zoomBy(0.5), _: () => zoomBy(0.5), 0: resetZoom,
+    ArrowLeft: () => panBy(80, 0), ArrowRight: () => panBy(-80, 0),
+    ArrowUp: () => panBy(0, 80), ArrowDown: () => panBy(0, -80),
+    l: () => store.set({ lassoActive: !store.get().lassoActive }),
+    L: () => store.set({ lassoActive: !store.get().lassoActive }),
+    Escape: () => { if (store.get().lassoActive) store.set({ lassoActive: false }); },
+  };
   window.addEventListener('keydown', (event) => {
     const tag = event.target && event.target.tagName;
-    if (tag === 'INPUT' || tag === 'SELECT' || tag === 'TEXTAREA') return;
-    if (event.key === 'l' || event.key === 'L') { store.set({ lassoActive: !store.get().lassoActive }); }
-    if (event.key === 'Escape' && store.get().lassoActive) store.set({ lassoActive: false });
+    if (tag === 'INPUT' || tag === 'SELECT' || tag === 'TEXTAREA' || event.ctrlKey || event.metaKey || event.altKey) return;
+    const action = keyActions[event.key];
+    if (!action || !store.get().mapInfo) return;
+    event.preventDefault();
+    action();
   });
+  // d3-zoom cancels the default mousedown, which would otherwise focus the map.
+  stage.on('pointerdown.focus', () => stage.node().focus({ preventScroll: true }));
 
   // Positions of the filtered / highlighted items: the selection's box, fetched once per selection.
   let highlightToken = 0;
