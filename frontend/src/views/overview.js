@@ -4,7 +4,7 @@ import { select, zoom, zoomIdentity } from 'd3';
 import { makeColourScale, packRGBA } from '../lib/colour.js';
 import { tilesCovering, zoomLevel, pointTileLevel } from '../lib/tiles.js';
 import { makeViewport, visibleBBox, screenToMap, mapToScreen, centreOn } from '../lib/viewport.js';
-import { makePointIndex } from '../lib/spatial.js';
+import { buildHitIndex, indexMatches } from '../lib/hitIndex.js';
 import { polygonBBox } from '../lib/lasso.js';
 import { filterRows } from '../lib/filter.js';
 import { fmtCount, fmtValue } from '../lib/format.js';
@@ -75,7 +75,6 @@ export function overviewView(root, store, api) {
   let settleTimer = null;
   let drawnChunks = [];
   let index = null;
-  let indexChunks = null;
   let highlightChunk = null;   // positions of filtered / highlighted items
   let highlightRows = null;    // Set of rows to emphasise, or null
   let highlightLabel = '';
@@ -270,38 +269,10 @@ export function overviewView(root, store, api) {
   function hitTest(event) {
     const [sx, sy] = [event.offsetX, event.offsetY];
     const [mx, my] = screenToMap(t, vp, sx, sy);
-    if (!index || !sameChunks(indexChunks, drawnChunks) || index.highlight !== highlightChunk) {
-      // Only what is drawn can be hit: the chunks in view, and of the highlight chunk its highlighted rows.
-      const parts = drawnChunks.map((c) => ({ c, keep: null }));
-      if (highlightChunk && highlightRows) {
-        const keep = [];
-        for (let i = 0; i < highlightChunk.n; i += 1) if (highlightRows.has(highlightChunk.row[i])) keep.push(i);
-        parts.push({ c: highlightChunk, keep });
-      }
-      const n = parts.reduce((sum, p) => sum + (p.keep ? p.keep.length : p.c.n), 0);
-      const xs = new Float32Array(n); const ys = new Float32Array(n);
-      const part = new Uint16Array(n); const local = new Int32Array(n);
-      let o = 0;
-      parts.forEach(({ c, keep }, pi) => {
-        const m = keep ? keep.length : c.n;
-        for (let j = 0; j < m; j += 1) {
-          const i = keep ? keep[j] : j;
-          xs[o] = c.x[i]; ys[o] = c.y[i]; part[o] = pi; local[o] = i; o += 1;
-        }
-      });
-      index = { tree: makePointIndex(xs, ys), chunks: parts.map((p) => p.c), part, local, highlight: highlightChunk };
-      indexChunks = drawnChunks;
+    if (!indexMatches(index, drawnChunks, highlightChunk, highlightRows)) {
+      index = buildHitIndex(drawnChunks, highlightChunk, highlightRows);
     }
-    const radius = HIT_RADIUS_PX / (t.k * vp.size);
-    const hit = index.tree.find(mx, my, radius);
-    if (hit < 0) return { mx, my, sx, sy, hit: null };
-    const c = index.chunks[index.part[hit]];
-    const i = index.local[hit];
-    return { mx, my, sx, sy, hit: { id: c.id[i], row: c.row[i], x: c.x[i], y: c.y[i], value: c.value[i] } };
-  }
-
-  function sameChunks(a, b) {
-    return Boolean(a) && a.length === b.length && a.every((c, i) => c === b[i]);
+    return { mx, my, sx, sy, hit: index.find(mx, my, HIT_RADIUS_PX / (t.k * vp.size)) };
   }
 
   function showTooltip(sx, sy, html) {
@@ -384,7 +355,7 @@ export function overviewView(root, store, api) {
     const bbox = polygonBBox(s.lassoPolygon);
     try {
       const res = await api.getPoints(s.dataset, s.metric, { z: s.mapInfo.max_level, bbox, sampling: 'all', limit: 200000 });
-      if (token === highlightToken) { highlightChunk = toChunk(res, [bbox[0], bbox[1], 1, 1], 'selection'); index = null; indexChunks = null; schedule(); }
+      if (token === highlightToken) { highlightChunk = toChunk(res, [bbox[0], bbox[1], 1, 1], 'selection'); index = null; schedule(); }
     } catch (err) { reportError(err); }
   }
   async function loadClusterPoints(s) {
@@ -407,7 +378,7 @@ export function overviewView(root, store, api) {
         }
         if (token === highlightToken) highlightChunk = toChunk(res, [0, 0, 1, 1], 'highlight');
       }
-      index = null; indexChunks = null; schedule();
+      index = null; schedule();
     } catch (err) { reportError(err); }
   }
 
@@ -439,7 +410,7 @@ export function overviewView(root, store, api) {
         contour.source(src); points.source(src);
         zoomer.scaleExtent([0.5, 2 ** (s.mapInfo.max_level + 2)]);
       }
-      highlightChunk = null; highlightRows = null; index = null; indexChunks = null;
+      highlightChunk = null; highlightRows = null; index = null;
       marked = { paint: false, complete: false };
       stage.call(zoomer.transform, zoomIdentity);
       renderLegend(legendEl, { scale, mapInfo: s.mapInfo, mode: s.mode, generators: generatorsOf(s) });
