@@ -24,7 +24,7 @@ class BuildSettings:
     tile_size: int = 256
     max_grid: int = 2048
     max_level: int = 10
-    oversample: int = 1
+    oversample: int | None = None   # lattice nodes per cell side (odd); None: from the kernel width
     near_margin: int | None = None
     mask_enabled: bool = True
     mask_radius: float = 0.02
@@ -43,8 +43,8 @@ class BuildSettings:
     index_pq: bool = False
 
     def __post_init__(self) -> None:
-        positive_ints = ("epochs", "batch_size", "train_max", "tile_size", "max_grid", "oversample",
-                         "refine_val_max", "index_exact_max")
+        positive_ints = ("epochs", "batch_size", "train_max", "tile_size", "max_grid", "refine_val_max",
+                         "index_exact_max", "subdivide_min_points")
         for name in positive_ints:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
@@ -54,9 +54,10 @@ class BuildSettings:
         if self.max_grid < self.tile_size:
             raise ValueError(f"BuildSettings.max_grid ({self.max_grid}) must be ≥ tile_size "
                              f"({self.tile_size})")
-        if self.oversample % 2 == 0:
-            raise ValueError(f"BuildSettings.oversample must be odd (cell centres on the fine grid), "
-                             f"got {self.oversample}")
+        if self.oversample is not None and (not isinstance(self.oversample, int)
+                                            or self.oversample < 1 or self.oversample % 2 == 0):
+            raise ValueError(f"BuildSettings.oversample must be None or an odd int ≥ 1 (cell centres "
+                             f"on the lattice), got {self.oversample}")
         if not 0 <= self.max_level <= 20:
             raise ValueError(f"BuildSettings.max_level must be in 0..20, got {self.max_level}")
         if not 0.0 <= self.margin < 0.5:

@@ -1,0 +1,335 @@
+"""Builds one map (dataset × metric): the only place that orders the stages.
+
+fit projection → positions in the unit square (kernel rescaled) → α per level → stored contour
+levels → overlay sampling → Faiss indexes → manifest. Everything is written into a temporary folder
+that replaces DATASET/maps/<metric>/ only when complete; the same inputs and settings reuse the build.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import logging
+import os
+import platform
+import shutil
+import sys
+import threading
+import time
+from pathlib import Path
+
+import faiss
+import numpy as np
+import scipy
+import torch
+from tqdm.auto import tqdm
+
+import dkmap
+from dkmap import sampling, similarity
+from dkmap.atomic import atomic_dir, sha256_file
+from dkmap.config import BuildSettings
+from dkmap.contour.mask import FarMask
+from dkmap.contour.refine import (detail_leaves, refine_alphas, tile_counts, validation_mse_fn,
+                                  validation_split)
+from dkmap.contour.tiles import ContourField, Kernel, level_grid
+from dkmap.data.store import open_dataset
+from dkmap.projection import DKMap
+
+log = logging.getLogger(__name__)
+
+MAP_FORMAT = 1
+TRANSFORM_CHUNK = 100_000
+
+
+def build_map(dataset_dir: str | os.PathLike, metric: str, settings: BuildSettings | dict | None = None,
+              progress: bool = True, force: bool = False) -> Path:
+    """Build (or reuse) DATASET/maps/<metric>/ and return its path."""
+    if isinstance(settings, dict) or settings is None:
+        settings = BuildSettings.from_dict(settings)
+    if not isinstance(settings, BuildSettings):
+        raise TypeError(f"settings must be BuildSettings, a dict or None, got {type(settings).__name__}")
+    ds = open_dataset(dataset_dir)
+    if metric not in ds.metrics:
+        raise ValueError(f"metric {metric!r} is not in dataset {ds.name!r}; choose one of "
+                         f"{sorted(ds.metrics)}")
+    target = Path(ds.root) / "maps" / metric
+    inputs = _input_checksums(ds, metric)
+    _remove_stale_temporaries(target)
+    if not force and _reusable(target, inputs, settings):
+        log.info("map %s/%s is up to date; reusing %s", ds.name, metric, target)
+        _report(f"map {ds.name}/{metric}: up to date, reused {target}", progress)
+        return target
+    stages = _Stages(progress)
+    with atomic_dir(target) as tmp:
+        manifest = _build_into(tmp, ds, metric, settings, inputs, stages, progress)
+        _write_json(tmp / "manifest.json", manifest)
+    with stages("index"):
+        index_info = build_indexes(ds, settings, progress)
+    _report(_summary(ds.name, metric, manifest, index_info, stages.timings), progress)
+    return target
+
+
+def _build_into(tmp: Path, ds, metric: str, settings: BuildSettings, inputs: dict, stages: "_Stages",
+                progress: bool) -> dict:
+    m = ds.metric(metric).astype(np.float64)
+    is_train = np.asarray(ds.is_train, dtype=bool)
+    if not np.isfinite(m).all():
+        raise ValueError(f"metric {metric!r} has NaN or inf values; fix the dataset first")
+    with stages("load"):
+        x = np.asarray(ds.features(metric), dtype=np.float32)
+    with stages("fit"):
+        fitted, n_fit = _fit(x, m, is_train, settings, progress)
+        fitted.save(tmp / "projector.pt")
+    with stages("transform"):
+        raw = np.concatenate([fitted.transform(x[i:i + TRANSFORM_CHUNK])
+                              for i in tqdm(range(0, len(x), TRANSFORM_CHUNK), desc="transform",
+                                            disable=not progress, leave=False)])
+        del x
+        positions, norm = normalise_positions(raw, settings.margin)
+        np.save(tmp / "positions.npy", positions.astype(np.float32))
+        np.save(tmp / "values.npy", m)
+    k = fitted.kernel
+    beta = float(k["beta"])
+    alpha0 = float(k["alpha"]) / norm["scale"] ** (2 * beta)   # ‖c·d‖^{2β} = c^{2β}‖d‖^{2β}
+    kernel = Kernel(alpha=alpha0, beta=beta, scale=float(k["scale"]), m_mean=float(k["m_mean"]))
+    positions = positions.astype(np.float64)
+    with stages("subdivision"):
+        counts = [tile_counts(positions, z) for z in range(settings.max_level + 1)]
+        deepest = next((z for z in range(settings.max_level + 1)
+                        if counts[z].max() < settings.subdivide_min_points), settings.max_level)
+        max_level = max(0, min(settings.max_level, deepest))
+    with stages("refine"):
+        val, centres = validation_split(is_train, settings.refine_val_fraction, settings.refine_val_max,
+                                        settings.seed)
+        bar = tqdm(total=max_level + 1, desc="refine α", disable=not progress, leave=False)
+        refinement = refine_alphas(alpha0, max_level + 1,
+                                   validation_mse_fn(positions, m, kernel, val, centres),
+                                   settings.alpha_growth, settings.refine_tolerance, bar.update)
+        bar.close()
+    lo, hi = np.percentile(m, [1, 99])
+    field = ContourField(positions, m, kernel, settings.tile_size, settings.max_grid,
+                         settings.oversample, settings.near_margin)
+    n_stored = min(field.precomputed_levels, max_level + 1)
+    mask = FarMask(positions, settings.mask_radius) if settings.mask_enabled else None
+    with stages("levels"):
+        (tmp / "levels").mkdir()
+        leaves: dict[str, list[list[int]]] = {}
+        previous = None
+        for z in tqdm(range(n_stored), desc="contour levels", disable=not progress, leave=False):
+            grid = level_grid(field, z, refinement.levels[z].alpha, mask)
+            np.save(tmp / "levels" / f"level_{z}.npy", grid)
+            if previous is not None:
+                flat = detail_leaves(previous, grid, settings.tile_size,
+                                     settings.subdivide_detail_tol * max(hi - lo, 1e-12))
+                leaves[str(z - 1)] = np.argwhere(flat)[:, ::-1].tolist()   # [tx, ty]
+            previous = grid
+        del previous
+    with stages("sampling"):
+        blue = sampling.bluenoise_levels(positions, settings.bluenoise_radius0, max_level, settings.seed)
+        rand = sampling.random_levels(len(positions), sampling.cumulative_counts(blue, max_level),
+                                      settings.seed)
+        np.save(tmp / "sampling_bluenoise.npy", blue)
+        np.save(tmp / "sampling_random.npy", rand)
+    files = {p.relative_to(tmp).as_posix(): {"sha256": sha256_file(p), "bytes": p.stat().st_size}
+             for p in sorted(tmp.rglob("*")) if p.is_file()}
+    return {
+        "format": MAP_FORMAT,
+        "dataset": ds.name,
+        "metric": metric,
+        "n_items": int(len(m)),
+        "inputs": inputs,
+        "settings": settings.to_dict(),
+        "kernel": {"alpha": alpha0, "beta": beta, "scale": kernel.scale, "m_mean": kernel.m_mean},
+        "projection_kernel": {key: float(v) for key, v in k.items()},
+        "normalisation": norm,
+        "training": {"n_fit": n_fit, "n_train": int(is_train.sum())},
+        "colour_domain": [float(lo), float(hi)],
+        "value_range": [float(m.min()), float(m.max())],
+        "tile_size": settings.tile_size,
+        "max_level": max_level,
+        "precomputed_levels": list(range(n_stored)),
+        "levels": [lv.to_dict() for lv in refinement.levels],
+        "refinement_stopped_at": refinement.stopped_at,
+        "refinement": {"epsilon": refinement.epsilon, "mse_val0": refinement.mse_val0,
+                       "n_val": int(len(val)), "n_centres": int(len(centres)),
+                       "growth": settings.alpha_growth},
+        "subdivision": {"min_points": settings.subdivide_min_points,
+                        "detail_tolerance": settings.subdivide_detail_tol * float(hi - lo),
+                        "max_level": max_level, "detail_leaves": leaves},
+        "mask": {"enabled": settings.mask_enabled,
+                 "radius": settings.mask_radius if settings.mask_enabled else None},
+        "sampling": {"bluenoise_radius0": settings.bluenoise_radius0,
+                     "counts": sampling.cumulative_counts(blue, max_level).tolist()},
+        "files": files,
+        "timings": stages.timings,
+        "versions": versions(),
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def normalise_positions(raw: np.ndarray, margin: float) -> tuple[np.ndarray, dict]:
+    """Scale positions into [margin, 1 − margin]² with one factor c for both axes (aspect kept)."""
+    raw = np.asarray(raw, dtype=np.float64)
+    if not np.isfinite(raw).all():
+        raise ValueError("the projection produced NaN or inf positions")
+    lo, hi = raw.min(0), raw.max(0)
+    span = float((hi - lo).max())
+    c = (1.0 - 2.0 * margin) / span if span > 0 else 1.0
+    shift = 0.5 - c * (lo + hi) / 2.0
+    positions = np.clip(raw * c + shift, 0.0, 1.0)
+    return positions, {"scale": c, "shift": shift.tolist()}
+
+
+def _fit(x: np.ndarray, m: np.ndarray, is_train: np.ndarray, settings: BuildSettings, progress: bool):
+    """Train the projection on the train items (a seeded sample of train_max when there are more)."""
+    train = np.flatnonzero(is_train)
+    if len(train) > settings.train_max:
+        rng = np.random.default_rng(settings.seed)
+        train = np.sort(rng.choice(train, size=settings.train_max, replace=False))
+        log.info("training the projection on a sample of %d of %d train items", len(train),
+                 int(is_train.sum()))
+    batch = min(settings.batch_size, len(train) // 2)
+    if batch < 16:
+        raise ValueError(f"the dataset has {len(train)} train items; at least 32 are needed to fit a map")
+    options = dict(settings.projection)
+    model = DKMap(hidden=settings.hidden, epochs=settings.epochs, batch_size=batch, seed=settings.seed,
+                  **options)
+    return model.fit(x[train], m[train], progress=progress), int(len(train))
+
+
+def build_indexes(ds, settings: BuildSettings, progress: bool = True) -> dict:
+    """One Faiss index per generator under DATASET/index/, rebuilt only when its embedding changed."""
+    folder = Path(ds.root) / "index"
+    folder.mkdir(exist_ok=True)
+    manifest_path = folder / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+    checksums = ds.meta.get("checksums", {})
+    wanted = {"exact_max": settings.index_exact_max, "pq": settings.index_pq}
+    for gen in tqdm(ds.generators, desc="faiss", disable=not progress, leave=False):
+        space = f"image_{gen}"
+        source = checksums.get(f"embeddings/{space}.npy")
+        entry = manifest.get(space, {})
+        path = folder / f"{space}.faiss"
+        if (path.is_file() and entry.get("input_sha256") == source and source is not None
+                and entry.get("settings") == wanted and entry.get("sha256") == sha256_file(path)):
+            continue
+        emb = np.asarray(ds.embedding(space), dtype=np.float32)
+        started = time.perf_counter()
+        index = similarity.build_index(emb, settings.index_exact_max, settings.index_pq,
+                                       seed=settings.seed)
+        exact = isinstance(index, faiss.IndexFlat)
+        recall = 1.0 if exact else similarity.measure_recall(index, emb, k=10, seed=settings.seed)
+        similarity.save(index, path)
+        manifest[space] = {"file": path.name, "kind": type(index).__name__, "n": int(index.ntotal),
+                           "d": int(index.d), "recall_at_10": recall, "settings": wanted,
+                           "input_sha256": source, "sha256": sha256_file(path),
+                           "seconds": time.perf_counter() - started}
+    _write_json(manifest_path, manifest)
+    return manifest
+
+
+def versions() -> dict:
+    return {"dkmap": dkmap.__version__, "python": platform.python_version(), "numpy": np.__version__,
+            "scipy": scipy.__version__, "torch": torch.__version__, "faiss": faiss.__version__}
+
+
+def _input_checksums(ds, metric: str) -> dict:
+    """Checksums of what the map depends on: the table (metric values, split) and feature spaces."""
+    recorded = ds.meta.get("checksums", {})
+    files = ["items.parquet"] + [f"embeddings/{s}.npy" for s in ds.feature_spaces(metric)]
+    return {f: recorded.get(f) or sha256_file(Path(ds.root) / f) for f in files}
+
+
+def _reusable(target: Path, inputs: dict, settings: BuildSettings) -> bool:
+    """Whether the build at target has the same inputs, settings and format, and loads cleanly."""
+    path = target / "manifest.json"
+    if not path.is_file():
+        return False
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return False
+    if (manifest.get("format") != MAP_FORMAT or manifest.get("inputs") != inputs
+            or manifest.get("settings") != json.loads(json.dumps(settings.to_dict()))):
+        return False
+    from dkmap.contour.store import MapError, open_map
+    try:
+        open_map(target.parent.parent, target.name)
+    except MapError as err:
+        log.warning("existing map is damaged (%s); rebuilding", err)
+        return False
+    return True
+
+
+def _remove_stale_temporaries(target: Path) -> None:
+    """Delete temp folders left by an interrupted build of this map (never the map itself)."""
+    if target.parent.is_dir():
+        for stale in target.parent.glob(f".{target.name}.tmp-*"):
+            log.info("removing %s left by an interrupted build", stale)
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=1, allow_nan=False))
+    os.replace(tmp, path)
+
+
+class _Stages:
+    """Times each stage and samples the process's peak resident memory while it runs."""
+
+    def __init__(self, progress: bool):
+        self.timings: dict[str, dict] = {}
+        self.progress = progress
+
+    @contextlib.contextmanager
+    def __call__(self, name: str):
+        peak = [_rss_mb()]
+        stop = threading.Event()
+
+        def sample():
+            while not stop.wait(0.05):
+                peak[0] = max(peak[0], _rss_mb())
+
+        thread = threading.Thread(target=sample, daemon=True)
+        thread.start()
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            stop.set()
+            thread.join()
+            peak[0] = max(peak[0], _rss_mb())
+            self.timings[name] = {"seconds": round(time.perf_counter() - started, 3),
+                                  "peak_rss_mb": round(peak[0], 1)}
+            log.info("stage %s: %.1fs, peak RSS %.0f MB", name, self.timings[name]["seconds"], peak[0])
+
+
+def _rss_mb() -> float:
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        import resource
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _summary(name: str, metric: str, manifest: dict, index_info: dict, timings: dict) -> str:
+    lines = [f"map {name}/{metric}: {manifest['n_items']} items, levels 0..{manifest['max_level']} "
+             f"(stored {len(manifest['precomputed_levels'])}), colour domain "
+             f"[{manifest['colour_domain'][0]:.4g}, {manifest['colour_domain'][1]:.4g}]",
+             "  α per level: " + ", ".join(f"{lv['z']}:{lv['alpha']:.4g}{'' if lv['accepted'] else '*'}"
+                                           for lv in manifest["levels"])
+             + f"  (refinement stopped at {manifest['refinement_stopped_at']})"]
+    for stage, t in timings.items():
+        lines.append(f"  {stage:<12} {t['seconds']:8.1f} s   peak RSS {t['peak_rss_mb']:8.0f} MB")
+    for space, entry in index_info.items():
+        lines.append(f"  index {space}: {entry['kind']} recall@10 {entry['recall_at_10']:.3f}")
+    return "\n".join(lines)
+
+
+def _report(text: str, progress: bool) -> None:
+    log.info("%s", text)
+    if progress:
+        print(text, file=sys.stderr)

@@ -1,0 +1,204 @@
+"""Map build end to end on a small synthetic dataset: artifacts, kernel rescaling, reuse, atomicity,
+and detection of corrupted or mismatched artifacts at load."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from dkmap.config import BuildSettings
+from dkmap.contour.direct import direct_values
+from dkmap.contour.store import MapError, open_map
+from dkmap.contour.tiles import cell_centres
+from dkmap.data.store import write_dataset
+from dkmap.pipeline import build_map, normalise_positions
+from dkmap.projection import FittedMap
+
+SETTINGS = dict(epochs=2, batch_size=200, hidden=16, tile_size=16, max_grid=32, max_level=4,
+                refine_val_max=100, bluenoise_radius0=0.1, subdivide_min_points=2, index_exact_max=500)
+
+
+def write_synthetic(root: Path, n: int = 1200, d: int = 8, seed: int = 0) -> Path:
+    """A dataset of n items in clusters with a CLIPScore-like metric 100·cos(text, image)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(6, d))
+    text = centres[rng.integers(0, 6, n)] + 0.3 * rng.normal(size=(n, d))
+    text /= np.linalg.norm(text, axis=1, keepdims=True)
+    image = text + rng.uniform(0.2, 1.2, size=(n, 1)) * rng.normal(size=(n, d)) / np.sqrt(d)
+    image /= np.linalg.norm(image, axis=1, keepdims=True)
+    items = pd.DataFrame({"id": [f"i{i}" for i in range(n)], "prompt": [f"prompt {i}" for i in range(n)],
+                          "split": np.where(rng.random(n) < 0.8, "train", "test"),
+                          "image_a": "a/x.png", "clipscore": 100 * np.sum(text * image, axis=1)})
+    write_dataset(root, name=root.name, description="synthetic", items=items,
+                  embeddings={"text": text.astype(np.float32), "image_a": image.astype(np.float32),
+                              "minilm": text.astype(np.float32)},
+                  image_sources={"a/x.png": b"\x89PNG"}, generators=["a"],
+                  metrics={"clipscore": {"description": "100·cos", "unit": "", "generators": ["a"],
+                                         "kind": "score"}})
+    return root
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    root = write_synthetic(tmp_path_factory.mktemp("ds") / "synth")
+    path = build_map(root, "clipscore", SETTINGS, progress=False)
+    return root, path
+
+
+def test_build_writes_the_documented_layout(built):
+    root, path = built
+    assert path == root / "maps" / "clipscore"
+    manifest = json.loads((path / "manifest.json").read_text())
+    for key in ("dataset", "metric", "n_items", "inputs", "settings", "kernel", "colour_domain",
+                "value_range", "tile_size", "max_level", "precomputed_levels", "levels",
+                "refinement_stopped_at", "subdivision", "mask", "timings", "versions", "created"):
+        assert key in manifest, key
+    assert manifest["precomputed_levels"] == [0, 1]
+    pos = np.load(path / "positions.npy")
+    assert pos.shape == (1200, 2) and pos.dtype == np.float32
+    assert pos.min() >= 0.0 and pos.max() <= 1.0
+    assert np.isclose(pos.max(0) - pos.min(0), 1 - 2 * 0.02, atol=1e-5).any()   # one axis spans
+    assert np.load(path / "levels" / "level_1.npy").shape == (32, 32)
+    for name in ("bluenoise", "random"):
+        levels = np.load(path / f"sampling_{name}.npy")
+        assert levels.dtype == np.uint8 and levels.max() <= manifest["max_level"]
+    index_manifest = json.loads((root / "index" / "manifest.json").read_text())
+    assert index_manifest["image_a"]["kind"] == "IndexIVFFlat" and (root / "index" / "image_a.faiss").is_file()
+    assert 0.0 <= index_manifest["image_a"]["recall_at_10"] <= 1.0
+    lo, hi = manifest["colour_domain"]
+    m = pd.read_parquet(root / "items.parquet")["clipscore"].to_numpy()
+    assert (lo, hi) == pytest.approx(tuple(np.percentile(m, [1, 99])))
+
+
+def test_kernel_rescaled_consistently_with_the_projection(built):
+    # m̂ from the train items in the unit square with α' must equal FittedMap.predict in raw coordinates
+    root, path = built
+    manifest = json.loads((path / "manifest.json").read_text())
+    fitted = FittedMap.load(path / "projector.pt", device="cpu")
+    raw = fitted.train_positions.astype(np.float64)
+    c, shift = manifest["normalisation"]["scale"], np.array(manifest["normalisation"]["shift"])
+    queries_raw = raw[:50] + 0.1
+    k = manifest["kernel"]
+    ours = direct_values(queries_raw * c + shift, raw * c + shift, fitted.train_values, k["alpha"],
+                         k["beta"], k["scale"], k["m_mean"], "cpu")
+    np.testing.assert_allclose(ours, fitted.predict(queries_raw), rtol=1e-6, atol=1e-6)
+    assert normalise_positions(raw, 0.1)[0].max() <= 0.9 + 1e-12
+
+
+def test_tiles_from_the_loader_match_direct_evaluation(built):
+    root, path = built
+    bm = open_map(root, "clipscore")
+    manifest = bm.manifest
+    pos = np.load(path / "positions.npy").astype(np.float64)
+    values = np.load(path / "values.npy")
+    k = manifest["kernel"]
+    tol = 1e-3 * (values.max() - values.min())
+    for z, x, y in [(0, 0, 0), (1, 1, 0), (3, 4, 3)]:
+        tile = bm.tile(z, x, y)
+        assert tile.shape == (16, 16) and tile.dtype == np.float32
+        if bm.leaf_ancestor(z, x, y) is not None:
+            continue
+        exact = direct_values(cell_centres(z, 16, x, y), pos, values, bm.alpha(z), k["beta"],
+                              k["scale"], k["m_mean"], "cpu").reshape(16, 16)
+        ok = ~np.isnan(tile)
+        assert ok.any() and np.abs(tile[ok] - exact[ok]).max() <= tol
+    with pytest.raises(ValueError, match="outside"):
+        bm.tile(1, 2, 0)
+    for lv in manifest["levels"]:
+        assert lv["mse_val"] <= manifest["refinement"]["mse_val0"] + manifest["refinement"]["epsilon"] + 1e-12
+
+
+def test_same_inputs_reuse_and_changed_setting_rebuilds(built):
+    root, path = built
+    before = json.loads((path / "manifest.json").read_text())["created"]
+    stamp = (path / "manifest.json").stat().st_mtime_ns
+    assert build_map(root, "clipscore", SETTINGS, progress=False) == path
+    assert (path / "manifest.json").stat().st_mtime_ns == stamp
+    changed = dict(SETTINGS, mask_radius=0.05)
+    build_map(root, "clipscore", changed, progress=False)
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert manifest["settings"]["mask_radius"] == 0.05 and manifest["created"] >= before
+    build_map(root, "clipscore", SETTINGS, progress=False)   # back, for the other tests
+
+
+def test_failed_or_killed_build_leaves_the_previous_map_intact(built):
+    root, path = built
+    manifest = (path / "manifest.json").read_text()
+    with pytest.raises(ValueError):   # fails inside the build, after the temporary folder exists
+        build_map(root, "clipscore", dict(SETTINGS, projection={"lr": -1.0}), progress=False)
+    assert (path / "manifest.json").read_text() == manifest
+    assert not list(path.parent.glob(".clipscore.tmp-*"))
+    # a real interruption: kill a rebuild while it writes its temporary folder
+    code = ("import sys; from dkmap.pipeline import build_map; "
+            f"build_map(sys.argv[1], 'clipscore', {dict(SETTINGS, epochs=200)!r}, progress=False, force=True)")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(root)])
+    deadline = time.time() + 60
+    while time.time() < deadline and not list(path.parent.glob(".clipscore.tmp-*")):
+        time.sleep(0.05)
+    assert list(path.parent.glob(".clipscore.tmp-*")), "the build never started"
+    time.sleep(0.5)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert (path / "manifest.json").read_text() == manifest
+    open_map(root, "clipscore")                      # the previous build still loads and verifies
+    build_map(root, "clipscore", SETTINGS, progress=False)
+    assert not list(path.parent.glob(".clipscore.tmp-*"))   # leftovers cleaned by the next build
+
+
+def _copy_map(built, tmp_path):
+    import shutil
+    root, _ = built
+    dst = tmp_path / "copy"
+    shutil.copytree(root / "maps", dst / "maps")
+    return dst
+
+
+def test_corrupted_artifacts_are_detected(built, tmp_path):
+    root = _copy_map(built, tmp_path)
+    level = root / "maps" / "clipscore" / "levels" / "level_1.npy"
+    data = bytearray(level.read_bytes())
+    data[-5] ^= 0xFF
+    level.write_bytes(bytes(data))
+    with pytest.raises(MapError, match="level_1.npy: checksum"):
+        open_map(root, "clipscore")
+    (root / "maps" / "clipscore" / "positions.npy").write_bytes(b"short")
+    with pytest.raises(MapError, match="positions.npy: 5 bytes"):
+        open_map(root, "clipscore", verify=False)
+
+
+def test_mismatched_artifacts_are_detected(built, tmp_path):
+    root = _copy_map(built, tmp_path)
+    folder = root / "maps" / "clipscore"
+    manifest = json.loads((folder / "manifest.json").read_text())
+    # a sampling file from another build (wrong length) with a manifest updated to match its bytes
+    np.save(folder / "sampling_random.npy", np.zeros(7, dtype=np.uint8))
+    from dkmap.atomic import sha256_file
+    manifest["files"]["sampling_random.npy"] = {"sha256": sha256_file(folder / "sampling_random.npy"),
+                                                "bytes": (folder / "sampling_random.npy").stat().st_size}
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(MapError, match=r"sampling_random.npy: shape \(7,\)"):
+        open_map(root, "clipscore")
+    with pytest.raises(MapError, match="no built map for metric 'hps'"):
+        open_map(root, "hps")
+    manifest["metric"] = "other"
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(MapError, match="not 'clipscore'"):
+        open_map(root, "clipscore")
+
+
+def test_bad_build_arguments(built):
+    root, _ = built
+    with pytest.raises(ValueError, match="metric 'nope'"):
+        build_map(root, "nope", SETTINGS, progress=False)
+    with pytest.raises(ValueError, match="unknown build settings"):
+        build_map(root, "clipscore", {"tile": 3}, progress=False)
+    with pytest.raises(ValueError, match="tile_size"):
+        BuildSettings(tile_size=100)
