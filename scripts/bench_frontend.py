@@ -88,7 +88,7 @@ def measure_mode(browser, url: str, dataset: str, metric: str, mode: str, pan_fr
         }""")
         drawn = page.evaluate("window.__dkmap.state().drawn")
         page.evaluate("performance.clearMeasures('dkmap:draw'); performance.clearMeasures('dkmap:blit')")
-        box = page.locator(".ov-stage").bounding_box()
+        box = page.locator("#overview .ov-stage").bounding_box()
         cx, cy = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
         page.mouse.move(cx, cy)
         page.mouse.down()

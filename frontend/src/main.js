@@ -34,7 +34,8 @@ store.subscribe((s) => {
 
 settingsView(document.getElementById('settings'), store);
 compareView(document.getElementById('compare'), store, api);
-overviewView(document.getElementById('overview'), store, api);
+overviewView(document.getElementById('overview'), store, api, { slot: 'a' });
+overviewView(document.getElementById('overview-b'), store, api, { slot: 'b' });
 keywordsView(document.getElementById('keywords'), store, api);
 instanceView(document.getElementById('instance'), store, api);
 
@@ -60,6 +61,25 @@ async function loadMap(s) {
     if (my === mapToken) setLoading('map', null);
   }
 }
+
+// The side-by-side map: a second metric of the same dataset, loaded like the first.
+let mapBToken = 0;
+store.subscribe(async (s, prev) => {
+  if (s.dataset !== prev.dataset && s.metricB) { store.set({ metricB: null }); return; }
+  const my = ++mapBToken;
+  document.querySelector('.app').classList.toggle('side-by-side', Boolean(s.metricB));
+  store.set({ mapInfoB: null });
+  if (!s.metricB) return;
+  setLoading('mapB', `Loading map ${s.metricB}…`);
+  try {
+    const info = await api.getMap(s.dataset, s.metricB);
+    if (my === mapBToken) store.set({ mapInfoB: info });
+  } catch (err) {
+    if (my === mapBToken) store.set({ error: `Map ${s.dataset} / ${s.metricB}: ${err.message}` });
+  } finally {
+    if (my === mapBToken) setLoading('mapB', null);
+  }
+}, ['metricB', 'dataset']);
 
 store.subscribe((s, prev) => {
   if (s.dataset !== prev.dataset && !s.metric) {

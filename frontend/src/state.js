@@ -64,6 +64,8 @@ export function initialState() {
     datasets: [],          // GET /api/datasets
     dataset: null,         // dataset name
     metric: null,          // metric name
+    metricB: null,         // second map shown side by side (null: one map)
+    mapInfoB: null,
     mapInfo: null,         // GET /api/maps/<d>/<m>
     mode: 'overlay',       // scatter | contour | overlay
     sampling: 'bluenoise', // bluenoise | random (overlay)
@@ -71,6 +73,8 @@ export function initialState() {
     z: 0,                  // tile level of the current zoom
     lassoActive: false,
     lassoPolygon: null,    // [[x, y], ...] in map coordinates once closed
+    lassoSlot: 'a',        // which map the lasso was drawn on ('a' main, 'b' side by side)
+    hover: null,           // {id, slot}: item under the cursor, ringed on the other map too
     selection: null,       // selection endpoint response
     selectionLoading: false,
     selectionSource: null, // 'lasso' | 'cluster'
@@ -82,5 +86,6 @@ export function initialState() {
     loading: {},           // {key: message} for anything in flight
     error: null,           // last error message shown to the user
     drawn: {},             // what the overview drew (test hook)
+    drawnB: {},            // the same for the side-by-side map
   };
 }

@@ -27,13 +27,13 @@ def test_click_opens_instance_view_and_similar_image_pans_the_map(page, app_url,
     open_app(page, app_url, dataset, name, mode="overlay")
     item_id, (x, y) = isolated_point(app_url, dataset, name)
     page.mouse.move(*to_page(page, x, y))
-    page.wait_for_selector(".tooltip .tt-value")
+    page.wait_for_selector("#overview .tooltip .tt-value")
     page.mouse.click(*to_page(page, x, y))
     page.wait_for_selector(".instance[data-state=ready]", timeout=60_000)
     assert page.get_attribute(".instance", "data-item") == item_id
     item = api(app_url, f"api/datasets/{dataset}/items/{item_id}")
     assert page.inner_text(".inst-prompt") == item["prompt"]
-    assert page.locator(".tooltip .tt-prompt").inner_text() == item["prompt"]
+    assert page.locator("#overview .tooltip .tt-prompt").inner_text() == item["prompt"]
     imgs = page.locator(".inst-images img")
     assert imgs.count() == len(item["images"])
     page.wait_for_function("[...document.querySelectorAll('.inst-images img')].every(i => i.complete && i.naturalWidth > 0)")
@@ -55,7 +55,7 @@ def test_click_opens_instance_view_and_similar_image_pans_the_map(page, app_url,
     wait_still(page)
     tx, ty = api(app_url, f"api/datasets/{dataset}/items/{target['id']}")["positions"][name]
     sx, sy = to_page(page, tx, ty)
-    box = page.locator(".ov-stage").bounding_box()
+    box = page.locator("#overview .ov-stage").bounding_box()
     assert abs(sx - (box["x"] + box["width"] / 2)) < 2 and abs(sy - (box["y"] + box["height"] / 2)) < 2
     assert drawn(page)["k"] >= 4
     screenshot("panned")

@@ -43,7 +43,7 @@ def test_lasso_selects_the_items_inside_and_shows_their_keywords(page, app_url, 
         assert bars.count() == len(kw["bins"])
         assert [int(bars.nth(j).get_attribute("data-count")) for j in range(bars.count())] == [b["count"] for b in kw["bins"]]
     # The selection is drawn on the map.
-    assert page.locator("path.lasso-selection").get_attribute("d")
+    assert page.locator("#overview path.lasso-selection").get_attribute("d")
 
 
 def test_bar_clicks_filter_the_overview_and_survive_zooming(page, app_url, screenshot):
@@ -89,10 +89,10 @@ def test_bar_clicks_filter_the_overview_and_survive_zooming(page, app_url, scree
 def test_escape_cancels_lasso_mode(page, app_url):
     dataset, metric = pick_metric(app_url)
     open_app(page, app_url, dataset, metric["name"])
-    page.locator(".ov-stage").focus()
+    page.locator("#overview .ov-stage").focus()
     page.keyboard.press("l")
     assert state(page, "s.lassoActive")
-    assert page.locator(".ov-stage.lasso-mode").count() == 1
+    assert page.locator("#overview .ov-stage.lasso-mode").count() == 1
     page.keyboard.press("Escape")
     assert not state(page, "s.lassoActive")
     assert state(page, "s.lassoPolygon") is None

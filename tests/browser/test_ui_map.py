@@ -17,7 +17,7 @@ def test_contour_mode_draws_legend_colours_and_masked_cells(page, app_url, scree
     assert d["mode"] == "contour" and d["tilesDrawn"] == ["0/0/0"] and d["points"] == 0
     palette = legend_colours(page)
     assert len(palette) >= 5
-    colours = canvas_colours(page, "canvas.contour-layer")
+    colours = canvas_colours(page, "#overview canvas.contour-layer")
     total = sum(colours.values())
     opaque = {c: n for c, n in colours.items() if c[3] == 255}
     assert sum(opaque.values()) / total > 0.98, "the whole map square is painted"
@@ -30,9 +30,9 @@ def test_contour_mode_draws_legend_colours_and_masked_cells(page, app_url, scree
     assert len(bands_used) >= 3, "the map shows more than one or two bands"
     info = api(app_url, f"api/maps/{dataset}/{metric['name']}")
     if info["mask"]["enabled"]:
-        assert page.locator(".ov-legend .swatch.hatch").count() == 1
-        assert "masked" in page.inner_text(".ov-legend")
-    assert (info["unit"] or "") in page.inner_text(".legend-title")
+        assert page.locator("#overview .ov-legend .swatch.hatch").count() == 1
+        assert "masked" in page.inner_text("#overview .ov-legend")
+    assert (info["unit"] or "") in page.inner_text("#overview .legend-title")
     assert page.console_errors == []
 
 
@@ -58,7 +58,7 @@ def test_zooming_loads_deeper_tiles_and_adds_overlay_points(page, app_url, scree
     assert at_z0 <= d1["points"] <= at_z1 + 5  # +5: points on the border drawn within a stamp's radius
     if at_z1 > at_z0:
         assert d1["points"] > at_z0
-    colours = canvas_colours(page, "canvas.points-layer")
+    colours = canvas_colours(page, "#overview canvas.points-layer")
     assert sum(n for c, n in colours.items() if c[3] == 255) > 0, "points are drawn"
     assert page.console_errors == []
 
@@ -66,10 +66,10 @@ def test_zooming_loads_deeper_tiles_and_adds_overlay_points(page, app_url, scree
 def test_keyboard_zoom_and_random_sampling(page, app_url, screenshot):
     dataset, metric = pick_metric(app_url)
     open_app(page, app_url, dataset, metric["name"], mode="overlay")
-    page.click("button[data-sampling=random]")
+    page.click("#overview button[data-sampling=random]")
     wait_settled(page)
     assert drawn(page)["sampling"] == "random"
-    page.locator(".ov-stage").focus()
+    page.locator("#overview .ov-stage").focus()
     page.keyboard.press("+")
     page.wait_for_timeout(400)
     wait_settled(page)
@@ -90,7 +90,7 @@ def test_scatter_mode_draws_every_item(page, app_url, screenshot):
     n_items = api(app_url, f"api/maps/{dataset}/{metric['name']}")["n_items"]
     assert d["mode"] == "scatter" and d["points"] == n_items and not d["capped"]
     assert d["tilesDrawn"] == []
-    colours = canvas_colours(page, "canvas.points-layer")
+    colours = canvas_colours(page, "#overview canvas.points-layer")
     assert sum(n for c, n in colours.items() if c[3] == 255) > 0
 
 
@@ -98,13 +98,13 @@ def test_difference_metric_has_a_diverging_legend_centred_at_zero(page, app_url,
     dataset, metric = pick_metric(app_url, kind="difference")
     open_app(page, app_url, dataset, metric["name"], mode="contour")
     screenshot("difference")
-    assert "centred at 0" in page.inner_text(".legend-title")
+    assert "centred at 0" in page.inner_text("#overview .legend-title")
     palette = legend_colours(page)
     assert len(palette) % 2 == 1
     r, g, b = palette[len(palette) // 2]
     assert min(r, g, b) > 200 and max(r, g, b) - min(r, g, b) < 25, "the middle band is neutral"
     assert palette[0][0] > palette[0][2] and palette[-1][2] > palette[-1][0], "negative red, positive blue"
-    ticks = page.eval_on_selector_all(".legend-bar text", "els => els.map(e => e.textContent)")
+    ticks = page.eval_on_selector_all("#overview .legend-bar text", "els => els.map(e => e.textContent)")
     lo, hi = float(ticks[0].lstrip("≤").replace("−", "-")), float(ticks[-1].lstrip("≥").replace("−", "-"))
     assert lo == pytest.approx(-hi, rel=0.02)
 
@@ -116,6 +116,6 @@ def test_switching_metric_replaces_the_map(page, app_url):
     page.select_option("select[name=metric]", diff["name"])
     page.wait_for_function(f"window.__dkmap.state().mapInfo && window.__dkmap.state().mapInfo.metric === {diff['name']!r}")
     wait_settled(page)
-    assert "centred at 0" in page.inner_text(".legend-title")
+    assert "centred at 0" in page.inner_text("#overview .legend-title")
     facts = page.inner_text(".facts")
     assert "validation MSE" in facts and "α at z = 0" in facts

@@ -84,7 +84,7 @@ def state(page, expr: str):
 def to_page(page, x: float, y: float) -> tuple[float, float]:
     """Page coordinates of map point (x, y) under the current zoom."""
     v = drawn(page)["view"]
-    box = page.locator(".ov-stage").bounding_box()
+    box = page.locator("#overview .ov-stage").bounding_box()
     return (box["x"] + v["x"] + v["k"] * (v["ox"] + x * v["size"]),
             box["y"] + v["y"] + v["k"] * (v["oy"] + y * v["size"]))
 
@@ -119,7 +119,7 @@ def canvas_colours(page, selector: str) -> Counter:
 
 
 def legend_colours(page) -> list[tuple[int, int, int]]:
-    hexes = page.eval_on_selector_all(".ov-legend rect[data-colour]", "els => els.map(e => e.dataset.colour)")
+    hexes = page.eval_on_selector_all("#overview .ov-legend rect[data-colour]", "els => els.map(e => e.dataset.colour)")
     return [tuple(int(h[i:i + 2], 16) for i in (1, 3, 5)) for h in hexes]
 
 
@@ -139,7 +139,7 @@ def circle_polygon(cx: float, cy: float, r: float, n: int = 40) -> list[list[flo
 
 def draw_lasso(page, polygon: list[list[float]]) -> None:
     """Press L and drag the mouse along a map-coordinate polygon."""
-    page.locator(".ov-stage").focus()
+    page.locator("#overview .ov-stage").focus()
     page.keyboard.press("l")
     page.mouse.move(*to_page(page, *polygon[0]))
     page.mouse.down()

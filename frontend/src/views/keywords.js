@@ -26,7 +26,8 @@ export function keywordsView(root, store, api) {
     note = '';
     store.set({ selectionLoading: true, selection: null, filter: [], selectionSource: source });
     try {
-      const res = await api.postSelection(s.dataset, s.metric, body);
+      const metric = source === 'lasso' && s.lassoSlot === 'b' ? s.metricB : s.metric;
+      const res = await api.postSelection(s.dataset, metric, body);
       if (my === token) store.set({ selection: res, selectionLoading: false });
     } catch (err) {
       if (my !== token) return;

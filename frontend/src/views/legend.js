@@ -48,7 +48,7 @@ export function renderLegend(root, { scale, mapInfo, mode, generators, filtered 
   if (scale.diverging) {
     const [a, b] = generators && generators.length === 2 ? generators : ['A', 'B'];
     box.append('div').attr('class', 'legend-note diverging')
-      .html(`<span>← ${a} scores higher</span><span>0</span><span>${b} scores higher →</span>`);
+      .html(`<span>← ${a} scores higher</span><span>${b} scores higher →</span>`);
   }
   const keys = el.append('div').attr('class', 'legend-keys');
   if (mode !== 'scatter' && mapInfo.mask && mapInfo.mask.enabled) {

@@ -21,8 +21,14 @@ const HIT_RADIUS_PX = 7;
 const FAST_PAN_POINTS = 100000; // above this many points in view, gestures move the last drawing
 const GESTURE_IDLE_MS = 120;
 
-export function overviewView(root, store, api) {
-  const el = select(root).classed('overview', true);
+/**
+ * The overview of one map. `slot` 'a' shows `metric` (the main map); slot 'b' shows `metricB`, the
+ * second map of the side-by-side mode, linked to 'a' by selection and hover (same items, other map).
+ */
+export function overviewView(root, store, api, { slot = 'a' } = {}) {
+  const K = slot === 'a' ? { mapInfo: 'mapInfo', metric: 'metric', drawn: 'drawn' } : { mapInfo: 'mapInfoB', metric: 'metricB', drawn: 'drawnB' };
+  const local = (st) => ({ ...st, mapInfo: st[K.mapInfo], metric: st[K.metric] });
+  const el = select(root).classed('overview', true).attr('data-slot', slot);
   const toolbar = el.append('div').attr('class', 'ov-toolbar');
   const modeSeg = toolbar.append('div').attr('class', 'seg').attr('role', 'group').attr('aria-label', 'Map mode');
   modeSeg.selectAll('button').data(MODES).join('button')
@@ -49,13 +55,14 @@ export function overviewView(root, store, api) {
   const frame = svg.append('rect').attr('class', 'map-frame');
   const marker = svg.append('circle').attr('class', 'item-marker').attr('r', 9).style('display', 'none');
   const hoverRing = svg.append('circle').attr('class', 'hover-ring').attr('r', 7).style('display', 'none');
+  const linkedRing = svg.append('circle').attr('class', 'linked-ring').attr('r', 9).style('display', 'none');
   const tooltip = stage.append('div').attr('class', 'tooltip').style('display', 'none');
   const loadingBar = stage.append('div').attr('class', 'loading-bar').style('display', 'none');
   const emptyNote = stage.append('div').attr('class', 'empty-note').text('Choose a dataset and a built metric.');
   const legendEl = el.append('div').attr('class', 'ov-legend').node();
 
   const lasso = lassoLayer(svg).onSelect((polygon) => {
-    store.set({ lassoPolygon: polygon, lassoActive: false, filter: [], highlight: null });
+    store.set({ lassoPolygon: polygon, lassoSlot: slot, lassoActive: false, filter: [], highlight: null });
   });
 
   const reportError = (err) => store.set({ error: err.message });
@@ -91,7 +98,7 @@ export function overviewView(root, store, api) {
   stage.call(zoomer).on('dblclick.zoom', null);
 
   function maxLevel() {
-    return store.get().mapInfo?.max_level ?? 0;
+    return store.get()[K.mapInfo]?.max_level ?? 0;
   }
 
   function zoomBy(factor) {
@@ -144,7 +151,7 @@ export function overviewView(root, store, api) {
   function draw() {
     frameRequested = false;
     const started = performance.now();
-    const s = store.get();
+    const s = local(store.get());
     if (!vp) return;
     const cctx = contourCanvas.getContext('2d');
     cctx.setTransform(1, 0, 0, 1, 0, 0);
@@ -157,7 +164,7 @@ export function overviewView(root, store, api) {
     }
     emptyNote.style('display', 'none');
     const z = zoomLevel(t.k, s.mapInfo.max_level);
-    if (z !== s.z) store.set({ z });
+    if (slot === 'a' && z !== s.z) store.set({ z });
     const bbox = visibleBBox(t, vp);
     const [fx0, fy0] = mapToScreen(t, vp, 0, 0);
     const [fx1, fy1] = mapToScreen(t, vp, 1, 1);
@@ -221,7 +228,11 @@ export function overviewView(root, store, api) {
       performance.measure('dkmap:blit', { start: blitStarted });
     }
     lasso.update(t, vp);
-    if (s.focusMarker) {
+    if (linkedHover) {
+      const [lx, ly] = mapToScreen(t, vp, linkedHover.x, linkedHover.y);
+      linkedRing.style('display', null).attr('cx', lx).attr('cy', ly);
+    } else linkedRing.style('display', 'none');
+    if (s.focusMarker && s.focusMarker.slot === slot) {
       const [mx, my] = mapToScreen(t, vp, s.focusMarker.x, s.focusMarker.y);
       marker.style('display', null).attr('cx', mx).attr('cy', my);
     } else marker.style('display', 'none');
@@ -262,7 +273,7 @@ export function overviewView(root, store, api) {
     lastPublished = text;
     stage.attr('data-mode', drawn.mode).attr('data-z', drawn.z).attr('data-points', drawn.points)
       .attr('data-pending', drawn.pending).attr('data-highlighted', drawn.highlighted);
-    store.set({ drawn });
+    store.set({ [K.drawn]: drawn });
   }
 
   // Hover and click: nearest drawn point through the quadtree; otherwise the contour estimate.
@@ -287,7 +298,7 @@ export function overviewView(root, store, api) {
   }
 
   svg.on('pointermove.hover', (event) => {
-    const s = store.get();
+    const s = local(store.get());
     if (!s.mapInfo || s.lassoActive || !vp) { tooltip.style('display', 'none'); return; }
     const res = hitTest(event);
     const unit = s.mapInfo.unit ? ` ${escapeHtml(s.mapInfo.unit)}` : '';
@@ -306,11 +317,13 @@ export function overviewView(root, store, api) {
         }).catch(() => {});
       }
       stage.style('cursor', 'pointer');
+      if (store.get().hover?.id !== id) store.set({ hover: { id, slot } });
       return;
     }
     hoverRing.style('display', 'none');
     stage.style('cursor', null);
     hoverToken += 1;
+    if (store.get().hover) store.set({ hover: null });
     if (s.mode === 'scatter' || res.mx < 0 || res.my < 0 || res.mx > 1 || res.my > 1) { tooltip.style('display', 'none'); return; }
     const v = contour.valueAt(res.mx, res.my, zoomLevel(t.k, maxLevel()));
     if (v === null) { tooltip.style('display', 'none'); return; }
@@ -318,12 +331,15 @@ export function overviewView(root, store, api) {
       ? '<div class="tt-value">masked: no items nearby</div>'
       : `<div class="tt-value">estimate ${escapeHtml(s.metric)} ≈ <b>${fmtValue(v)}</b>${unit}</div>`);
   });
-  svg.on('pointerleave.hover', () => { tooltip.style('display', 'none'); hoverRing.style('display', 'none'); });
+  svg.on('pointerleave.hover', () => {
+    tooltip.style('display', 'none'); hoverRing.style('display', 'none');
+    if (store.get().hover) store.set({ hover: null });
+  });
   svg.on('click.select', (event) => {
-    const s = store.get();
+    const s = local(store.get());
     if (!s.mapInfo || s.lassoActive || event.defaultPrevented) return;
     const res = hitTest(event);
-    if (res.hit) store.set({ item: res.hit.id, focusMarker: { x: res.hit.x, y: res.hit.y, id: res.hit.id } });
+    if (res.hit) store.set({ item: res.hit.id, focusMarker: { x: res.hit.x, y: res.hit.y, id: res.hit.id, slot } });
   });
 
   // Keys work wherever focus is, except in form fields: +/− zoom, arrows pan, 0 resets, L lasso, Escape.
@@ -335,40 +351,41 @@ export function overviewView(root, store, api) {
     L: () => store.set({ lassoActive: !store.get().lassoActive }),
     Escape: () => { if (store.get().lassoActive) store.set({ lassoActive: false }); },
   };
-  window.addEventListener('keydown', (event) => {
+  if (slot === 'a') window.addEventListener('keydown', (event) => {
     const tag = event.target && event.target.tagName;
     if (tag === 'INPUT' || tag === 'SELECT' || tag === 'TEXTAREA' || event.ctrlKey || event.metaKey || event.altKey) return;
     const action = keyActions[event.key];
-    if (!action || !store.get().mapInfo) return;
+    if (!action || !store.get()[K.mapInfo]) return;
     event.preventDefault();
     action();
   });
   // d3-zoom cancels the default mousedown, which would otherwise focus the map.
   stage.on('pointerdown.focus', () => stage.node().focus({ preventScroll: true }));
 
-  // Positions of the filtered / highlighted items: the selection's box, fetched once per selection.
+  // Positions of the filtered / highlighted items. The lasso's own map fetches the lasso's box;
+  // other items (a SPEC cluster, a selection made on the other map) are looked up by row.
   let highlightToken = 0;
   async function loadSelectionPoints(s) {
     const token = ++highlightToken;
     highlightChunk = null;
-    if (!s.lassoPolygon || !s.mapInfo) return;
+    if (!s.lassoPolygon || !s.mapInfo || s.lassoSlot !== slot) return;
     const bbox = polygonBBox(s.lassoPolygon);
     try {
       const res = await api.getPoints(s.dataset, s.metric, { z: s.mapInfo.max_level, bbox, sampling: 'all', limit: 200000 });
       if (token === highlightToken) { highlightChunk = toChunk(res, [bbox[0], bbox[1], 1, 1], 'selection'); index = null; schedule(); }
     } catch (err) { reportError(err); }
   }
-  async function loadClusterPoints(s) {
+  async function loadRowPoints(s, ids) {
     const token = ++highlightToken;
     highlightChunk = null;
-    const h = s.highlight;
-    if (!h || !s.mapInfo) return;
+    if (!ids || !s.mapInfo) return;
     try {
+      let chunk;
       if (s.mapInfo.n_items <= 200000) {
         const res = await api.getPoints(s.dataset, s.metric, { z: s.mapInfo.max_level, bbox: [0, 0, 1, 1], sampling: 'all', limit: 200000 });
-        if (token === highlightToken) highlightChunk = toChunk(res, [0, 0, 1, 1], 'highlight');
+        chunk = toChunk(res, [0, 0, 1, 1], 'rows');
       } else {
-        const items = await Promise.all(h.ids.slice(0, 500).map((id) => api.getItem(s.dataset, id)));
+        const items = await Promise.all(ids.slice(0, 500).map((id) => api.getItem(s.dataset, id)));
         const res = { points: { row: [], id: [], x: [], y: [], value: [] } };
         for (const it of items) {
           const p = it.positions?.[s.metric];
@@ -376,17 +393,38 @@ export function overviewView(root, store, api) {
           res.points.row.push(it.row); res.points.id.push(it.id); res.points.x.push(p[0]); res.points.y.push(p[1]);
           res.points.value.push(it.metrics?.[s.metric] ?? NaN);
         }
-        if (token === highlightToken) highlightChunk = toChunk(res, [0, 0, 1, 1], 'highlight');
+        chunk = toChunk(res, [0, 0, 1, 1], 'rows');
       }
-      index = null; schedule();
+      if (token === highlightToken) { highlightChunk = chunk; index = null; schedule(); }
     } catch (err) { reportError(err); }
+  }
+
+  // Linked hover: the item hovered on the other map, ringed here at its position on this map.
+  let linkedHover = null;
+  let linkedToken = 0;
+  async function showLinkedHover(s) {
+    const token = ++linkedToken;
+    linkedHover = null;
+    schedule();
+    if (!s.hover || s.hover.slot === slot || !s.mapInfo) return;
+    const key = `${s.dataset}|${s.hover.id}`;
+    let item = itemCache.get(key);
+    if (!item) {
+      try { item = await api.getItem(s.dataset, s.hover.id); } catch { return; }
+      itemCache.set(key, item);
+    }
+    const p = item.positions?.[s.metric];
+    if (token === linkedToken && p) { linkedHover = { x: p[0], y: p[1] }; schedule(); }
   }
 
   function updateHighlight(s) {
     try {
       const rows = filterRows(s.selection, s.filter);
+      const linked = s.selection && s.selectionSource === 'lasso' && s.lassoSlot !== slot;
       if (rows) { highlightRows = rows; highlightLabel = 'filtered items'; } else if (s.highlight) {
         highlightRows = new Set(s.highlight.rows); highlightLabel = s.highlight.label;
+      } else if (linked) {
+        highlightRows = new Set(s.selection.rows); highlightLabel = 'selected on the other map';
       } else highlightRows = null;
     } catch (err) { highlightRows = null; reportError(err); }
     renderLegend(legendEl, { scale, mapInfo: s.mapInfo, mode: s.mode, generators: generatorsOf(s), filtered: highlightRows ? `dark ring: ${highlightLabel}` : '' });
@@ -399,7 +437,9 @@ export function overviewView(root, store, api) {
     return m?.generators ?? null;
   }
 
-  store.subscribe((s, prev) => {
+  store.subscribe((raw, rawPrev) => {
+    const s = local(raw);
+    const prev = local(rawPrev);
     if (s.mapInfo !== prev.mapInfo) {
       scale = null;
       if (s.mapInfo) {
@@ -421,18 +461,23 @@ export function overviewView(root, store, api) {
     lassoBtn.classed('active', s.lassoActive).attr('aria-pressed', s.lassoActive);
     lasso.active(s.lassoActive);
     stage.classed('lasso-mode', s.lassoActive);
-    if (s.lassoPolygon !== prev.lassoPolygon) { lasso.polygon(s.lassoPolygon); loadSelectionPoints(s); }
-    if (s.highlight !== prev.highlight && s.highlight) loadClusterPoints(s);
+    if (s.lassoPolygon !== prev.lassoPolygon || s.lassoSlot !== prev.lassoSlot) {
+      lasso.polygon(s.lassoSlot === slot ? s.lassoPolygon : null);
+      loadSelectionPoints(s);
+    }
+    if (s.highlight !== prev.highlight && s.highlight) loadRowPoints(s, s.highlight.ids);
+    if (s.selection !== prev.selection && s.selection && s.selectionSource === 'lasso' && s.lassoSlot !== slot) loadRowPoints(s, s.selection.ids);
+    if (s.hover !== prev.hover) showLinkedHover(s);
     if (s.selection !== prev.selection || s.filter !== prev.filter || s.highlight !== prev.highlight
       || s.mode !== prev.mode || s.mapInfo !== prev.mapInfo) updateHighlight(s);
-    if (s.focus !== prev.focus && s.focus && vp) {
+    if (slot === 'a' && s.focus !== prev.focus && s.focus && vp) {
       const k = Math.max(t.k, 4);
       const target = centreOn(vp, s.focus.x, s.focus.y, k);
       stage.transition().duration(600).call(zoomer.transform, zoomIdentity.translate(target.x, target.y).scale(k));
-      store.set({ focusMarker: { x: s.focus.x, y: s.focus.y, id: s.focus.id } });
+      store.set({ focusMarker: { x: s.focus.x, y: s.focus.y, id: s.focus.id, slot } });
     }
     schedule();
-  }, ['mapInfo', 'mode', 'sampling', 'lassoActive', 'lassoPolygon', 'selection', 'filter', 'highlight', 'focus', 'focusMarker', 'datasets']);
+  }, [K.mapInfo, 'mode', 'sampling', 'lassoActive', 'lassoPolygon', 'lassoSlot', 'selection', 'filter', 'highlight', 'focus', 'focusMarker', 'datasets', 'hover']);
 
   return { zoomBy, resetZoom };
 }

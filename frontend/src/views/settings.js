@@ -26,6 +26,10 @@ export function settingsView(root, store) {
   const mSelect = mLabel.append('select').attr('name', 'metric')
     .on('change', (event) => store.set({ metric: event.target.value }));
   const mDesc = el.append('p').attr('class', 'desc metric-desc');
+  const bLabel = el.append('label').attr('class', 'side-label').text('Side by side with');
+  const bSelect = bLabel.append('select').attr('name', 'metricB')
+    .on('change', (event) => store.set({ metricB: event.target.value || null }));
+  const bNote = el.append('p').attr('class', 'desc').text('Both maps show the same items: a lasso or hover on one marks them on the other.');
   const facts = el.append('dl').attr('class', 'facts');
 
   function render(s) {
@@ -43,6 +47,12 @@ export function settingsView(root, store) {
           .attr('value', (m) => m.name).property('disabled', (m) => !m.built).text(metricLabel);
       });
     mSelect.property('value', s.metric ?? '');
+    const others = metrics.filter((m) => m.built && m.name !== s.metric);
+    bLabel.style('display', others.length ? null : 'none');
+    bNote.style('display', s.metricB ? null : 'none');
+    bSelect.selectAll('option').data([null, ...others], (m) => (m ? m.name : '')).join('option')
+      .attr('value', (m) => (m ? m.name : '')).text((m) => (m ? metricLabel(m) : 'none (one map)'));
+    bSelect.property('value', s.metricB ?? '');
     const metric = metrics.find((m) => m.name === s.metric);
     mDesc.text(metric ? `${metric.description || ''}${metric.unit ? ` Unit: ${metric.unit}.` : ''}` : '');
 
@@ -73,6 +83,6 @@ export function settingsView(root, store) {
     items.select('dd').text((d) => d[1]);
   }
 
-  store.subscribe(render, ['datasets', 'dataset', 'metric', 'mapInfo', 'z', 'loading']);
+  store.subscribe(render, ['datasets', 'dataset', 'metric', 'metricB', 'mapInfo', 'z', 'loading']);
   render(store.get());
 }
