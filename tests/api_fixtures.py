@@ -106,13 +106,27 @@ _CACHE: dict[str, object] = {}
 _LOCK = threading.Lock()
 
 
+def small_build_settings():
+    """Tiny tiles so z 0..2 are precomputed and z 3..4 computed on request; few epochs."""
+    from dkmap.config import BuildSettings
+
+    return BuildSettings(epochs=3, batch_size=128, tile_size=32, max_grid=128, max_level=4)
+
+
+BUILT_METRICS = ("clip_a", "diff_ab")  # clip_b is left unbuilt on purpose
+
+
 def tiny_data_dir() -> Path:
-    """A temporary DATA_DIR holding the tiny dataset (and its built maps when the build exists)."""
+    """A temporary DATA_DIR holding the tiny dataset with maps of BUILT_METRICS (real pipeline)."""
+    from dkmap.pipeline import build_map
+
     with _LOCK:
         if "data_dir" not in _CACHE:
             root = Path(tempfile.mkdtemp(prefix="dkmap-api-"))
             atexit.register(shutil.rmtree, root, ignore_errors=True)
             write_tiny_dataset(root / DATASET)
+            for metric in BUILT_METRICS:
+                build_map(root / DATASET, metric, settings=small_build_settings(), progress=False)
             _CACHE["data_dir"] = root
         return _CACHE["data_dir"]
 

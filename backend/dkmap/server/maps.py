@@ -39,7 +39,7 @@ def info(dataset: str, metric: str):
         "kind": meta.get("kind", "score"), "description": meta.get("description", ""),
         "unit": meta.get("unit", ""), "bounds": [0, 0, 1, 1],
         "tile_size": served.tile_size, "max_level": served.max_level,
-        "precomputed_levels": man.get("precomputed_levels"),
+        "precomputed_levels": served.precomputed_levels,
         "colour_domain": man.get("colour_domain"), "value_range": man.get("value_range"),
         "diverging": meta.get("kind") == "difference",
         "kernel": {k: kernel.get(k) for k in ("alpha", "beta", "scale")},

@@ -134,14 +134,24 @@ class Registry:
             abort(404, description=f"the map of metric '{metric}' in dataset '{dataset}' is not built "
                                    f"(run: dkmap build {ds.root} --metric {metric})")
         key = ("map", dataset, metric)
-        served = self._once(key, lambda: ServedMap(ds.root, metric))
+        served = self._open_map(key, ds.root, dataset, metric)
         if served.stamp != stamp:
             log.info("map %s/%s changed on disk: reloading", dataset, metric)
             with self._lock:
                 if self._loaded.get(key) is served:
                     del self._loaded[key]
-            served = self._once(key, lambda: ServedMap(ds.root, metric))
+            served = self._open_map(key, ds.root, dataset, metric)
         return served
+
+    def _open_map(self, key: tuple, root: Path, dataset: str, metric: str) -> ServedMap:
+        from dkmap.contour.store import MapError
+
+        try:
+            return self._once(key, lambda: ServedMap(root, metric))
+        except MapError as exc:
+            log.error("map %s/%s cannot be opened: %s", dataset, metric, exc)
+            abort(500, description=f"the map of metric '{metric}' in dataset '{dataset}' could not be "
+                                   f"opened (see the server log; rebuild it with dkmap build)")
 
     def spec(self, dataset: str, x: str, y: str, k: int):
         """SPEC of spaces x and y (dkmap.compare.spec), computed once per process and kept."""

@@ -34,9 +34,14 @@ class ServedMap:
     def tile_size(self) -> int:
         return int(self.manifest["tile_size"])
 
+    @property
+    def precomputed_levels(self) -> int:
+        """How many levels (0, 1, ...) are stored as whole grids; deeper ones are computed on request."""
+        return len(self.manifest.get("precomputed_levels", []))
+
     def sampling_levels(self, sampling: str) -> np.ndarray:
         """Per-item first zoom level of `sampling` ('bluenoise' or 'random')."""
-        return self.store.sampling(sampling)
+        return self.store.sampling[sampling]
 
     def sampling_max_level(self) -> int:
         """The deepest level any item first appears at, over both samplings."""

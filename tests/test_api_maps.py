@@ -1,0 +1,178 @@
+"""API: map description, contour tiles equal to the build's arrays, points in view at their levels."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from api_fixtures import BUILT_METRICS, DATASET, api, error_of  # noqa: F401
+from dkmap.data.store import open_dataset
+
+METRIC = "clip_a"
+
+
+def map_dir(api, metric=METRIC):
+    return api.data_dir / DATASET / "maps" / metric
+
+
+@pytest.fixture(scope="module")
+def manifest(api):
+    return json.loads((map_dir(api) / "manifest.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def built(api):
+    folder = map_dir(api)
+    return {"positions": np.load(folder / "positions.npy"),
+            "bluenoise": np.load(folder / "sampling_bluenoise.npy"),
+            "random": np.load(folder / "sampling_random.npy"),
+            "values": open_dataset(api.data_dir / DATASET).metric(METRIC),
+            "ids": open_dataset(api.data_dir / DATASET).ids.astype(str)}
+
+
+def as_grid(values) -> np.ndarray:
+    return np.array([[np.nan if v is None else v for v in row] for row in values], dtype=np.float64)
+
+
+@pytest.mark.parametrize("metric", BUILT_METRICS)
+def test_map_info_reports_the_manifest(api, metric):
+    man = json.loads((map_dir(api, metric) / "manifest.json").read_text())
+    body = api.get(f"/api/maps/{DATASET}/{metric}").json()
+    assert body["dataset"] == DATASET and body["metric"] == metric
+    assert body["n_items"] == man["n_items"]
+    assert body["tile_size"] == man["tile_size"] == 32
+    assert body["max_level"] == man["max_level"]
+    assert body["precomputed_levels"] == len(man["precomputed_levels"])
+    assert body["colour_domain"] == pytest.approx(man["colour_domain"])
+    assert body["value_range"] == pytest.approx(man["value_range"])
+    assert body["levels"] == man["levels"]
+    assert body["kernel"] == {k: man["kernel"][k] for k in ("alpha", "beta", "scale")}
+    assert body["diverging"] == (metric == "diff_ab")
+    assert body["kind"] == ("difference" if metric == "diff_ab" else "score")
+    assert body["bounds"] == [0, 0, 1, 1]
+    blue = np.load(map_dir(api, metric) / "sampling_bluenoise.npy")
+    rand = np.load(map_dir(api, metric) / "sampling_random.npy")
+    assert body["sampling"]["max_level"] == max(int(blue.max()), int(rand.max()))
+
+
+def test_precomputed_tiles_equal_the_build_arrays(api, manifest):
+    T = manifest["tile_size"]
+    for z in manifest["precomputed_levels"]:
+        grid = np.load(map_dir(api) / "levels" / f"level_{z}.npy")
+        for ty in range(2**z):
+            for tx in range(2**z):
+                body = api.get(f"/api/maps/{DATASET}/{METRIC}/contour/{z}/{tx}/{ty}").json()
+                assert (body["z"], body["x"], body["y"], body["size"]) == (z, tx, ty, T)
+                want = grid[ty * T:(ty + 1) * T, tx * T:(tx + 1) * T]
+                got = as_grid(body["values"])
+                assert got.shape == (T, T)
+                np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+                np.testing.assert_allclose(got[~np.isnan(got)], want[~np.isnan(want)], rtol=1e-6)
+
+
+def test_masked_cells_are_null(api, manifest):
+    grid = np.load(map_dir(api) / "levels" / "level_0.npy")
+    if manifest["mask"]["enabled"] and np.isnan(grid).any():
+        body = api.get(f"/api/maps/{DATASET}/{METRIC}/contour/0/0/0").json()
+        r, c = np.argwhere(np.isnan(grid))[0]
+        assert body["values"][r][c] is None
+
+
+def test_deep_tiles_are_computed_on_request_and_cached(api, manifest):
+    from dkmap.contour.store import open_map
+
+    z = manifest["max_level"]
+    assert z not in manifest["precomputed_levels"]
+    pos = np.load(map_dir(api) / "positions.npy")
+    x, y = (np.floor(pos[0] * 2**z)).astype(int)
+    url = f"/api/maps/{DATASET}/{METRIC}/contour/{z}/{x}/{y}"
+    first = api.get(url)
+    assert first.status_code == 200
+    want = open_map(api.data_dir / DATASET, METRIC).tile(z, int(x), int(y))
+    got = as_grid(first.json()["values"])
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_allclose(got[~np.isnan(got)], want[~np.isnan(want)], rtol=1e-6)
+    cache = api.app.extensions["dkmap_registry"].tiles
+    hits = cache.hits
+    assert api.get(url).content == first.content
+    assert cache.hits == hits + 1
+
+
+@pytest.mark.parametrize("sampling", ["bluenoise", "random"])
+@pytest.mark.parametrize("z", [0, 1, 3])
+def test_sampled_points_are_those_in_the_bbox_at_or_below_z(api, built, sampling, z):
+    bbox = (0.1, 0.2, 0.7, 0.9)
+    body = api.get(f"/api/maps/{DATASET}/{METRIC}/points",
+                   params={"z": z, "bbox": ",".join(map(str, bbox)), "sampling": sampling}).json()
+    pos, levels = built["positions"], built[sampling]
+    inside = ((pos[:, 0] >= bbox[0]) & (pos[:, 0] <= bbox[2]) & (pos[:, 1] >= bbox[1]) & (pos[:, 1] <= bbox[3]))
+    expected = np.flatnonzero(inside & (levels <= z))
+    pts = body["points"]
+    assert sorted(pts["row"]) == expected.tolist()
+    assert body["total_in_view"] == body["returned"] == len(expected) and body["capped"] is False
+    rows = np.array(pts["row"], dtype=int)
+    np.testing.assert_array_equal(np.array(pts["x"], dtype=np.float32), pos[rows, 0])
+    np.testing.assert_array_equal(np.array(pts["y"], dtype=np.float32), pos[rows, 1])
+    np.testing.assert_allclose(pts["value"], built["values"][rows], rtol=1e-9)
+    assert pts["id"] == built["ids"][rows].tolist()
+    assert body["z"] == z and body["sampling"] == sampling
+
+
+def test_points_grow_with_zoom_and_nest(api):
+    seen = set()
+    for z in range(6):
+        rows = set(api.get(f"/api/maps/{DATASET}/{METRIC}/points", params={"z": z}).json()["points"]["row"])
+        assert seen <= rows
+        seen = rows
+    assert len(seen) > 1
+
+
+def test_all_points_capped_at_limit_report_the_total(api, built):
+    body = api.get(f"/api/maps/{DATASET}/{METRIC}/points", params={"sampling": "all", "limit": 50}).json()
+    assert body["total_in_view"] == len(built["positions"])
+    assert body["returned"] == 50 and body["capped"] is True
+    assert len(set(body["points"]["row"])) == 50
+    full = api.get(f"/api/maps/{DATASET}/{METRIC}/points", params={"sampling": "all"}).json()
+    assert sorted(full["points"]["row"]) == list(range(len(built["positions"])))
+    assert full["capped"] is False
+
+
+def test_empty_view_returns_no_points(api):
+    body = api.get(f"/api/maps/{DATASET}/{METRIC}/points", params={"bbox": "2,2,3,3", "sampling": "all"}).json()
+    assert body["total_in_view"] == 0 and body["points"]["row"] == [] and body["points"]["x"] == []
+
+
+BASE = f"/api/maps/{DATASET}/{METRIC}"
+
+
+@pytest.mark.parametrize("path, status, needle", [
+    (f"/api/maps/nope/{METRIC}", 404, "unknown dataset 'nope'"),
+    (f"/api/maps/{DATASET}/nope", 404, "unknown metric 'nope'"),
+    (f"/api/maps/{DATASET}/clip_b", 404, "is not built"),
+    (f"/api/maps/{DATASET}/clip_b/contour/0/0/0", 404, "is not built"),
+    (f"/api/maps/{DATASET}/nope/points", 404, "unknown metric 'nope'"),
+    (f"{BASE}/contour/5/0/0", 400, "'z' must be in 0..4"),
+    (f"{BASE}/contour/-1/0/0", 400, "'z' must be in 0..4"),
+    (f"{BASE}/contour/a/0/0", 400, "'z' must be an integer"),
+    (f"{BASE}/contour/1/2/0", 400, "'x' must be in 0..1"),
+    (f"{BASE}/contour/1/0/2", 400, "'y' must be in 0..1"),
+    (f"{BASE}/contour/0/0/-1", 400, "'y' must be in 0..0"),
+    (f"{BASE}/contour/2/1.5/0", 400, "'x' must be an integer"),
+    (f"{BASE}/contour/0/0", 404, "no such endpoint"),
+    (f"{BASE}/points?bbox=0,0,1", 400, "'bbox' must be x0,y0,x1,y1"),
+    (f"{BASE}/points?bbox=0,0,1,x", 400, "'bbox' must be x0,y0,x1,y1"),
+    (f"{BASE}/points?bbox=0,0,nan,1", 400, "'bbox' must hold finite numbers"),
+    (f"{BASE}/points?bbox=0,0,inf,1", 400, "'bbox' must hold finite numbers"),
+    (f"{BASE}/points?bbox=1,0,0,1", 400, "x0 <= x1"),
+    (f"{BASE}/points?sampling=grid", 400, "'sampling' must be one of bluenoise, random, all"),
+    (f"{BASE}/points?z=-1", 400, "'z' must be in 0..30"),
+    (f"{BASE}/points?z=99", 400, "'z' must be in 0..30"),
+    (f"{BASE}/points?limit=0", 400, "'limit' must be in 1..200000"),
+    (f"{BASE}/points?limit=200001", 400, "'limit' must be in 1..200000"),
+])
+def test_bad_map_requests(api, path, status, needle):
+    r = api.get(path)
+    assert r.status_code == status
+    assert needle in error_of(r)["message"]
