@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 from ui_helpers import (api, app_url, canvas_colours, dense_point, drawn, is_hatch, legend_colours,  # noqa: F401
@@ -25,10 +27,23 @@ def test_contour_mode_draws_legend_colours_and_masked_cells(page, app_url, scree
     hatched = sum(n for c, n in opaque.items() if is_hatch(c))
     # Everything drawn is a legend band or the masked pattern, bar anti-aliased band edges.
     assert (banded + hatched) / sum(opaque.values()) > 0.95
-    bands_used = {min(range(len(palette)), key=lambda i: nearest_distance(c, [palette[i]]))
-                  for c, n in opaque.items() if n > 20 and nearest_distance(c, palette) <= 6}
-    assert len(bands_used) >= 3, "the map shows more than one or two bands"
+    # The bands the tile's own values fall in are the ones drawn; masked cells are hatched.
     info = api(app_url, f"api/maps/{dataset}/{metric['name']}")
+    cells = [v for row in api(app_url, f"api/maps/{dataset}/{metric['name']}/contour/0/0/0")["values"] for v in row]
+    valid = [v for v in cells if v is not None]
+    lo, hi = info["colour_domain"]
+    if info["diverging"]:
+        lo, hi = -max(abs(lo), abs(hi)), max(abs(lo), abs(hi))
+    n = len(palette)
+    band_of = [min(n - 1, max(0, int((v - lo) / (hi - lo) * n))) for v in valid]
+    on_canvas = Counter()
+    for c, k in opaque.items():
+        if nearest_distance(c, palette) <= 6:
+            on_canvas[min(range(n), key=lambda i: nearest_distance(c, [palette[i]]))] += k
+    for band, k in Counter(band_of).items():
+        if k / len(valid) >= 0.05:
+            assert on_canvas[band] > 0, f"band {band} holds {k} cells but is not drawn"
+    assert abs(hatched / sum(opaque.values()) - (len(cells) - len(valid)) / len(cells)) < 0.12
     if info["mask"]["enabled"]:
         assert page.locator("#overview .ov-legend .swatch.hatch").count() == 1
         assert "masked" in page.inner_text("#overview .ov-legend")
