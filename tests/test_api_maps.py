@@ -176,3 +176,29 @@ def test_bad_map_requests(api, path, status, needle):
     r = api.get(path)
     assert r.status_code == status
     assert needle in error_of(r)["message"]
+
+
+def test_a_rebuilt_map_is_served_without_a_restart(api, tmp_path):
+    import dataclasses
+    import shutil
+
+    from api_fixtures import small_build_settings, start_server
+    from dkmap.pipeline import build_map
+
+    shutil.copytree(api.data_dir / DATASET, tmp_path / DATASET)
+    running, server = start_server(tmp_path)
+    try:
+        before = running.get(f"/api/datasets/{DATASET}/items/item-0007").json()["positions"][METRIC]
+        tile_before = running.get(f"/api/maps/{DATASET}/{METRIC}/contour/0/0/0").json()["values"]
+        settings = dataclasses.replace(small_build_settings(), seed=1)
+        build_map(tmp_path / DATASET, METRIC, settings=settings, progress=False, force=True)
+        folder = tmp_path / DATASET / "maps" / METRIC
+        after = running.get(f"/api/datasets/{DATASET}/items/item-0007").json()["positions"][METRIC]
+        np.testing.assert_array_equal(np.float32(after), np.load(folder / "positions.npy")[7])
+        assert after != before
+        got = as_grid(running.get(f"/api/maps/{DATASET}/{METRIC}/contour/0/0/0").json()["values"])
+        want = np.load(folder / "levels" / "level_0.npy")
+        np.testing.assert_allclose(got[~np.isnan(got)], want[~np.isnan(want)], rtol=1e-6)
+        assert not np.array_equal(as_grid(tile_before), got, equal_nan=True)
+    finally:
+        server.close()
