@@ -91,8 +91,7 @@ def test_keywords_come_from_the_selected_prompts_with_histograms_over_every_item
         assert sorted(r for b in bins for r in b["rows"]) == rows
         vec = embed_prompts_minilm([phrase])[0].astype(np.float64)
         for b in bins:
-            assert b["count"] == len(b["rows"]) == len(b["ids"])
-            assert b["ids"] == ds.ids.astype(str)[b["rows"]].tolist()
+            assert b["count"] == len(b["rows"])
             sims = minilm[b["rows"]] @ vec
             assert np.all(sims >= b["lo"] - 1e-4) and np.all(sims <= b["hi"] + 1e-4)
 

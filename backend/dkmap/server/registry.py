@@ -202,19 +202,14 @@ class Registry:
         return self._once(("keywords",), KeywordExtractor)
 
     def keyword_view(self, dataset: str, rows: np.ndarray) -> dict:
-        """Keywords of the selected rows with per-keyword similarity histograms (rows and ids per bar)."""
+        """Keywords of the selected rows with per-keyword similarity histograms (the rows of every bar)."""
         ds = self.dataset(dataset)
         extractor = self.keyword_extractor()
         prompts = self.prompts(dataset)[rows]
         emb = np.asarray(ds.embedding("minilm")[rows]) if len(rows) else np.empty((0, 384), np.float32)
         # Extraction is CPU-heavy; a few at a time keeps tiles and points responsive meanwhile.
         with self._keyword_slots:
-            result = extractor.extract(list(prompts), emb, rows=rows).to_dict()
-        ids = self.ids(dataset)
-        for keyword in result["keywords"]:
-            for bar in keyword["bins"]:
-                bar["ids"] = ids[np.asarray(bar["rows"], dtype=np.int64)].tolist()
-        return result
+            return extractor.extract(list(prompts), emb, rows=rows).to_dict()
 
     def built_metrics(self, dataset: str) -> list[str]:
         """Metrics of `dataset` that have a built map folder."""
