@@ -173,3 +173,19 @@ def test_selection_by_ids_gives_the_view_of_those_items(api, data):
 def test_bad_id_selections(api, body, status, needle):
     r = api.post(URL, json=body)
     assert r.status_code == status and needle in error_of(r)["message"]
+
+
+def test_large_selections_sample_prompts_for_keywords_but_histogram_every_item(api, data):
+    from api_fixtures import start_server
+
+    running, server = start_server(api.data_dir, {"KEYWORD_MAX_DOCS": 50})
+    try:
+        body = running.post(URL, json={"polygon": [[-1, -1], [2, -1], [2, 2], [-1, 2]]}).json()
+    finally:
+        server.close()
+    n = len(data["pos"])
+    assert body["count"] == n
+    kw = body["keywords"]
+    assert kw["sampled"] is True and kw["n_used"] == 50 and kw["n_selected"] == n
+    for entry in kw["keywords"]:
+        assert sorted(r for b in entry["bins"] for r in b["rows"]) == list(range(n))

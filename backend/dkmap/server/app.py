@@ -20,13 +20,15 @@ DEFAULTS = {
     "FRONTEND_DIST": str(REPO_ROOT / "frontend" / "dist"),
     "MAX_CONTENT_LENGTH": 256 * 1024,
     "TILE_CACHE_BYTES": 256 * 1024 * 1024,
+    "KEYWORD_MAX_DOCS": 250,
 }
 NO_FRONTEND = ("DKMap API is running, but the frontend is not built "
                "(frontend/dist is missing): run scripts/setup.sh, then reload.\n")
 
 
 def create_app(config: dict | None = None) -> Flask:
-    """Build the app; `config` overrides DATA_DIR, FRONTEND_DIST, MAX_CONTENT_LENGTH, TILE_CACHE_BYTES."""
+    """Build the app; `config` overrides DATA_DIR, FRONTEND_DIST, MAX_CONTENT_LENGTH, TILE_CACHE_BYTES,
+    KEYWORD_MAX_DOCS (prompts sampled for KeyBERT per selection)."""
     app = Flask(__name__, static_folder=None)
     app.config.update(DEFAULTS)
     app.config.update(config or {})
@@ -35,7 +37,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.json.sort_keys = False
     app.json.compact = True
 
-    app.extensions[EXTENSION_KEY] = Registry(app.config["DATA_DIR"], int(app.config["TILE_CACHE_BYTES"]))
+    app.extensions[EXTENSION_KEY] = Registry(app.config["DATA_DIR"], int(app.config["TILE_CACHE_BYTES"]),
+                                             int(app.config["KEYWORD_MAX_DOCS"]))
     register_error_handlers(app)
     app.before_request(_refuse_oversized_bodies)
     for module in (datasets, maps, selection, items, compare):

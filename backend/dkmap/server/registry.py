@@ -23,14 +23,21 @@ from dkmap.server.tile_cache import ByteLRU
 log = logging.getLogger(__name__)
 
 RESCAN_INTERVAL_S = 2.0
+# Default prompts fed to KeyBERT per lasso (a seeded sample above this; similarities still cover
+# all): KeyBERT costs a few ms per prompt on a CPU, and top-15 frequencies settle well before 250.
+KEYWORD_MAX_DOCS = 250
 EXTENSION_KEY = "dkmap_registry"
 
 
 class Registry:
     """Lazily opened, shared stores for every dataset folder under `data_dir`."""
 
-    def __init__(self, data_dir: str | Path, tile_cache_bytes: int = 256 << 20) -> None:
+    def __init__(self, data_dir: str | Path, tile_cache_bytes: int = 256 << 20,
+                 keyword_max_docs: int = KEYWORD_MAX_DOCS) -> None:
+        if keyword_max_docs < 1:
+            raise ValueError(f"keyword_max_docs must be >= 1, got {keyword_max_docs}")
         self.data_dir = Path(data_dir).resolve()
+        self.keyword_max_docs = int(keyword_max_docs)
         self.tiles = ByteLRU(tile_cache_bytes)
         self._folders: dict[str, Path] = {}
         self._scanned_at = 0.0
@@ -209,7 +216,7 @@ class Registry:
         emb = np.asarray(ds.embedding("minilm")[rows]) if len(rows) else np.empty((0, 384), np.float32)
         # Extraction is CPU-heavy; a few at a time keeps tiles and points responsive meanwhile.
         with self._keyword_slots:
-            return extractor.extract(list(prompts), emb, rows=rows).to_dict()
+            return extractor.extract(list(prompts), emb, max_docs=self.keyword_max_docs, rows=rows).to_dict()
 
     def built_metrics(self, dataset: str) -> list[str]:
         """Metrics of `dataset` that have a built map folder."""
