@@ -1,39 +1,13 @@
 // Contour tiles layer: fetch tile grids for the viewport, fill d3-contour bands on canvas bitmaps,
 // and draw them with the coarser level standing in until the finer tile is ready.
-import { contours, geoPath } from 'd3';
+import { geoPath } from 'd3';
+import { tileGeometry } from './contourGeometry.js';
 import { LRU } from '../lib/lru.js';
 import { drawPlan, tileBounds, tileKey } from '../lib/tiles.js';
 import { mapToScreen } from '../lib/viewport.js';
 
 const BITMAP_SIZE = 512;
 const MAX_IN_FLIGHT = 6;
-
-/** Masked cells (NaN) take the mean of valid neighbours for a few passes, so band edges meet the mask cleanly. */
-export function fillMasked(values, size, passes = 2, fallback = 0) {
-  let cur = Float64Array.from(values);
-  for (let pass = 0; pass < passes; pass += 1) {
-    const next = Float64Array.from(cur);
-    for (let r = 0; r < size; r += 1) {
-      for (let c = 0; c < size; c += 1) {
-        const i = r * size + c;
-        if (!Number.isNaN(cur[i])) continue;
-        let sum = 0; let n = 0;
-        for (let dr = -1; dr <= 1; dr += 1) {
-          for (let dc = -1; dc <= 1; dc += 1) {
-            const rr = r + dr; const cc = c + dc;
-            if (rr < 0 || cc < 0 || rr >= size || cc >= size) continue;
-            const v = cur[rr * size + cc];
-            if (!Number.isNaN(v)) { sum += v; n += 1; }
-          }
-        }
-        if (n > 0) next[i] = sum / n;
-      }
-    }
-    cur = next;
-  }
-  for (let i = 0; i < cur.length; i += 1) if (Number.isNaN(cur[i])) cur[i] = fallback;
-  return cur;
-}
 
 /** Flatten a tile response's rows (null = masked) into a Float32Array with NaN for masked cells. */
 export function parseTile(tile) {
@@ -67,52 +41,69 @@ function hatchPattern(ctx) {
   return ctx.createPattern(hatchCanvas, 'repeat');
 }
 
-/** The grid with one extra ring of cells copying its edge, so contours run past the tile edge (no cut corners). */
-export function padGrid(grid, size) {
-  const n = size + 2;
-  const out = new Float64Array(n * n);
-  for (let r = 0; r < n; r += 1) {
-    const rr = Math.min(size - 1, Math.max(0, r - 1));
-    for (let c = 0; c < n; c += 1) {
-      const cc = Math.min(size - 1, Math.max(0, c - 1));
-      out[r * n + c] = grid[rr * size + cc];
-    }
-  }
-  return out;
-}
-
-/** Render one parsed tile into a bitmap: band 0 as background, one filled contour per threshold, then the mask. */
-export function renderTileBitmap(parsed, scale, size = BITMAP_SIZE) {
-  const { size: T, values } = parsed;
+/** Paint a tile's geometry into a bitmap: band 0 as background, one fill per band, then the hatched mask. */
+export function paintTileBitmap(geometry, T, scale, size = BITMAP_SIZE) {
   const canvas = document.createElement('canvas');
   canvas.width = size; canvas.height = size;
   const ctx = canvas.getContext('2d');
-  const toTile = () => { ctx.setTransform(size / T, 0, 0, size / T, 0, 0); ctx.translate(-1, -1); };
-  toTile();
+  ctx.setTransform(size / T, 0, 0, size / T, 0, 0);
+  ctx.translate(-1, -1); // geometry is in padded-grid units
   ctx.fillStyle = scale.bandColours[0];
   ctx.fillRect(0, 0, T + 2, T + 2);
-  const filled = parsed.masked > 0 ? fillMasked(values, T, 2, scale.domain[0] - 1) : values;
-  const grid = padGrid(filled, T);
-  const generator = contours().size([T + 2, T + 2]);
   const path = geoPath(null, ctx);
-  scale.thresholds.forEach((threshold, i) => {
-    const shape = generator.contour(grid, threshold);
+  geometry.bands.forEach((shape, i) => {
     if (shape.coordinates.length === 0) return;
     ctx.beginPath(); path(shape);
     ctx.fillStyle = scale.bandColours[i + 1];
     ctx.fill();
   });
-  if (parsed.masked > 0) {
-    const mask = new Float64Array(T * T);
-    for (let i = 0; i < mask.length; i += 1) mask[i] = Number.isNaN(values[i]) ? 1 : 0;
-    const shape = generator.contour(padGrid(mask, T), 0.5);
-    ctx.beginPath(); path(shape);
+  if (geometry.mask && geometry.mask.coordinates.length > 0) {
+    ctx.beginPath(); path(geometry.mask);
     // The path is fixed in bitmap pixels once added; fill with the pattern in unscaled pixels.
     ctx.setTransform(1, 0, 0, 1, 0, 0);
     ctx.fillStyle = hatchPattern(ctx);
     ctx.fill();
   }
   return canvas;
+}
+
+let sharedService = null;
+
+/** One geometry service for every contour layer of the page. */
+function geometryService() {
+  if (!sharedService) sharedService = makeGeometryService();
+  return sharedService;
+}
+
+/** Contour geometry in a worker when the browser has one, else inline. Returns compute(parsed, scale) → Promise. */
+function makeGeometryService() {
+  let worker = null;
+  try {
+    worker = new Worker(new URL('./contourWorker.js', import.meta.url), { type: 'module' });
+  } catch {
+    worker = null;
+  }
+  const waiting = new Map();
+  let next = 0;
+  if (worker) {
+    worker.onmessage = (event) => {
+      const { id, geometry, error } = event.data;
+      const job = waiting.get(id);
+      waiting.delete(id);
+      if (!job) return;
+      if (error) job.reject(new Error(`contour worker: ${error}`)); else job.resolve(geometry);
+    };
+    worker.onerror = () => { worker = null; };
+  }
+  return (parsed, scale) => {
+    const below = scale.domain[0] - 1;
+    if (!worker) return Promise.resolve(tileGeometry(parsed.values, parsed.size, scale.thresholds, below));
+    const id = next += 1;
+    return new Promise((resolve, reject) => {
+      waiting.set(id, { resolve, reject });
+      worker.postMessage({ id, values: parsed.values, size: parsed.size, thresholds: scale.thresholds, below });
+    });
+  };
 }
 
 /**
@@ -126,6 +117,9 @@ export function contourLayer({ fetchTile }) {
   let inFlight = new Map();       // key → AbortController
   let queue = [];
   let renderQueue = [];
+  const shapes = new LRU(256);    // key → contour geometry
+  const computing = new Set();    // keys whose geometry is being computed
+  const computeGeometry = geometryService();
   let renderScheduled = false;
   let src = null;
   let generation = 0;
@@ -142,7 +136,7 @@ export function contourLayer({ fetchTile }) {
     generation += 1;
     for (const ctrl of inFlight.values()) ctrl.abort();
     inFlight = new Map();
-    data.clear(); bitmaps.clear(); failed.clear();
+    data.clear(); bitmaps.clear(); failed.clear(); shapes.clear(); computing.clear();
     queue = []; renderQueue = [];
     src = next;
     return layer;
@@ -159,8 +153,7 @@ export function contourLayer({ fetchTile }) {
         .then((response) => {
           if (gen !== generation) return;
           data.set(tile.key, parseTile(response));
-          renderQueue.push(tile.key);
-          scheduleRender();
+          requestGeometry(tile.key);
         })
         .catch((err) => {
           if (gen !== generation || err.name === 'AbortError') return;
@@ -173,6 +166,26 @@ export function contourLayer({ fetchTile }) {
     }
   }
 
+  function requestGeometry(key) {
+    const parsed = data.peek(key);
+    if (!parsed || shapes.has(key) || computing.has(key) || !src) return;
+    computing.add(key);
+    const gen = generation;
+    computeGeometry(parsed, src.scale).then((geometry) => {
+      if (gen !== generation) return;
+      computing.delete(key);
+      shapes.set(key, geometry);
+      renderQueue.push(key);
+      scheduleRender();
+    }).catch((err) => {
+      if (gen !== generation) return;
+      computing.delete(key);
+      failed.set(key, err.message);
+      errored(err);
+      changed();
+    });
+  }
+
   function scheduleRender() {
     if (renderScheduled) return;
     renderScheduled = true;
@@ -181,8 +194,9 @@ export function contourLayer({ fetchTile }) {
       const started = performance.now();
       while (renderQueue.length > 0 && performance.now() - started < 12) {
         const key = renderQueue.shift();
+        const geometry = shapes.peek(key);
         const parsed = data.peek(key);
-        if (parsed && !bitmaps.has(key) && src) bitmaps.set(key, renderTileBitmap(parsed, src.scale));
+        if (geometry && parsed && !bitmaps.has(key) && src) bitmaps.set(key, paintTileBitmap(geometry, parsed.size, src.scale));
       }
       changed();
       if (renderQueue.length > 0) scheduleRender();
@@ -199,7 +213,9 @@ export function contourLayer({ fetchTile }) {
     const wanted = [...needed].sort((a, b) => dist(a) - dist(b));
     for (const t of needed) {
       if (bitmaps.has(t.key)) continue;
-      if (data.has(t.key) && !renderQueue.includes(t.key)) { renderQueue.push(t.key); scheduleRender(); }
+      if (shapes.has(t.key)) {
+        if (!renderQueue.includes(t.key)) { renderQueue.push(t.key); scheduleRender(); }
+      } else if (data.has(t.key)) requestGeometry(t.key);
     }
     queue = wanted.filter((t) => !data.has(t.key) && !inFlight.has(t.key) && !failed.has(t.key));
     if (!bitmaps.has(tileKey(0, 0, 0)) && !data.has('0/0/0')) queue.unshift({ z: 0, x: 0, y: 0, key: '0/0/0' });
@@ -270,7 +286,7 @@ export function contourLayer({ fetchTile }) {
     fallbackOps: last.fallback,
     loadedTiles: data.size,
     readyTiles: bitmaps.size,
-    pending: inFlight.size + queue.length + renderQueue.length,
+    pending: inFlight.size + queue.length + computing.size + renderQueue.length,
     failed: failed.size,
   });
 
