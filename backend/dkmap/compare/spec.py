@@ -22,6 +22,8 @@ from typing import Any, Sequence
 
 import numpy as np
 import torch
+from scipy.linalg import solve_triangular
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from dkmap.device import pick_device
@@ -176,22 +178,41 @@ def _raise_non_finite(x: np.ndarray, y: np.ndarray, start: int, stop: int) -> No
     raise ValueError(f"rows {start}:{stop}: features are not finite (values too large for the kernel)")
 
 
-def _cholesky_upper(c: torch.Tensor) -> tuple[torch.Tensor, float]:
+def _cholesky_upper(c: np.ndarray) -> tuple[np.ndarray, float]:
     """Upper U with C (+ jitter·I) = UᵀU; jitter grows from 1e-12·mean diag only if needed."""
-    lower, info = torch.linalg.cholesky_ex(c)
-    if int(info) == 0:
-        return lower.T, 0.0
-    base = float(torch.diagonal(c).mean())
-    eye = torch.eye(c.shape[0], dtype=c.dtype, device=c.device)
+    try:
+        return np.linalg.cholesky(c).T, 0.0
+    except np.linalg.LinAlgError:
+        pass
+    base = float(np.trace(c)) / c.shape[0]
     for power in range(-12, -3):
         jitter = base * 10.0**power
-        lower, info = torch.linalg.cholesky_ex(c + jitter * eye)
-        if int(info) == 0:
-            log.warning("SPEC: covariance not positive definite (rank-deficient features); added jitter "
-                        "%.3g to its diagonal, eigenvalues are approximate at that level", jitter)
-            return lower.T, jitter
+        try:
+            upper = np.linalg.cholesky(c + jitter * np.eye(c.shape[0])).T
+        except np.linalg.LinAlgError:
+            continue
+        log.warning("SPEC: covariance not positive definite (rank-deficient features); added jitter "
+                    "%.3g to its diagonal, eigenvalues are approximate at that level", jitter)
+        return upper, jitter
     raise ValueError("SPEC: the joint covariance is not positive definite even with jitter; "
                      "check the embeddings for constant or duplicated dimensions")
+
+
+def _reduced_eigen(cov: np.ndarray, d_x: int, top: int, n: int) -> tuple[np.ndarray, np.ndarray, float]:
+    """Eigenvalues of M = U diag(I, −I) Uᵀ by |value| descending, the maps U⁻¹w/√N of the `top`
+    eigenvectors back to features, and the jitter used."""
+    # Small dense LAPACK calls: one thread is as fast at this size, and multi-threaded ones stall
+    # for seconds when other processes share the cores.
+    with threadpool_limits(limits=1):
+        upper, jitter = _cholesky_upper(cov)
+        signs = np.ones(cov.shape[0])
+        signs[d_x:] = -1.0
+        middle = (upper * signs) @ upper.T
+        evals, evecs = np.linalg.eigh((middle + middle.T) / 2.0)
+        order = np.argsort(-np.abs(evals), kind="stable")
+        evals, evecs = evals[order], evecs[:, order]
+        back = solve_triangular(upper, evecs[:, :top], lower=False) / math.sqrt(n)
+    return evals, back, jitter
 
 
 def _cluster(vector: np.ndarray, eigenvalue: float, rel: float, max_size: int) -> SpecCluster:
@@ -241,24 +262,15 @@ def spec(x: np.ndarray, y: np.ndarray, k: int = 10, kernel: str = "cosine", *, n
         # Any NaN/inf feature reaches the diagonal (a sum of squares): a d-sized check per chunk.
         if not bool(torch.isfinite(cov.diagonal()).all()):
             _raise_non_finite(x, y, start, stop)
-    cov /= n
+    cov = cov.cpu().numpy() / n
     cov[d_x:, :d_x] = cov[:d_x, d_x:].T
-    upper, jitter = _cholesky_upper(cov)
-
-    signs = torch.ones(d, dtype=torch.float64, device=dev)
-    signs[d_x:] = -1.0
-    middle = (upper * signs) @ upper.T
-    evals_t, evecs_t = torch.linalg.eigh((middle + middle.T) / 2.0)
-    evals, evecs = evals_t.cpu().numpy(), evecs_t.cpu().numpy()
-    order = np.argsort(-np.abs(evals), kind="stable")
-    evals, evecs = evals[order], evecs[:, order]
 
     top = min(int(k), d)
     if top < k:
         log.info("SPEC: k=%d exceeds the feature dimension %d; returning %d clusters", k, d, top)
+    evals, back_np, jitter = _reduced_eigen(cov, d_x, top, n)
     # u = [φ_X, φ_Y] U⁻¹ w / √N, one column per top eigenvector.
-    top_w = torch.from_numpy(np.ascontiguousarray(evecs[:, :top])).to(dev)
-    back = torch.linalg.solve_triangular(upper, top_w, upper=True) / math.sqrt(n)
+    back = torch.from_numpy(np.ascontiguousarray(back_np)).to(dev)
     back_x, back_y = back[:d_x], back[d_x:]
     vectors = np.empty((n, top), dtype=np.float64)
     for start in _chunks(n, rows, progress, "SPEC eigenvectors"):
