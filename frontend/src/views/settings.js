@@ -68,7 +68,9 @@ export function settingsView(root, store) {
         rows.push([`α at z = ${s.z}`, `${fmtValue(level.alpha)}${own}${level.accepted === false ? ' · refinement rejected' : ''}`]);
         rows.push(['validation MSE', fmtValue(level.mse_val)]);
       }
-      rows.push(['colour domain', `${fmtValue(info.colour_domain[0])} … ${fmtValue(info.colour_domain[1])}${info.diverging ? ' (centred at 0)' : ''}`]);
+      const [lo, hi] = info.colour_domain;
+      const m = Math.max(Math.abs(lo), Math.abs(hi));
+      rows.push(['colour domain', info.diverging ? `±${fmtValue(m)}, centred at 0` : `${fmtValue(lo)} … ${fmtValue(hi)}`]);
       if (info.mask?.enabled) rows.push(['masked beyond', `${fmtValue(info.mask.radius)} from any item`]);
     } else if (s.metric) {
       rows.push(['map', s.loading.map ? 'loading…' : 'not available']);
