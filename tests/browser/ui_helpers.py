@@ -89,14 +89,17 @@ def to_page(page, x: float, y: float) -> tuple[float, float]:
             box["y"] + v["y"] + v["k"] * (v["oy"] + y * v["size"]))
 
 
-def zoom_at(page, x: float, y: float, target_z: int) -> dict:
-    """Wheel-zoom around map point (x, y) until the tile level reaches target_z; wait for the tiles."""
+def zoom_at(page, x: float, y: float, target_z: int, frames: list | None = None) -> dict:
+    """Wheel-zoom around map point (x, y) until the tile level reaches target_z; wait for the tiles.
+    `frames`, when given, collects what was drawn after every wheel step (while tiles load)."""
     for _ in range(20):
         if drawn(page)["z"] >= target_z:
             break
         page.mouse.move(*to_page(page, x, y))
         page.mouse.wheel(0, -500)
-        page.wait_for_timeout(120)
+        page.wait_for_timeout(60)
+        if frames is not None:
+            frames.append(drawn(page))
     wait_settled(page)
     return drawn(page)
 
