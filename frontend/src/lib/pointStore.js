@@ -119,11 +119,19 @@ export function pointStore({ fetchPoints }) {
     if (sampling !== 'all') {
       for (const t of needed) {
         if (isReady(t.key)) continue;
-        for (let z = zParam - 1; z >= 0; z -= 1) {
+        let found = false;
+        for (let z = zParam - 1; z >= 0 && !found; z -= 1) {
           const n = 2 ** (t.z - z);
           const ancestor = tileKey(z, Math.floor(t.x / n), Math.floor(t.y / n));
           const ck = cacheKey(sampling, z, ancestor);
-          if (cache.has(ck)) { if (!seen.has(ck)) { seen.add(ck); chunks.push(cache.peek(ck)); } break; }
+          if (cache.has(ck)) { found = true; if (!seen.has(ck)) { seen.add(ck); chunks.push(cache.peek(ck)); } }
+        }
+        // Zooming out: the finer sample of the same area stands in until this level's arrives.
+        if (!found) {
+          for (const child of childrenOf(t)) {
+            const ck = cacheKey(sampling, zParam + 1, child.key);
+            if (cache.has(ck) && !seen.has(ck)) { seen.add(ck); chunks.push(cache.peek(ck)); }
+          }
         }
       }
     }
