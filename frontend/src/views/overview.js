@@ -1,19 +1,20 @@
 // Overview: the map itself. Contour tiles, points, lasso, hover and click, zoom and pan.
 // Reads the store; writes only the keys it owns (view, z, item on click, lasso, drawn).
 import { select, zoom, zoomIdentity } from 'd3';
-import { makeColourScale, packRGBA } from '../lib/colour.js';
+import { makeColourScale } from '../lib/colour.js';
 import { tilesCovering, zoomLevel, pointTileLevel } from '../lib/tiles.js';
 import { makeViewport, visibleBBox, screenToMap, mapToScreen, centreOn } from '../lib/viewport.js';
 import { buildHitIndex, indexMatches } from '../lib/hitIndex.js';
-import { polygonBBox } from '../lib/lasso.js';
 import { filterRows } from '../lib/filter.js';
-import { fmtCount, fmtValue } from '../lib/format.js';
+import { fmtCount } from '../lib/format.js';
 import { LRU } from '../lib/lru.js';
 import { contourLayer } from '../layers/contour.js';
-import { pointStore, toChunk } from '../lib/pointStore.js';
+import { pointStore } from '../lib/pointStore.js';
+import { boxPoints, idPoints } from '../lib/rowPoints.js';
 import { blitPoints, pointRadius, wantsRing, RING_LIGHT, RING_DARK, DIMMED } from '../layers/points.js';
 import { lassoLayer } from '../layers/lasso.js';
 import { renderLegend } from './legend.js';
+import { makeTooltip, itemHtml, estimateHtml } from './tooltip.js';
 
 const MODES = ['scatter', 'contour', 'overlay'];
 const SAMPLINGS = ['bluenoise', 'random'];
@@ -56,7 +57,7 @@ export function overviewView(root, store, api, { slot = 'a' } = {}) {
   const marker = svg.append('circle').attr('class', 'item-marker').attr('r', 9).style('display', 'none');
   const hoverRing = svg.append('circle').attr('class', 'hover-ring').attr('r', 7).style('display', 'none');
   const linkedRing = svg.append('circle').attr('class', 'linked-ring').attr('r', 9).style('display', 'none');
-  const tooltip = stage.append('div').attr('class', 'tooltip').style('display', 'none');
+  const tooltip = makeTooltip(stage);
   const loadingBar = stage.append('div').attr('class', 'loading-bar').style('display', 'none');
   const emptyNote = stage.append('div').attr('class', 'empty-note').text('Choose a dataset and a built metric.');
   const legendEl = el.append('div').attr('class', 'ov-legend').node();
@@ -286,34 +287,22 @@ export function overviewView(root, store, api, { slot = 'a' } = {}) {
     return { mx, my, sx, sy, hit: index.find(mx, my, HIT_RADIUS_PX / (t.k * vp.size)) };
   }
 
-  function showTooltip(sx, sy, html) {
-    tooltip.style('display', null).html(html);
-    const w = tooltip.node().offsetWidth;
-    const left = sx + 14 + w > vp.width ? sx - 14 - w : sx + 14;
-    tooltip.style('left', `${left}px`).style('top', `${Math.max(4, sy - 10)}px`);
-  }
-
-  function escapeHtml(s) {
-    return String(s).replace(/[&<>"]/g, (ch) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' }[ch]));
-  }
-
   svg.on('pointermove.hover', (event) => {
     const s = local(store.get());
-    if (!s.mapInfo || s.lassoActive || !vp) { tooltip.style('display', 'none'); return; }
+    if (!s.mapInfo || s.lassoActive || !vp) { tooltip.hide(); return; }
     const res = hitTest(event);
-    const unit = s.mapInfo.unit ? ` ${escapeHtml(s.mapInfo.unit)}` : '';
+    const unit = s.mapInfo.unit;
     if (res.hit) {
       const { id, value } = res.hit;
       const [hx, hy] = mapToScreen(t, vp, res.hit.x, res.hit.y);
       hoverRing.style('display', null).attr('cx', hx).attr('cy', hy);
       const cached = itemCache.get(`${s.dataset}|${id}`);
-      const prompt = cached ? escapeHtml(cached.prompt) : '<span class="muted">loading prompt…</span>';
-      showTooltip(res.sx, res.sy, `<div class="tt-prompt">${prompt}</div><div class="tt-value">${escapeHtml(s.metric)} = <b>${fmtValue(value)}</b>${unit}</div>`);
+      tooltip.show(res.sx, res.sy, itemHtml(cached ? cached.prompt : null, s.metric, value, unit), vp.width);
       if (!cached) {
         const token = ++hoverToken;
         api.getItem(s.dataset, id).then((item) => {
           itemCache.set(`${s.dataset}|${id}`, item);
-          if (token === hoverToken) showTooltip(res.sx, res.sy, `<div class="tt-prompt">${escapeHtml(item.prompt)}</div><div class="tt-value">${escapeHtml(s.metric)} = <b>${fmtValue(value)}</b>${unit}</div>`);
+          if (token === hoverToken) tooltip.show(res.sx, res.sy, itemHtml(item.prompt, s.metric, value, unit), vp.width);
         }).catch(() => {});
       }
       stage.style('cursor', 'pointer');
@@ -324,15 +313,13 @@ export function overviewView(root, store, api, { slot = 'a' } = {}) {
     stage.style('cursor', null);
     hoverToken += 1;
     if (store.get().hover) store.set({ hover: null });
-    if (s.mode === 'scatter' || res.mx < 0 || res.my < 0 || res.mx > 1 || res.my > 1) { tooltip.style('display', 'none'); return; }
+    if (s.mode === 'scatter' || res.mx < 0 || res.my < 0 || res.mx > 1 || res.my > 1) { tooltip.hide(); return; }
     const v = contour.valueAt(res.mx, res.my, zoomLevel(t.k, maxLevel()));
-    if (v === null) { tooltip.style('display', 'none'); return; }
-    showTooltip(res.sx, res.sy, Number.isNaN(v)
-      ? '<div class="tt-value">masked: no items nearby</div>'
-      : `<div class="tt-value">estimate ${escapeHtml(s.metric)} ≈ <b>${fmtValue(v)}</b>${unit}</div>`);
+    if (v === null) { tooltip.hide(); return; }
+    tooltip.show(res.sx, res.sy, estimateHtml(s.metric, v, unit), vp.width);
   });
   svg.on('pointerleave.hover', () => {
-    tooltip.style('display', 'none'); hoverRing.style('display', 'none');
+    tooltip.hide(); hoverRing.style('display', 'none');
     if (store.get().hover) store.set({ hover: null });
   });
   svg.on('click.select', (event) => {
@@ -369,10 +356,9 @@ export function overviewView(root, store, api, { slot = 'a' } = {}) {
     const token = ++highlightToken;
     highlightChunk = null;
     if (!s.lassoPolygon || !s.mapInfo || s.lassoSlot !== slot) return;
-    const bbox = polygonBBox(s.lassoPolygon);
     try {
-      const res = await api.getPoints(s.dataset, s.metric, { z: s.mapInfo.max_level, bbox, sampling: 'all', limit: 200000 });
-      if (token === highlightToken) { highlightChunk = toChunk(res, [bbox[0], bbox[1], 1, 1], 'selection'); index = null; schedule(); }
+      const chunk = await boxPoints(api, s, s.lassoPolygon);
+      if (token === highlightToken) { highlightChunk = chunk; index = null; schedule(); }
     } catch (err) { reportError(err); }
   }
   async function loadRowPoints(s, ids) {
@@ -380,21 +366,7 @@ export function overviewView(root, store, api, { slot = 'a' } = {}) {
     highlightChunk = null;
     if (!ids || !s.mapInfo) return;
     try {
-      let chunk;
-      if (s.mapInfo.n_items <= 200000) {
-        const res = await api.getPoints(s.dataset, s.metric, { z: s.mapInfo.max_level, bbox: [0, 0, 1, 1], sampling: 'all', limit: 200000 });
-        chunk = toChunk(res, [0, 0, 1, 1], 'rows');
-      } else {
-        const items = await Promise.all(ids.slice(0, 500).map((id) => api.getItem(s.dataset, id)));
-        const res = { points: { row: [], id: [], x: [], y: [], value: [] } };
-        for (const it of items) {
-          const p = it.positions?.[s.metric];
-          if (!p) continue;
-          res.points.row.push(it.row); res.points.id.push(it.id); res.points.x.push(p[0]); res.points.y.push(p[1]);
-          res.points.value.push(it.metrics?.[s.metric] ?? NaN);
-        }
-        chunk = toChunk(res, [0, 0, 1, 1], 'rows');
-      }
+      const chunk = await idPoints(api, s, ids);
       if (token === highlightToken) { highlightChunk = chunk; index = null; schedule(); }
     } catch (err) { reportError(err); }
   }
