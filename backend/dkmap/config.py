@@ -32,7 +32,7 @@ class BuildSettings:
     alpha_growth: float = 1.8
     refine_tolerance: float = 0.02
     refine_val_fraction: float = 0.1
-    refine_val_max: int = 2000
+    refine_val_max: int = 1000
     # subdivision stop rule
     subdivide_min_points: int = 8
     subdivide_detail_tol: float = 1e-3

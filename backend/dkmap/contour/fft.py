@@ -33,7 +33,7 @@ def kernel_layout(shape: tuple[int, int], spacing: float, alpha: float, beta: fl
     return 1.0 / (1.0 + alpha * np.power(d2, beta))
 
 
-@functools.lru_cache(maxsize=16)
+@functools.lru_cache(maxsize=6)
 def _kernel_spectrum(shape: tuple[int, int], spacing: float, alpha: float, beta: float,
                      device: torch.device) -> torch.Tensor:
     kernel = torch.from_numpy(kernel_layout(shape, spacing, alpha, beta)).to(device)
@@ -56,4 +56,4 @@ def convolve_t_kernel(grids: torch.Tensor, spacing: float, alpha: float, beta: f
     spectrum = _kernel_spectrum(shape, float(spacing), float(alpha), float(beta), device)
     data = torch.fft.rfft2(grids.to(device=device, dtype=torch.float64), s=shape)
     out = torch.fft.irfft2(data * spectrum, s=shape)
-    return out[:, :rows, :cols]
+    return out[:, :rows, :cols].contiguous()   # a copy, so the padded buffer is freed

@@ -2,12 +2,15 @@
 
 Level z is a (2^z·T)² grid of cells; cell values are m̂(cell centre) = (1 − s)·μ + s·NW(centre)
 with every item a kernel centre. Levels whose grid fits `max_grid` are one global FFT each.
-Deeper tiles are computed on demand as near field + far field:
+Deeper tiles are computed on demand as near field + far field, all on the cell lattice:
   near: items within `near_margin` cells of the tile, binned at the tile's own resolution, local FFT;
   far:  total − near, both evaluated on the lattice of a level 3 steps coarser (recursively, down to
         a global grid), where the far field is smooth, then cubic-interpolated to the tile's cells.
 The near items are binned identically at both resolutions, so their coarse contribution cancels
 exactly and the only approximations are linear binning and interpolating a smooth far field.
+Where the kernel is narrower than about two cells, linear binning on the cell lattice is too coarse:
+the items near each block are then re-binned on a lattice s× finer (s odd, so cell centres stay
+lattice nodes) and their cell-lattice contribution is swapped for the fine one.
 """
 
 from __future__ import annotations
@@ -27,9 +30,12 @@ log = logging.getLogger(__name__)
 
 GLOBAL_PAD = 8      # nodes around the unit square on global grids (coarse windows reach past edges)
 INTERP_PAD = 4      # coarse nodes around a window for cubic interpolation
-COARSEN_STEPS = 3   # far field from the lattice 2^3 times coarser
+COARSEN_STEPS = 3   # far field from a lattice at most 2^3 times coarser
+MARGIN_COARSE_CELLS = 32
 SPACING_PER_WIDTH = 0.5  # automatic oversampling: lattice spacing ≤ 0.5 × kernel half-width
 MAX_OVERSAMPLE = 7
+OVERSAMPLED_MARGIN = 16  # cells around a block whose items are re-binned on the finer lattice
+OVERSAMPLED_LATTICE = 1024  # fine-lattice nodes a side per block of that correction (bounds memory)
 
 
 @dataclass(frozen=True)
@@ -103,13 +109,9 @@ class ContourField:
         s = min(MAX_OVERSAMPLE, max(1, s))
         return s if s % 2 else s + 1
 
-    def resolution(self, z: int, alpha: float) -> int:
-        """Lattice nodes per unit at level z (cells × oversampling)."""
-        return (self.tile_size << z) * self.oversampling(z, alpha)
-
-    def has_global(self, z: int, alpha: float) -> bool:
-        """Whether level z is one global FFT: its lattice fits max_grid nodes a side (level 0 always)."""
-        return z == 0 or self.resolution(z, alpha) <= self.max_grid
+    def has_global(self, z: int) -> bool:
+        """Whether level z's cell lattice is one global FFT (2^z·T ≤ max_grid; level 0 always)."""
+        return z == 0 or (self.tile_size << z) <= self.max_grid
 
     # -- public evaluation -------------------------------------------------------------------------
     def level_grid(self, z: int, alpha: float | None = None) -> np.ndarray:
@@ -117,36 +119,30 @@ class ContourField:
         if z >= self.precomputed_levels:
             raise ValueError(f"level {z} exceeds max_grid={self.max_grid}; use tile()")
         alpha = self.kernel.alpha if alpha is None else alpha
-        n, T = self.tile_size << z, self.tile_size
-        if not self.has_global(z, alpha):  # kernel too narrow for one FFT: tile by tile
-            grid = np.empty((n, n))
-            for ty in range(1 << z):
-                for tx in range(1 << z):
-                    grid[ty * T:(ty + 1) * T, tx * T:(tx + 1) * T] = self.tile(z, tx, ty, alpha)
-            return grid
-        sums = self._global(z, alpha)
-        s = self.oversampling(z, alpha)
-        start = GLOBAL_PAD + (s - 1) // 2
-        cut = sums[:, start: start + n * s: s, start: start + n * s: s].cpu().numpy()
-        return self.kernel.values(cut[0], cut[1])
+        n = self.tile_size << z
+        sums = self.window_sums(z, 0, 0, n, n, alpha)
+        if self.oversampling(z, alpha) > 1:
+            sums = sums + self._oversampled_correction(z, 0, 0, n, n, alpha)
+        return self.kernel.values(sums[0], sums[1])
 
     def tile(self, z: int, tx: int, ty: int, alpha: float | None = None) -> np.ndarray:
         """Tile (z, tx, ty) as a (T, T) float64 array of m̂; any level, deep ones by near + far field."""
         if not 0 <= tx < (1 << z) or not 0 <= ty < (1 << z):
             raise ValueError(f"tile ({z}, {tx}, {ty}) is outside level {z} (0 ≤ x, y < {1 << z})")
         alpha = self.kernel.alpha if alpha is None else alpha
-        T, s = self.tile_size, self.oversampling(z, alpha)
-        sums = self.window_sums(z, ty * T * s, tx * T * s, T * s, T * s, alpha)
-        off = (s - 1) // 2
-        sums = sums[:, off::s, off::s]
+        T = self.tile_size
+        sums = self.window_sums(z, ty * T, tx * T, T, T, alpha)
+        if self.oversampling(z, alpha) > 1:
+            sums = sums + self._oversampled_correction(z, ty * T, tx * T, T, T, alpha)
         return self.kernel.values(sums[0], sums[1])
 
     def window_sums(self, z: int, row0: int, col0: int, rows: int, cols: int, alpha: float) -> np.ndarray:
-        """(2, rows, cols) NW numerator and denominator on lattice nodes of level z (float64)."""
-        if self.has_global(z, alpha):
+        """(2, rows, cols) NW numerator and denominator at cell centres of level z (float64), with
+        items binned on the cell lattice."""
+        if self.has_global(z):
             pad = GLOBAL_PAD
-            r = self.resolution(z, alpha)
-            if row0 < -pad or col0 < -pad or row0 + rows > r + pad or col0 + cols > r + pad:
+            n = self.tile_size << z
+            if row0 < -pad or col0 < -pad or row0 + rows > n + pad or col0 + cols > n + pad:
                 raise ValueError(f"window ({row0}, {col0}, {rows}, {cols}) exceeds level {z} grid")
             g = self._global(z, alpha)
             return g[:, row0 + pad: row0 + pad + rows, col0 + pad: col0 + pad + cols].cpu().numpy()
@@ -158,11 +154,10 @@ class ContourField:
         if key not in self._globals:
             if len(self._globals) >= 4:
                 self._globals.pop(next(iter(self._globals)))
-            r = self.resolution(z, alpha)
-            pad = GLOBAL_PAD
-            window = (-pad, -pad, r + 2 * pad, r + 2 * pad)
-            grids = bin_linear(self.positions, self.values, r, window, self.device)
-            self._globals[key] = convolve_t_kernel(grids, 1.0 / r, alpha, self.kernel.beta, self.device)
+            n = self.tile_size << z
+            window = (-GLOBAL_PAD, -GLOBAL_PAD, n + 2 * GLOBAL_PAD, n + 2 * GLOBAL_PAD)
+            grids = bin_linear(self.positions, self.values, n, window, self.device)
+            self._globals[key] = convolve_t_kernel(grids, 1.0 / n, alpha, self.kernel.beta, self.device)
         return self._globals[key]
 
     def _select(self, r: int, row0: int, col0: int, rows: int, cols: int) -> np.ndarray:
@@ -179,17 +174,43 @@ class ContourField:
         grids = bin_linear(self.positions[idx], self.values[idx], r, window, self.device)
         return convolve_t_kernel(grids, 1.0 / r, alpha, self.kernel.beta, self.device).cpu().numpy()
 
-    def _near_far(self, z: int, row0: int, col0: int, rows: int, cols: int, alpha: float) -> np.ndarray:
-        r = self.resolution(z, alpha)
-        m = self.near_margin * self.oversampling(z, alpha)
-        near_window = (row0 - m, col0 - m, rows + 2 * m, cols + 2 * m)
-        near_idx = self._select(r, *near_window)
-        near = self._local(near_idx, r, near_window, alpha)[:, m:m + rows, m:m + cols]
+    def _oversampled_correction(self, z: int, row0: int, col0: int, rows: int, cols: int,
+                                alpha: float) -> np.ndarray:
+        """Where the kernel is narrower than a cell: the items within OVERSAMPLED_MARGIN cells, binned
+        on a lattice s× finer minus the same items binned on the cell lattice (blocks bound memory)."""
+        s = self.oversampling(z, alpha)
+        n = self.tile_size << z
+        m = OVERSAMPLED_MARGIN
+        block = max(32, OVERSAMPLED_LATTICE // s - 2 * m)
+        out = np.zeros((2, rows, cols))
+        for r0 in range(row0, row0 + rows, block):
+            for c0 in range(col0, col0 + cols, block):
+                br, bc = min(block, row0 + rows - r0), min(block, col0 + cols - c0)
+                window = (r0 - m, c0 - m, br + 2 * m, bc + 2 * m)
+                idx = self._select(n, *window)
+                if not len(idx):
+                    continue
+                coarse = self._local(idx, n, window, alpha)[:, m:m + br, m:m + bc]
+                fine_window = (window[0] * s - 1, window[1] * s - 1, window[2] * s + 2, window[3] * s + 2)
+                fine = self._local(idx, n * s, fine_window, alpha)
+                start = m * s + 1 + (s - 1) // 2
+                fine = fine[:, start: start + br * s: s, start: start + bc * s: s]
+                out[:, r0 - row0: r0 - row0 + br, c0 - col0: c0 - col0 + bc] = fine - coarse
+        return out
 
-        zc = max(z - COARSEN_STEPS, 0)
-        rc = self.resolution(zc, alpha)
-        f = r / rc
-        # fine node j sits at coarse lattice coordinate (j + 0.5)/f − 0.5
+    def _near_far(self, z: int, row0: int, col0: int, rows: int, cols: int, alpha: float) -> np.ndarray:
+        n = self.tile_size << z
+        # the far field comes from the nearest global level, at most COARSEN_STEPS levels up
+        zc = max(z - COARSEN_STEPS, min(z - 1, self.precomputed_levels - 1))
+        nc = self.tile_size << zc
+        f = n // nc
+        # far items must be ≥ MARGIN_COARSE_CELLS coarse cells away for binning and interpolation there
+        m = max(self.near_margin, MARGIN_COARSE_CELLS * f)
+        near_window = (row0 - m, col0 - m, rows + 2 * m, cols + 2 * m)
+        near_idx = self._select(n, *near_window)
+        near = self._local(near_idx, n, near_window, alpha)[:, m:m + rows, m:m + cols]
+
+        # fine cell j sits at coarse lattice coordinate (j + 0.5)/f − 0.5
         uy = (np.arange(row0, row0 + rows) + 0.5) / f - 0.5
         ux = (np.arange(col0, col0 + cols) + 0.5) / f - 0.5
         cr0, cc0 = int(np.floor(uy[0])) - INTERP_PAD, int(np.floor(ux[0])) - INTERP_PAD
@@ -197,11 +218,11 @@ class ContourField:
         ccols = int(np.floor(ux[-1])) + INTERP_PAD + 1 - cc0
         total_c = self.window_sums(zc, cr0, cc0, crows, ccols, alpha)
         # the near items binned on the coarse lattice, over a window holding them and the coarse window
-        nr0 = min(cr0, int(np.floor((row0 - m) / f)) - 1)
-        nc0 = min(cc0, int(np.floor((col0 - m) / f)) - 1)
-        nr1 = max(cr0 + crows, int(np.ceil((row0 + rows + m) / f)) + 2)
-        nc1 = max(cc0 + ccols, int(np.ceil((col0 + cols + m) / f)) + 2)
-        near_c = self._local(near_idx, rc, (nr0, nc0, nr1 - nr0, nc1 - nc0), alpha)
+        nr0 = min(cr0, (row0 - m) // f - 1)
+        nc0 = min(cc0, (col0 - m) // f - 1)
+        nr1 = max(cr0 + crows, -(-(row0 + rows + m) // f) + 2)
+        nc1 = max(cc0 + ccols, -(-(col0 + cols + m) // f) + 2)
+        near_c = self._local(near_idx, nc, (nr0, nc0, nr1 - nr0, nc1 - nc0), alpha)
         near_c = near_c[:, cr0 - nr0: cr0 - nr0 + crows, cc0 - nc0: cc0 - nc0 + ccols]
         far_c = total_c - near_c
         yy, xx = np.meshgrid(uy - cr0, ux - cc0, indexing="ij")
