@@ -1,0 +1,167 @@
+"""Faiss inner-product indexes over image embeddings, filled partition by partition on Dask workers.
+
+The driver makes the index `dkmap.similarity.build_index` would make (exact up to `exact_max` items,
+else IVF / IVF-PQ trained on the same seeded sample), empty; each partition adds its rows to a copy
+and returns it serialised; the driver merges the copies in row order, so index id = dataset row.
+Recall@10 of an IVF index is measured against exact search done per partition.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import faiss
+import numpy as np
+from distributed import Client, Future
+
+from dkmap import similarity
+from dkmap.atomic import sha256_file
+from dkmap.config import BuildSettings
+from dkmap.distributed.reduction import RETRIES
+from dkmap.distributed.shards import Partition, PartitionedDataset
+from dkmap.pipeline import _write_json
+
+log = logging.getLogger(__name__)
+
+RECALL_K = 10
+RECALL_QUERIES = 500
+NPROBE = 32
+
+
+def empty_index(dim: int, n: int, exact_max: int, pq: bool, sample: np.ndarray | None) -> faiss.Index:
+    """Trained, empty: IndexFlatIP up to exact_max items, else IVF(-PQ) as `similarity.build_index`."""
+    if n <= exact_max:
+        return faiss.IndexFlatIP(dim)
+    nlist = n_lists(n)
+    quantiser = faiss.IndexFlatIP(dim)
+    if pq:
+        m = next(m for m in (64, 48, 32, 16, 8, 4, 2, 1) if dim % m == 0 and m <= dim)
+        index = faiss.IndexIVFPQ(quantiser, dim, nlist, m, 8, faiss.METRIC_INNER_PRODUCT)
+    else:
+        index = faiss.IndexIVFFlat(quantiser, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+    index.train(np.ascontiguousarray(sample, dtype=np.float32))
+    index.nprobe = min(NPROBE, nlist)
+    return index
+
+
+def n_lists(n: int) -> int:
+    return int(min(65536, max(16, 4 * np.sqrt(n))))
+
+
+def training_rows(n: int, seed: int) -> np.ndarray:
+    """The seeded training sample `similarity.build_index` draws for n items."""
+    n_train = min(n, similarity.TRAIN_PER_LIST * n_lists(n))
+    return np.sort(np.random.default_rng(seed).choice(n, size=n_train, replace=False)) if n_train < n \
+        else np.arange(n)
+
+
+def fill(empty: bytes, vectors: np.ndarray) -> bytes:
+    """The empty index with one partition's vectors added, serialised."""
+    faiss.omp_set_num_threads(1)
+    index = faiss.deserialize_index(np.frombuffer(empty, dtype=np.uint8))
+    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return faiss.serialize_index(index).tobytes()
+
+
+def merge(shards: list[bytes]) -> faiss.Index:
+    """Concatenate filled shards in row order."""
+    if not shards:
+        raise ValueError("merge needs at least one index shard")
+    index = faiss.deserialize_index(np.frombuffer(shards[0], dtype=np.uint8))
+    for blob in shards[1:]:
+        other = faiss.deserialize_index(np.frombuffer(blob, dtype=np.uint8))
+        # IVF lists store ids (shift the shard's by the rows before it); flat codes are positional
+        index.merge_from(other, 0 if isinstance(index, faiss.IndexFlatCodes) else index.ntotal)
+    return index
+
+
+def exact_topk(queries: np.ndarray, vectors: np.ndarray, start: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, ids) of the k best rows of one partition for each query, ids as dataset rows."""
+    scores = queries @ np.asarray(vectors, dtype=np.float32).T
+    k = min(k, scores.shape[1])
+    top = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    return np.take_along_axis(scores, top, axis=1), top + start
+
+
+def build_indexes_dask(client: Client, source: PartitionedDataset, sources: list[Future],
+                       settings: BuildSettings, progress: bool = True) -> dict:
+    """DATASET/index/image_<gen>.faiss per generator, in the single-machine build's manifest format."""
+    folder = source.root / "index"
+    folder.mkdir(exist_ok=True)
+    manifest_path = folder / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
+    checksums = source.meta.get("checksums", {})
+    wanted = {"exact_max": settings.index_exact_max, "pq": settings.index_pq}
+    token = f"{source.name}-{time.monotonic_ns()}"
+    for gen in source.meta["generators"]:
+        space = f"image_{gen}"
+        input_sha = checksums.get(f"embeddings/{space}.npy") or sha256_file(source.root / "dataset.yaml")
+        entry = manifest.get(space, {})
+        path = folder / f"{space}.faiss"
+        if (path.is_file() and entry.get("input_sha256") == input_sha and entry.get("settings") == wanted
+                and entry.get("sha256") == sha256_file(path)):
+            continue
+        started = time.perf_counter()
+        n = source.n
+        sample = None
+        if n > settings.index_exact_max:
+            sample = _gather_rows(client, source, sources, space, training_rows(n, settings.seed), token)
+        dim = int(source.embedding(source.partitions[0], space).shape[1])
+        empty = client.scatter(faiss.serialize_index(
+            empty_index(dim, n, settings.index_exact_max, settings.index_pq, sample)).tobytes(), broadcast=True)
+        shards = [client.submit(_fill_part, src, p, space, empty, retries=RETRIES, key=f"faiss-{token}-{p.index}")
+                  for src, p in zip(sources, source.partitions)]
+        index = merge(client.gather(shards))
+        recall = 1.0 if isinstance(index, faiss.IndexFlat) else _recall(client, source, sources, space,
+                                                                        index, settings.seed, token)
+        similarity.save(index, path)
+        manifest[space] = {"file": path.name, "kind": type(index).__name__, "n": int(index.ntotal),
+                           "d": int(index.d), "recall_at_10": recall, "settings": wanted,
+                           "input_sha256": input_sha, "sha256": sha256_file(path),
+                           "seconds": time.perf_counter() - started}
+    _write_json(manifest_path, manifest)
+    return manifest
+
+
+def _recall(client: Client, source: PartitionedDataset, sources: list[Future], space: str,
+            index: faiss.Index, seed: int, token: str) -> float:
+    """recall@10 against exact search on random items as queries (as `similarity.measure_recall`)."""
+    rng = np.random.default_rng(seed)
+    qi = rng.choice(source.n, size=min(RECALL_QUERIES, source.n), replace=False)
+    q = _gather_rows(client, source, sources, space, qi, token + "-q")
+    qf = client.scatter(q, broadcast=True)
+    parts = [client.submit(_topk_part, src, p, space, qf, retries=RETRIES, key=f"topk-{token}-{p.index}")
+             for src, p in zip(sources, source.partitions)]
+    scores, ids = zip(*client.gather(parts))
+    scores, ids = np.concatenate(scores, axis=1), np.concatenate(ids, axis=1)
+    best = np.argsort(-scores, axis=1, kind="stable")[:, :RECALL_K]
+    truth = np.take_along_axis(ids, best, axis=1)
+    _, got = similarity.search(index, q, RECALL_K)
+    return sum(len(set(t) & set(g)) for t, g in zip(truth, got)) / truth.size
+
+
+def _gather_rows(client: Client, source: PartitionedDataset, sources: list[Future], space: str,
+                 rows: np.ndarray, token: str) -> np.ndarray:
+    """Rows `rows` (any order) of embedding `space`, float32, fetched from their partitions."""
+    starts = np.array([p.start for p in source.partitions])
+    owner = np.searchsorted(starts, rows, side="right") - 1
+    futures = [client.submit(_take_part, src, p, space, rows[owner == p.index], retries=RETRIES,
+                             key=f"rows-{space}-{token}-{p.index}")
+               for src, p in zip(sources, source.partitions)]
+    gathered = np.concatenate(client.gather(futures))
+    out = np.empty_like(gathered)
+    out[np.concatenate([np.flatnonzero(owner == p.index) for p in source.partitions])] = gathered
+    return out
+
+
+def _take_part(source: PartitionedDataset, part: Partition, space: str, rows: np.ndarray) -> np.ndarray:
+    return np.asarray(source.embedding(part, space), dtype=np.float32)[rows - part.start]
+
+
+def _fill_part(source: PartitionedDataset, part: Partition, space: str, empty: bytes) -> bytes:
+    return fill(empty, source.embedding(part, space))
+
+
+def _topk_part(source: PartitionedDataset, part: Partition, space: str, queries: np.ndarray):
+    return exact_topk(queries, source.embedding(part, space), part.start, RECALL_K)

@@ -1,0 +1,95 @@
+"""Synthetic sharded datasets with a planted metric landscape, for scaling benchmarks and tests.
+
+Items belong to topics; each topic has a planted text-image alignment, so the metric
+(100·cos(text, image), CLIPScore-like) varies smoothly across topics and a good map shows it.
+Each shard is generated from its own seed, so any N is written one shard at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from dkmap.distributed.shards import DEFAULT_PARTITION_ROWS, write_shards
+
+log = logging.getLogger(__name__)
+
+GENERATOR = "synth"
+METRIC = "clipscore"
+
+
+class Landscape:
+    """Topic centres and their planted alignments: the fixed part every shard shares."""
+
+    def __init__(self, dim: int = 128, topics: int = 24, seed: int = 0):
+        if dim < 2 or topics < 1:
+            raise ValueError(f"dim must be ≥ 2 and topics ≥ 1, got {dim}, {topics}")
+        rng = np.random.default_rng([seed, 0])
+        centres = rng.standard_normal((topics, dim))
+        self.centres = centres / np.linalg.norm(centres, axis=1, keepdims=True)
+        self.alignment = rng.uniform(0.25, 0.85, topics)
+        self.dim = dim
+        self.seed = seed
+
+    def shard(self, index: int, rows: int, start: int, dtype=np.float32
+              ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+        """Items and embeddings (text, image_synth) of shard `index` holding rows start..start+rows−1."""
+        rng = np.random.default_rng([self.seed, 1, index])
+        topic = rng.integers(0, len(self.centres), rows)
+        noise = rng.standard_normal((rows, self.dim), dtype=np.float32) / np.float32(np.sqrt(self.dim))
+        text = _unit(self.centres[topic].astype(np.float32) + 0.7 * noise)
+        a = np.clip(self.alignment[topic] + 0.08 * rng.standard_normal(rows), 0.05, 0.95)
+        a = a.astype(np.float32)[:, None]
+        other = rng.standard_normal((rows, self.dim), dtype=np.float32)
+        other -= np.einsum("ij,ij->i", other, text)[:, None] * text  # orthogonal to the text
+        image = _unit(a * text + np.sqrt(1 - a * a) * _unit(other))
+        text, image = text.astype(dtype), image.astype(dtype)
+        score = 100.0 * np.einsum("ij,ij->i", text.astype(np.float32), image.astype(np.float32))
+        ids = "s" + pd.Series(np.arange(start, start + rows)).astype(str)
+        items = pd.DataFrame({
+            "id": ids,
+            "prompt": "synthetic topic " + pd.Series(topic).astype(str),
+            "split": np.where(rng.random(rows) < 0.9, "train", "test"),
+            f"image_{GENERATOR}": np.full(rows, "none.png"),
+            METRIC: score.astype(np.float64),
+        })
+        return items, {"text": text, f"image_{GENERATOR}": image}
+
+    def shards(self, n: int, shard_rows: int, dtype=np.float32
+               ) -> Iterator[tuple[pd.DataFrame, dict[str, np.ndarray]]]:
+        """All shards of an n-item dataset, in row order."""
+        for index, start in enumerate(range(0, n, shard_rows)):
+            yield self.shard(index, min(shard_rows, n - start), start, dtype)
+
+
+def _unit(a: np.ndarray) -> np.ndarray:
+    return a / np.sqrt(np.einsum("ij,ij->i", a, a))[:, None]
+
+
+def write_synthetic_shards(out_dir: str | os.PathLike, n: int, dim: int = 256,
+                           shard_rows: int = DEFAULT_PARTITION_ROWS, dtype: str = "float16",
+                           seed: int = 0, progress: bool = True) -> Path:
+    """Write an n-item sharded dataset whose feature x = (text, image) has `dim` columns."""
+    if not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive int, got {n!r}")
+    if dim % 2 or dim < 4:
+        raise ValueError(f"dim must be an even int ≥ 4 (text and image halves), got {dim}")
+    if dtype not in ("float16", "float32"):
+        raise ValueError(f"dtype must be 'float16' or 'float32', got {dtype!r}")
+    land = Landscape(dim // 2, seed=seed)
+    metrics = {METRIC: {"description": "100·cos(text, image), planted per topic", "unit": "",
+                        "generators": [GENERATOR], "kind": "score"}}
+    with write_shards(out_dir, name=Path(out_dir).name, description=f"synthetic, {n} items",
+                      generators=[GENERATOR], metrics=metrics,
+                      spaces=["text", f"image_{GENERATOR}"]) as writer:
+        total = -(-n // shard_rows)
+        for items, emb in tqdm(land.shards(n, shard_rows, np.dtype(dtype)), total=total,
+                               desc="shards", unit="shard", disable=not progress):
+            writer.append(items, emb)
+    return Path(out_dir)

@@ -1,0 +1,54 @@
+"""Per-partition work run on Dask workers: pure functions of a partition, safe to retry.
+
+Each returns a small result (positions, binned grids, partial kernel sums, an index shard) so a
+killed worker only costs recomputing its partitions.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import torch
+
+from dkmap.contour.binning import bin_linear
+from dkmap.contour.direct import direct_sums
+from dkmap.distributed.shards import Partition, PartitionedDataset
+from dkmap.projection import FittedMap
+
+log = logging.getLogger(__name__)
+
+
+def take_rows(source: PartitionedDataset, part: Partition, metric: str, rows: np.ndarray) -> np.ndarray:
+    """Features of dataset rows `rows` (global indices inside `part`), float32."""
+    return source.features(part, metric)[np.asarray(rows) - part.start]
+
+
+def project(source: PartitionedDataset, part: Partition, metric: str, fitted: FittedMap) -> np.ndarray:
+    """Raw 2-D positions (before the unit-square scaling) of the partition's items, float32."""
+    torch.set_num_threads(1)  # one thread per Dask worker thread: no oversubscription
+    return fitted.transform(source.features(part, metric))
+
+
+def values(source: PartitionedDataset, part: Partition, metric: str) -> np.ndarray:
+    """The partition's metric values, float64, metric units."""
+    return source.columns(part, [metric])[metric].to_numpy(dtype=np.float64)
+
+
+def bin_window(positions: np.ndarray, vals: np.ndarray, resolution: int,
+               window: tuple[int, int, int, int]) -> np.ndarray:
+    """Linear binning of (metric sum, count) of one partition on a lattice window, (2, rows, cols)."""
+    torch.set_num_threads(1)
+    return bin_linear(positions, vals, resolution, window, device="cpu").numpy()
+
+
+def val_sums(queries: np.ndarray, centres: np.ndarray, vals: np.ndarray, alpha: float, beta: float
+             ) -> np.ndarray:
+    """(2, q) NW numerator and denominator at the validation queries from one partition's centres."""
+    torch.set_num_threads(1)
+    num, den = direct_sums(queries, centres, vals, alpha, beta, device="cpu")
+    return np.stack([num, den])
+
+
+def add_arrays(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return a + b
