@@ -223,6 +223,9 @@ def bench(args: argparse.Namespace, data: Path) -> None:
                      f"{r['vm_hwm_mib']:.0f} |")
     lines += [
         "",
+        f"The Gaussian row uses random Fourier features: {args.gaussian_fourier} frequencies per side "
+        "(cos and sin: 2 features each), bandwidth σ = 1.0, seed 0.",
+        "",
         f"Cost against N: log-log slope {slope:.2f} for wall time and {cpu_slope:.2f} for CPU time over "
         f"the three cosine sizes (1.0 = linear). The input at N = {sizes[-1]:,} is {input_mib:.0f} MiB as float32; SPEC streams "
         "it in chunks (float64 features, ≤ 128 MiB per chunk), so peak anonymous memory stays far "
