@@ -123,8 +123,10 @@ def write_section(label: str, block: str) -> None:
     body = text[start:end]
     heading = f"### {label}"
     pattern = re.compile(rf"^{re.escape(heading)}\n.*?(?=^### |\Z)", flags=re.M | re.S)
-    body = pattern.sub("", body).rstrip("\n")
-    body = f"{body}\n\n{block.rstrip()}\n\n"
+    if pattern.search(body):  # replace the block in place, keeping the others' order
+        body = pattern.sub(lambda _: f"{block.rstrip()}\n\n", body, count=1).rstrip("\n") + "\n\n"
+    else:
+        body = f"{body.rstrip()}\n\n{block.rstrip()}\n\n"
     path.write_text(text[:start] + body + text[end:].lstrip("\n") if nxt else text[:start] + body)
 
 
