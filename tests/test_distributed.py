@@ -27,7 +27,7 @@ PARTITION_ROWS = 1_500
 
 
 def settings() -> BuildSettings:
-    return BuildSettings(epochs=2, batch_size=500, tile_size=64, max_grid=256, max_level=5,
+    return BuildSettings(epochs=1, batch_size=500, tile_size=64, max_grid=256, max_level=5,
                          refine_val_max=300, index_exact_max=2_000)
 
 
@@ -92,6 +92,20 @@ def test_shard_writer_is_atomic_and_validates(tmp_path):
             pass
     with pytest.raises(ValueError, match="partition_rows"):
         PartitionedDataset(tmp_path, partition_rows=0)
+
+
+def test_build_rejects_bad_arguments_before_starting_a_cluster(tmp_path):
+    root = write_synthetic_shards(tmp_path / "s", 200, dim=8, shard_rows=100, progress=False)
+    with pytest.raises(ValueError, match="clipscore"):
+        build_map_dask(root, "hpsv2", progress=False)
+    with pytest.raises(TypeError, match="settings"):
+        build_map_dask(root, METRIC, settings=[1], progress=False)
+    with pytest.raises(ValueError, match="unknown build settings"):
+        build_map_dask(root, METRIC, settings={"epoch": 1}, progress=False)
+    with pytest.raises(DatasetError, match="dataset.yaml"):
+        build_map_dask(tmp_path, METRIC, progress=False)
+    with pytest.raises(ValueError, match="dim"):
+        write_synthetic_shards(tmp_path / "t", 10, dim=7, progress=False)
 
 
 # -- reductions --------------------------------------------------------------------------------------

@@ -181,11 +181,11 @@ class PartitionedDataset:
         return np.concatenate([np.asarray(self.embedding(part, s), dtype=np.float32)
                                for s in self.feature_spaces(metric)], axis=1)
 
-    def columns(self, part: Partition, names: list[str]) -> pd.DataFrame:
-        """Columns `names` of the items table for the rows of `part`."""
+    def columns(self, part: Partition, names: list[str] | None = None) -> pd.DataFrame:
+        """Columns `names` (default: all) of the items table for the rows of `part`."""
         if self.sharded:
             return pd.read_parquet(self.root / "items" / f"{_part_name(part.index)}.parquet", columns=names)
-        table = _plain_columns(str(self.root), tuple(names))
+        table = _plain_columns(str(self.root), tuple(names) if names is not None else None)
         return table.iloc[part.start:part.stop].reset_index(drop=True)
 
     def column(self, name: str) -> pd.Series:
@@ -215,6 +215,6 @@ def _plain_embedding(root: str, space: str) -> np.ndarray:
 
 
 @functools.lru_cache(maxsize=8)
-def _plain_columns(root: str, names: tuple[str, ...]) -> pd.DataFrame:
+def _plain_columns(root: str, names: tuple[str, ...] | None) -> pd.DataFrame:
     """Columns of a plain dataset's items table, read once per worker process."""
-    return pd.read_parquet(Path(root) / "items.parquet", columns=list(names))
+    return pd.read_parquet(Path(root) / "items.parquet", columns=list(names) if names else None)

@@ -1,0 +1,230 @@
+"""Benchmark the Dask engine (`dkmap build --engine dask`) on synthetic sharded datasets, D = 256.
+
+For each size: write float16 shards (one shard in memory at a time), then build the map on a
+LocalCluster (2 workers × 1 thread, 3 GiB each). Reports time and driver peak RSS per stage (from
+the build's manifest), the workers' peak RSS, and seconds per million items. Baseline in the same
+run: the single-machine build and the Dask build of the same plain dataset of --baseline items.
+Writes the section "## Distributed build (issue 9)" of BENCHMARKS.md.
+
+    .venv/bin/python scripts/bench_dask.py                         # 1M, 5M, 20M (disk permitting)
+    .venv/bin/python scripts/bench_dask.py --sizes 200000 --no-write   # quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import platform
+import re
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SECTION = "## Distributed build (issue 9)"
+SHARD_ROWS = 125_000
+BASELINE_PARTITION_ROWS = 25_000
+DIM = 256
+
+
+def bench_settings():
+    """Defaults (T = 256, max_grid 2048, 10 levels) with a small training sample and validation set:
+    training cost does not grow with N, and the O(validation × N) α check stays affordable here.
+    Flat Faiss index (IVF k-means training on 2 cores would dominate and does not depend on N's
+    partitioning)."""
+    from dkmap.config import BuildSettings
+
+    return BuildSettings(epochs=1, train_max=20_000, refine_val_max=200, index_exact_max=10**9)
+
+
+def worker_rss_sampler(client, peak: dict, stop: threading.Event) -> threading.Thread:
+    """Samples every worker's RSS every 0.5 s; keeps the largest seen per worker."""
+    def rss():
+        import psutil
+
+        return psutil.Process().memory_info().rss
+
+    def loop():
+        while not stop.wait(0.5):
+            try:
+                for worker, value in client.run(rss).items():
+                    peak[worker] = max(peak.get(worker, 0), value)
+            except Exception:  # a worker restarting; sample again next time
+                continue
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    return thread
+
+
+def run_build(root: Path, metric: str, plain_engine: bool = False) -> dict:
+    from dkmap.distributed import build_map_dask
+    from dkmap.distributed.cluster import connect
+    from dkmap.pipeline import build_map
+
+    started = time.perf_counter()
+    worker_peak: dict = {}
+    if plain_engine:
+        out = build_map(root, metric, bench_settings(), progress=False, force=True)
+    else:
+        with connect(None) as client:
+            stop = threading.Event()
+            sampler = worker_rss_sampler(client, worker_peak, stop)
+            out = build_map_dask(root, metric, bench_settings(), scheduler=client, progress=False, force=True,
+                                 partition_rows=BASELINE_PARTITION_ROWS)
+            stop.set()
+            sampler.join()
+    seconds = time.perf_counter() - started
+    manifest = json.loads((out / "manifest.json").read_text())
+    index = json.loads((root / "index" / "manifest.json").read_text())
+    timings = dict(manifest["timings"])
+    timings["index"] = {"seconds": sum(e.get("seconds", 0) for e in index.values()), "peak_rss_mb": None}
+    return {"seconds": seconds, "timings": timings, "n": manifest["n_items"],
+            "worker_peak_mib": max(worker_peak.values()) / 2**20 if worker_peak else None,
+            "index_seconds": sum(e.get("seconds", 0) for e in index.values()),
+            "partitions": manifest.get("engine", {}).get("partitions", 1)}
+
+
+def plain_copy(sharded: Path, out: Path, n: int) -> Path:
+    """The first n items of a sharded dataset as a plain dataset (for the single-machine baseline)."""
+    import pandas as pd
+
+    from dkmap.data.store import write_dataset
+    from dkmap.distributed.shards import PartitionedDataset
+    from dkmap.distributed.synthetic import GENERATOR, METRIC
+
+    src = PartitionedDataset(sharded)
+    parts = [p for p in src.partitions if p.start < n]
+    items = pd.concat([src.columns(p, None) for p in parts], ignore_index=True).iloc[:n]
+    emb = {s: np.concatenate([src.embedding(p, s) for p in parts])[:n] for s in src.meta["spaces"]}
+    rng = np.random.default_rng(0)
+    minilm = rng.standard_normal((n, 8)).astype(np.float32)
+    emb["minilm"] = minilm / np.linalg.norm(minilm, axis=1, keepdims=True)
+    write_dataset(out, name=out.name, description="baseline", items=items, embeddings=emb,
+                  image_sources={"none.png": b"\x89PNG"}, generators=[GENERATOR],
+                  metrics={METRIC: {"generators": [GENERATOR], "kind": "score"}})
+    return out
+
+
+PER_ITEM_STAGES = ("load", "transform", "refine", "sampling", "index")
+
+
+def per_item(r: dict) -> float:
+    """Seconds of the stages whose work grows with N (fit uses a fixed-size sample; the contour levels
+    cost O(lattice) after binning)."""
+    return sum(t["seconds"] for s, t in r["timings"].items() if s in PER_ITEM_STAGES)
+
+
+def stage_table(runs: list[tuple[str, dict]]) -> str:
+    stages = []
+    for _, r in runs:
+        for s in r["timings"]:
+            if s not in stages:
+                stages.append(s)
+    head = ("| run | items | partitions | " + " | ".join(stages)
+            + " | total s | per-item stages, s per 1M items | worker peak MiB |")
+    rule = "|" + "---|" * (len(stages) + 6)
+    rows = [head, rule]
+    for name, r in runs:
+        cells = []
+        for s in stages:
+            t = r["timings"].get(s)
+            if t is None:
+                cells.append("–")
+            elif t["peak_rss_mb"] is None:
+                cells.append(f"{t['seconds']:.1f} s")
+            else:
+                cells.append(f"{t['seconds']:.1f} s / {t['peak_rss_mb']:.0f} MB")
+        wp = f"{r['worker_peak_mib']:.0f}" if r["worker_peak_mib"] else "–"
+        rows.append(f"| {name} | {r['n']:,} | {r['partitions']} | " + " | ".join(cells)
+                    + f" | {r['seconds']:.0f} | {per_item(r) / r['n'] * 1e6:.1f} | {wp} |")
+    return "\n".join(rows)
+
+
+def write_section(body: str) -> None:
+    path = ROOT / "BENCHMARKS.md"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
+    block = f"{SECTION}\n{body.rstrip()}\n\n"
+    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block
+    path.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="1000000,5000000,20000000")
+    parser.add_argument("--baseline", type=int, default=100_000,
+                        help="items of the plain dataset built by both engines (0: skip)")
+    parser.add_argument("--data", type=Path, default=None, help="folder for the shards (default: temporary)")
+    parser.add_argument("--time-budget", type=float, default=3600,
+                        help="seconds; sizes not started within it are skipped and reported as such")
+    parser.add_argument("--no-write", action="store_true")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    data = args.data or Path(tempfile.mkdtemp(prefix="bench_dask_", dir="/tmp"))
+    data.mkdir(parents=True, exist_ok=True)
+    from dkmap.distributed import write_synthetic_shards
+    from dkmap.distributed.synthetic import METRIC
+
+    began = time.perf_counter()
+    runs: list[tuple[str, dict]] = []
+    notes: list[str] = []
+    if args.baseline:
+        shards = write_synthetic_shards(data / "baseline_shards", args.baseline, DIM, SHARD_ROWS, progress=False)
+        plain = plain_copy(shards, data / "baseline_plain", args.baseline)
+        shutil.rmtree(shards)
+        for name, plain_engine in (("local engine (baseline)", True), ("dask engine, same data", False)):
+            r = run_build(plain, METRIC, plain_engine)
+            runs.append((name, r))
+            print(f"{name}: {r['seconds']:.0f} s", flush=True)
+        shutil.rmtree(plain)
+    for n in sizes:
+        need = n * DIM * 2 * 1.15
+        free = shutil.disk_usage(data).free
+        if need > free:
+            notes.append(f"{n:,} items skipped: shards need {need / 2**30:.1f} GiB, {free / 2**30:.1f} GiB free")
+            continue
+        if time.perf_counter() - began > args.time_budget:
+            notes.append(f"{n:,} items not run: the time budget ({args.time_budget:.0f} s) was spent")
+            continue
+        t0 = time.perf_counter()
+        root = write_synthetic_shards(data / f"synthetic_{n}", n, DIM, SHARD_ROWS, "float16", progress=False)
+        ingest = time.perf_counter() - t0
+        r = run_build(root, METRIC)
+        r["timings"] = {"ingest (shards)": {"seconds": ingest, "peak_rss_mb": None}, **r["timings"]}
+        runs.append(("dask, sharded float16", r))
+        print(f"{n:,}: ingest {ingest:.0f} s, build {r['seconds']:.0f} s", flush=True)
+        shutil.rmtree(root)
+    s = bench_settings()
+    body = "\n".join([
+        "",
+        "Command: `.venv/bin/python scripts/bench_dask.py " + " ".join(sys.argv[1:]) + "`",
+        "",
+        f"Machine: {platform.machine()}, 2 CPU cores shared with other work, no GPU; LocalCluster of 2 "
+        "workers × 1 thread, 3 GiB each; driver in the same machine. Synthetic items with a planted "
+        f"metric landscape, D = {DIM} (text 128 + image 128), shards of {SHARD_ROWS:,} rows (float16).",
+        f"Settings: epochs={s.epochs}, train_max={s.train_max:,}, refine_val_max={s.refine_val_max}, "
+        f"tile {s.tile_size}, max_grid {s.max_grid}, max_level {s.max_level}, flat Faiss index.",
+        "Each cell: stage seconds / driver peak RSS (MB); 'fit' includes gathering the training sample "
+        "from the partitions, 'index' fills the Faiss index per partition and merges it; 'total s' is the "
+        "build's wall time with cluster start-up (not the ingest); 'worker peak MiB' is the largest RSS "
+        "of one worker process.",
+        "",
+        stage_table(runs),
+        "",
+        *[f"- {note}" for note in notes],
+    ])
+    print(body)
+    if not args.no_write:
+        write_section(body)
+
+
+if __name__ == "__main__":
+    main()
