@@ -83,8 +83,9 @@ def conditional_affinities(d2: torch.Tensor, targets_bits: list[float], tol: flo
     target = target * math.log(2.0)
     tol = tol * math.log(2.0)
     # Start each pair at 1/d² of its 2^h-th neighbour: about 2^h points then carry most weight.
-    ranks = torch.tensor([min(b - 2, 2 ** round(h)) for h in targets_bits], device=d2.device)
-    kth = torch.sort(d2, dim=1).values[:, ranks].T.reshape(-1)
+    ranks = [min(b - 2, 2 ** round(h)) for h in targets_bits]
+    nearest = torch.topk(d2, max(ranks) + 1, dim=1, largest=False).values
+    kth = nearest[:, torch.tensor(ranks, device=d2.device)].T.reshape(-1)
     precision = 1.0 / torch.where(kth > 0, kth, mean_row[row])
     lo = torch.zeros(pairs, dtype=d2.dtype, device=d2.device)
     hi = torch.full((pairs,), float("inf"), dtype=d2.dtype, device=d2.device)
@@ -136,5 +137,7 @@ def multiscale_affinities(x: torch.Tensor, tol: float = 1e-4, max_iter: int = 10
     b = x.shape[0]
     d2 = squared_distances(x, x)
     cond = conditional_affinities(d2, entropy_targets(b), tol=tol, max_iter=max_iter)
-    joint = ((cond + cond.transpose(1, 2)) / (2.0 * b)).clamp_min(P_FLOOR).mean(0)
-    return joint.fill_diagonal_(0.0)
+    joint = torch.zeros_like(d2)
+    for c in cond:   # one (b, b) target at a time keeps temporaries small
+        joint += (c + c.T).mul_(1.0 / (2.0 * b)).clamp_(min=P_FLOOR)
+    return joint.div_(len(cond)).fill_diagonal_(0.0)
