@@ -32,7 +32,7 @@ GLOBAL_PAD = 8      # nodes around the unit square on global grids (coarse windo
 INTERP_PAD = 4      # coarse nodes around a window for cubic interpolation
 COARSEN_STEPS = 3   # far field from a lattice at most 2^3 times coarser
 MARGIN_COARSE_CELLS = 32
-SPACING_PER_WIDTH = 0.5  # automatic oversampling: lattice spacing ≤ 0.5 × kernel half-width
+SPACING_PER_WIDTH = 0.25  # automatic oversampling: lattice spacing ≤ 0.25 × kernel half-width
 MAX_OVERSAMPLE = 7
 OVERSAMPLED_MARGIN = 16  # cells around a block whose items are re-binned on the finer lattice
 OVERSAMPLED_LATTICE = 1024  # fine-lattice nodes a side per block of that correction (bounds memory)
@@ -100,7 +100,7 @@ class ContourField:
 
     def oversampling(self, z: int, alpha: float) -> int:
         """Lattice nodes per cell side at level z: odd, so cell centres are nodes; automatic keeps the
-        lattice spacing ≤ half the kernel's half-width α^(−1/2β), where linear binning is accurate."""
+        lattice spacing ≤ a quarter of the kernel's half-width α^(−1/2β), where linear binning is accurate."""
         if self.oversample is not None:
             return self.oversample
         cell = 1.0 / (self.tile_size << z)
