@@ -139,6 +139,7 @@ def main() -> None:
     ap.add_argument("--metric", required=True)
     ap.add_argument("--label", required=True, help='block title, e.g. "demo corpus"')
     ap.add_argument("--pan-frames", type=int, default=60)
+    ap.add_argument("--note", default="", help="a sentence added to the block (e.g. how the build was made)")
     ap.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
     args = ap.parse_args()
     if args.pan_frames < 1:
@@ -173,7 +174,7 @@ def main() -> None:
              f"Command: `.venv/bin/{cmd}`",
              f"Machine: {platform.machine()}, {os.cpu_count()} cores (shared), Debian Chromium headless with "
              f"--disable-gpu (software canvas), viewport 1400×900. Map: {args.dataset}/{args.metric}, "
-             f"{n_items:,} items. Times from navigation start (page load included). Pan: {args.pan_frames} "
+             f"{n_items:,} items. {args.note + ' ' if args.note else ''}Times from navigation start (page load included). Pan: {args.pan_frames} "
              "drag steps, one animation frame each; the draw cost is the app's own redraw per frame (`dkmap:draw` "
              "measure: contour bitmaps and points; above 100,000 points in view a gesture moves the last drawing "
              "and the points are redrawn in full when it pauses, `dkmap:blit`), so 1000 / p95 bounds the frame rate.",
