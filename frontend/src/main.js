@@ -83,8 +83,8 @@ store.subscribe(async (s, prev) => {
 
 store.subscribe((s, prev) => {
   if (s.dataset !== prev.dataset && !s.metric) {
-    store.set({ metric: firstBuilt(s.datasets.find((d) => d.name === s.dataset)) });
-    return;
+    const first = firstBuilt(s.datasets.find((d) => d.name === s.dataset));
+    if (first) { store.set({ metric: first }); return; }
   }
   if (s.dataset !== prev.dataset || s.metric !== prev.metric) {
     writeHash(s);
