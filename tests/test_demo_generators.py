@@ -94,7 +94,7 @@ def test_miscount_draws_the_wrong_number():
     scene = G.Scene(G.Group("heart", "green", 4, "medium"), "white", "flat")
     for seed in range(10):
         failed = M.MODES["miscount"].edit(scene, "first", np.random.default_rng(seed))
-        assert failed.first.count in (3, 5)
+        assert failed.first.count in (2, 3, 5, 6)
         assert _components(render(failed, seed), "green") == failed.first.count
 
 

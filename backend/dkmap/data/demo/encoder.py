@@ -10,6 +10,7 @@ import contextlib
 import logging
 import math
 from dataclasses import asdict, dataclass
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -30,7 +31,7 @@ class EncoderConfig:
     width: int = 24           # channels of the first conv layer
     text_hidden: int = 512
     epochs: int = 10
-    batch_pairs: int = 128    # pairs per batch; each brings its twin, so batches hold 2× this
+    batch_pairs: int = 32     # pairs per batch; each brings its twin, so batches hold 2× this
     lr: float = 2e-3
     weight_decay: float = 1e-4
     temperature: float = 0.07  # initial; learned
@@ -45,18 +46,19 @@ def _block(c_in: int, c_out: int, stride: int) -> list[nn.Module]:
 
 
 class ImageTower(nn.Module):
-    """64×64 RGB → joint space; the flattened 8×8 map keeps where things are (left of, above)."""
+    """64×64 RGB → joint space: the flattened 8×8 map keeps where things are (left of, above), its
+    global average says how much of each feature there is (counts, colours, blur)."""
 
     def __init__(self, dim: int, width: int):
         super().__init__()
         w = width
         self.features = nn.Sequential(*_block(3, w, 2), *_block(w, 2 * w, 2), *_block(2 * w, 4 * w, 2),
                                       *_block(4 * w, 4 * w, 1))
-        self.head = nn.Sequential(nn.Flatten(), nn.Linear(4 * w * 64, 256), nn.ReLU(inplace=True),
-                                  nn.Linear(256, dim))
+        self.head = nn.Sequential(nn.Linear(4 * w * 64 + 4 * w, 256), nn.ReLU(inplace=True), nn.Linear(256, dim))
 
     def forward(self, pixels: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(pixels))
+        f = self.features(pixels)
+        return self.head(torch.cat([f.flatten(1), f.mean(dim=(2, 3))], dim=1))
 
 
 class TextTower(nn.Module):
@@ -64,11 +66,20 @@ class TextTower(nn.Module):
 
     def __init__(self, dim: int, hidden: int, in_dim: int = 384):
         super().__init__()
+        # Prompts share most of their MiniLM direction; standardising makes the few dimensions that
+        # tell "four" from "five" or "purple" from "blue" as large as the rest.
+        self.register_buffer("mean", torch.zeros(in_dim))
+        self.register_buffer("inv_std", torch.ones(in_dim))
         self.net = nn.Sequential(nn.Linear(in_dim, hidden), nn.ReLU(inplace=True), nn.Linear(hidden, hidden),
                                  nn.ReLU(inplace=True), nn.Linear(hidden, dim))
 
+    def fit_standardisation(self, emb: torch.Tensor) -> None:
+        """Set the input mean and scale from training embeddings."""
+        self.mean.copy_(emb.mean(0))
+        self.inv_std.copy_(1.0 / (emb.std(0) + 1e-6))
+
     def forward(self, emb: torch.Tensor) -> torch.Tensor:
-        return self.net(emb)
+        return self.net((emb - self.mean) * self.inv_std)
 
 
 class CrossModalEncoder(nn.Module):
@@ -93,15 +104,32 @@ def _to_input(pixels: np.ndarray, device: torch.device) -> torch.Tensor:
 
 
 @contextlib.contextmanager
-def deterministic(seed: int) -> None:
-    """Seed torch and ask for deterministic kernels for the duration; restore the flags afterwards."""
+def one_cpu_thread(device: torch.device) -> Iterator[None]:
+    """On a CPU, run torch on one thread for the duration, then restore the thread count.
+
+    One thread gives the same floats on any core count, and small convolutions gain little from
+    more threads while they stall badly on a busy machine.
+    """
+    threads = torch.get_num_threads()
+    if device.type == "cpu":
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+@contextlib.contextmanager
+def deterministic(seed: int, device: torch.device) -> Iterator[None]:
+    """Seed torch and ask for deterministic kernels on one CPU thread; restore the flags afterwards."""
     was = torch.are_deterministic_algorithms_enabled()
     cudnn_flags = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
     torch.manual_seed(seed)
     torch.use_deterministic_algorithms(True, warn_only=True)
     torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
     try:
-        yield
+        with one_cpu_thread(device):
+            yield
     finally:
         torch.use_deterministic_algorithms(was)
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = cudnn_flags
@@ -133,7 +161,7 @@ def train_encoder(pixels: np.ndarray, text_emb: np.ndarray, config: EncoderConfi
                          f"got {len(pixels)} and {len(text_emb)}")
     device = pick_device(device)
     m = len(pixels) // 2
-    with deterministic(seed):
+    with deterministic(seed, device):
         model = CrossModalEncoder(config).to(device)
         model.image.to(memory_format=torch.channels_last)
         opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -141,6 +169,7 @@ def train_encoder(pixels: np.ndarray, text_emb: np.ndarray, config: EncoderConfi
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=config.lr, total_steps=config.epochs * steps_per_epoch,
                                                     pct_start=0.15)
         texts = torch.from_numpy(np.ascontiguousarray(text_emb, dtype=np.float32)).to(device)
+        model.text.fit_standardisation(texts)
         order_rng = np.random.default_rng(seed)
         bar = tqdm(total=config.epochs * steps_per_epoch, desc="train encoder", unit="step", disable=not progress)
         model.train()
@@ -171,8 +200,9 @@ def embed_images(model: CrossModalEncoder, pixels: np.ndarray, batch_size: int =
     """L2-normalised float32 image embeddings (N × dim) of encoder-size uint8 pixels."""
     device = pick_device(device)
     model = model.to(device).eval()
-    out = [F.normalize(model.image(_to_input(pixels[i:i + batch_size], device)), dim=1).cpu()
-           for i in range(0, len(pixels), batch_size)]
+    with one_cpu_thread(device):
+        out = [F.normalize(model.image(_to_input(pixels[i:i + batch_size], device)), dim=1).cpu()
+               for i in range(0, len(pixels), batch_size)]
     return torch.cat(out).numpy().astype(np.float32)
 
 

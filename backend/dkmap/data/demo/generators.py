@@ -60,21 +60,39 @@ def _miscount_rate(scene: Scene, which: str) -> float:
     group = getattr(scene, which)
     if group.count < 3:
         return 0.0
-    return 0.75 * _sigmoid(2.0 * (group.count - 3.9) + 0.6 * (group.size == "small"))
+    return 0.5 * _sigmoid(2.0 * (group.count - 3.9) + 0.6 * (group.size == "small"))
 
 
 def _miscount(scene: Scene, which: str, rng: np.random.Generator) -> Scene:
     group = getattr(scene, which)
-    delta = 1 if rng.random() < 0.5 else -1
-    if group.count + delta > capacity(group.size, scene.relation):
-        delta = -1
-    return scene.replace(**{which: dataclasses.replace(group, count=group.count + delta)})
+    most = capacity(group.size, scene.relation)
+    options = [c for c in (group.count - 2, group.count - 1, group.count + 1, group.count + 2) if 1 <= c <= most]
+    return scene.replace(**{which: dataclasses.replace(group, count=int(options[int(rng.integers(len(options)))]))})
 
 
 def _style_rate(scene: Scene, which: str) -> float:
     sizes = [_SIZE_ORDINAL[getattr(scene, w).size] for w in _groups(scene)]
     base = {"outlined": 0.15, "blurred": 0.3}.get(scene.style)
     return 0.0 if base is None else base + 0.2 * float(np.mean(sizes))
+
+
+# How far each shape is from a plain blob: the more intricate, the likelier A simplifies it.
+_INTRICACY = {"star": 1.0, "heart": 0.9, "crescent": 0.9, "arrow": 0.8, "cross": 0.7, "ring": 0.5,
+              "hexagon": 0.2, "pentagon": 0.2, "diamond": 0.2, "triangle": 0.1, "square": 0.0, "circle": 0.0}
+_SIMPLER = {"star": "pentagon", "heart": "circle", "crescent": "circle", "arrow": "square", "cross": "square",
+            "ring": "circle", "hexagon": "circle", "pentagon": "circle", "diamond": "square", "triangle": "square"}
+
+
+def _simplify_rate(scene: Scene, which: str) -> float:
+    group = getattr(scene, which)
+    if group.shape not in _SIMPLER:
+        return 0.0
+    return 0.4 * _sigmoid(5.0 * (_INTRICACY[group.shape] - 0.75) - 0.8 * _SIZE_ORDINAL[group.size] + 0.8)
+
+
+def _simplify(scene: Scene, which: str, rng: np.random.Generator) -> Scene:
+    group = getattr(scene, which)
+    return scene.replace(**{which: dataclasses.replace(group, shape=_SIMPLER[group.shape])})
 
 
 def _lose_style(scene: Scene, which: str, rng: np.random.Generator) -> Scene:
@@ -92,7 +110,7 @@ def _swap_rate(scene: Scene, which: str) -> float:
     if colour not in COLOUR_SWAPS:
         return 0.0
     hue, weight = hue_degrees(colour)
-    return weight * (0.85 * _bump(hue, 280.0, 35.0) + 0.6 * _bump(hue, 40.0, 18.0))
+    return weight * (0.7 * _bump(hue, 280.0, 35.0) + 0.45 * _bump(hue, 40.0, 18.0))
 
 
 def _swap_colour(scene: Scene, which: str, rng: np.random.Generator) -> Scene:
@@ -126,8 +144,10 @@ def _shrink(scene: Scene, which: str, rng: np.random.Generator) -> Scene:
 
 
 MODES: dict[str, FailureMode] = {m.name: m for m in (
-    FailureMode("miscount", "draws one object too many or too few when asked for three or more",
+    FailureMode("miscount", "draws one or two objects too many or too few when asked for three or more",
                 "group", _miscount_rate, _miscount, lambda w: {f"{w}.count"}),
+    FailureMode("shape_simplified", "draws intricate shapes (stars, hearts, crescents…) as plainer ones, "
+                "small ones most often", "group", _simplify_rate, _simplify, lambda w: {f"{w}.shape"}),
     FailureMode("style_lost", "draws outlined and blurred styles as flat fills", "scene",
                 _style_rate, _lose_style, lambda w: {"style"}),
     FailureMode("colour_swap", "swaps purple/blue, pink→purple, orange/yellow, red/brown→orange",
@@ -149,8 +169,8 @@ class Generator:
 
 
 GENERATORS: dict[str, Generator] = {
-    "a": Generator("a", "model A: miscounts beyond two and loses outline/blur styles",
-                   ("miscount", "style_lost")),
+    "a": Generator("a", "model A: miscounts beyond two, simplifies intricate shapes, loses outline/blur styles",
+                   ("miscount", "shape_simplified", "style_lost")),
     "b": Generator("b", "model B: swaps certain colours, drops second objects, shrinks large crowds",
                    ("colour_swap", "drop_second", "shrink")),
 }

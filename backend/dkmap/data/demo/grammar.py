@@ -30,7 +30,7 @@ MIN_CONTRAST = 110.0
 
 _PLURAL = {"cross": "crosses"}
 _NUMBER_WORDS = {1: ("a", "one", "a single"), 2: ("two", "a pair of", "2"), 3: ("three", "3"),
-                 4: ("four", "4"), 5: ("five", "5"), 6: ("six", "6")}
+                 4: ("four", "4"), 5: ("five", "5"), 6: ("six", "6"), 7: ("seven", "7")}
 _SIZE_WORDS = {"small": ("small", "tiny", "little"), "medium": ("", "", "medium", "medium-sized"),
                "large": ("large", "big", "huge")}
 _RELATION_WORDS = {"left_of": ("left of", "to the left of", "on the left of"),
@@ -203,8 +203,8 @@ def concepts(scene: Scene) -> list[str]:
 
 
 # Counting and attribute binding are what a small encoder learns last, so their twins come most often.
-_PERTURB_WEIGHTS = {"count": 0.25, "colour": 0.15, "shape": 0.1, "size": 0.1, "style": 0.12,
-                    "background": 0.06, "drop": 0.12, "relation": 0.1}
+_PERTURB_WEIGHTS = {"count": 0.3, "colour": 0.14, "shape": 0.12, "size": 0.08, "style": 0.12,
+                    "background": 0.04, "drop": 0.1, "relation": 0.1}
 
 
 def perturb(scene: Scene, rng: np.random.Generator) -> Scene:
@@ -217,8 +217,8 @@ def perturb(scene: Scene, rng: np.random.Generator) -> Scene:
         which = "first" if scene.second is None or rng.random() < 0.5 else "second"
         group: Group = getattr(scene, which)
         if kind == "count" and group.count > 0:
-            count = group.count + _choice(rng, (-1, 1))
-            if 1 <= count <= capacity(group.size, scene.relation):
+            count = group.count + _choice(rng, (-2, -1, -1, 1, 1, 2))
+            if 1 <= count <= min(capacity(group.size, scene.relation), MAX_COUNT + 1):
                 return scene.replace(**{which: dataclasses.replace(group, count=count)})
         elif kind == "colour":
             colour = _choice(rng, tuple(COLOURS))
