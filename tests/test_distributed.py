@@ -195,29 +195,43 @@ def test_dask_build_equals_plain_build(plain_build, cluster):
     assert (out / "manifest.json").read_text() == before
 
 
-def test_killed_worker_still_gives_the_same_build(plain_build, cluster):
+def _positions_holders(dask_scheduler) -> list[str]:
+    return sorted({w.address for ts in dask_scheduler.tasks.values()
+                   if str(ts.key).startswith("positions-") and ts.state == "memory" for w in ts.who_has})
+
+
+def test_killed_workers_still_give_the_same_build(plain_build, cluster):
+    """One worker killed while transforming, another once it holds finished partitions' positions
+    (lost results are recomputed from their lineage); the build still equals the plain one."""
     root, reference = plain_build
-    lc, client = cluster
-    pids = client.run(os.getpid)
+    _, client = cluster
     killed, done = [], threading.Event()
 
-    def kill_one_running_transform():
-        while not done.is_set() and not killed:
-            for worker, keys in client.processing().items():
-                if any(str(k).startswith("transform-") for k in keys):
-                    os.kill(pids[worker], signal.SIGKILL)
-                    killed.append(worker)
-                    return
-            time.sleep(0.02)
+    def kill(worker: str) -> None:
+        os.kill(client.run(os.getpid, workers=[worker])[worker], signal.SIGKILL)
+        killed.append(worker)
 
-    killer = threading.Thread(target=kill_one_running_transform, daemon=True)
-    killer.start()
+    def killer():
+        while not done.is_set() and not killed:
+            running = [w for w, keys in client.processing().items()
+                       if any(str(k).startswith("transform-") for k in keys)]
+            if running:
+                kill(running[0])
+            time.sleep(0.02)
+        while not done.is_set() and len(killed) < 2:
+            holders = [w for w in client.run_on_scheduler(_positions_holders) if w not in killed]
+            if holders:
+                kill(holders[0])
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=killer, daemon=True)
+    thread.start()
     try:
         out = build_map_dask(root, METRIC, settings(), scheduler=client, progress=False, force=True,
                              partition_rows=500)
     finally:
         done.set()
-        killer.join()
-    assert killed, "no transform task was seen running, so no worker was killed"
+        thread.join()
+    assert len(killed) == 2, f"expected two workers killed during the build, killed {killed}"
     assert_same_build(out, reference, root / "index")
     assert not [p.name for p in out.parent.iterdir() if p.name.startswith(".")]

@@ -31,7 +31,7 @@ from dkmap.distributed import tasks
 from dkmap.distributed.cluster import connect
 from dkmap.distributed.field import DistributedField
 from dkmap.distributed.index import build_indexes_dask
-from dkmap.distributed.reduction import RETRIES, tree_reduce
+from dkmap.distributed.reduction import RETRIES, identity, tree_reduce
 from dkmap.distributed.shards import DEFAULT_PARTITION_ROWS, PartitionedDataset
 
 log = logging.getLogger(__name__)
@@ -111,8 +111,9 @@ class DaskBuild:
         self.stages, self.progress = stages, progress
         self.parts = source.partitions
         self.token = uuid.uuid4().hex[:8]
-        self.sources = [client.scatter(source, broadcast=True)] * len(self.parts)
-        self._scattered: list[Future] | None = None
+        # submitted, not scattered: data held only by a task's arguments survives a lost worker
+        self.sources = [client.submit(identity, source, key=f"source-{self.token}")] * len(self.parts)
+        self.part_data: list[Future] = []   # (positions, values) per partition, with lineage
 
     def each(self, value) -> list:
         return [value] * len(self.parts)
@@ -142,12 +143,16 @@ class DaskBuild:
             fitted.save(tmp / "projector.pt")
         with stages("transform"):
             net = self.client.submit(_slim, fitted, key=f"fitted-{self.token}", pure=False)
-            raw = self.map_parts("transform", tasks.project, self.sources, self.parts, self.each(self.metric),
-                                 self.each(net))
-            self.wait(raw, "transform")
-            raw = np.concatenate(self.client.gather(raw))
-            positions, norm = pipeline.normalise_positions(raw, s.margin)
-            del raw
+            raw_parts = self.map_parts("transform", tasks.project, self.sources, self.parts,
+                                       self.each(self.metric), self.each(net))
+            self.wait(raw_parts, "transform")
+            positions, norm = pipeline.normalise_positions(np.concatenate(self.client.gather(raw_parts)),
+                                                           s.margin)
+            # the same scaling applied per partition on the workers; computed from the transform
+            # futures (not scattered), so a lost worker's partitions can be recomputed
+            self.part_data = self.map_parts("positions", _part_data, raw_parts, self.sources, self.parts,
+                                            self.each(self.metric), scale=norm["scale"], shift=norm["shift"])
+            del raw_parts
             np.save(tmp / "positions.npy", positions.astype(np.float32))
             np.save(tmp / "values.npy", m)
         k = fitted.kernel
@@ -168,7 +173,7 @@ class DaskBuild:
             bar.close()
         lo, hi = np.percentile(m, [1, 99])
         field = DistributedField(positions, m, kernel, s.tile_size, s.max_grid, s.oversample,
-                                 s.near_margin, binner=self.binner(positions, m))
+                                 s.near_margin, binner=self.bin_all)
         n_stored = min(field.precomputed_levels, max_level + 1)
         mask = FarMask(positions, s.mask_radius) if s.mask_enabled else None
         with stages("levels"):
@@ -219,30 +224,21 @@ class DaskBuild:
             "created": pipeline.dt.datetime.now(pipeline.dt.timezone.utc).isoformat(timespec="seconds"),
         }
 
-    def scattered(self, positions: np.ndarray, m: np.ndarray) -> list[Future]:
-        """(positions, values) of each partition, placed on the workers once for all lattices."""
-        if self._scattered is None:
-            self._scattered = [self.client.scatter((positions[p.start:p.stop], m[p.start:p.stop]))
-                               for p in self.parts]
-        return self._scattered
-
-    def binner(self, positions: np.ndarray, m: np.ndarray) -> Callable:
-        def bin_all(resolution: int, window: tuple[int, int, int, int]) -> np.ndarray:
-            parts = self.scattered(positions, m)
-            partial = self.map_parts(f"bin{resolution}", _bin_part, parts, self.each(resolution),
-                                     self.each(window))
-            self.wait(partial, f"bin {resolution}²")
-            return tree_reduce(self.client, tasks.add_arrays, partial, f"bin{resolution}-sum-{self.token}").result()
-        return bin_all
+    def bin_all(self, resolution: int, window: tuple[int, int, int, int]) -> np.ndarray:
+        """(2, rows, cols) binning of every item on a lattice: per partition, then a tree reduction."""
+        partial = self.map_parts(f"bin{resolution}", _bin_part, self.part_data, self.each(resolution),
+                                 self.each(window))
+        self.wait(partial, f"bin {resolution}²")
+        return tree_reduce(self.client, tasks.add_arrays, partial, f"bin{resolution}-sum-{self.token}").result()
 
     def validation_mse(self, positions: np.ndarray, m: np.ndarray, kernel: Kernel, val: np.ndarray,
                        centres: np.ndarray) -> Callable[[float], float]:
         """α ↦ MSE at the validation items from the centre items, as `validation_mse_fn`, with the
         O(validation × centres) kernel sums split by partition and reduced."""
-        queries = self.client.scatter(positions[val], broadcast=True)
+        queries = self.client.submit(identity, positions[val], key=f"queries-{self.token}")
         bounds = np.searchsorted(centres, [p.start for p in self.parts] + [self.parts[-1].stop])
-        parts = [self.client.scatter((positions[centres[a:b]], m[centres[a:b]]))
-                 for a, b in zip(bounds[:-1], bounds[1:])]
+        local = [centres[a:b] - p.start for p, a, b in zip(self.parts, bounds[:-1], bounds[1:])]
+        parts = self.map_parts("centres", _take_part, self.part_data, local)
         calls = iter(range(1 << 30))
 
         def mse(alpha: float) -> float:
@@ -260,6 +256,18 @@ def _slim(fitted):
 
     return FittedMap(net=fitted.net, kernel=fitted.kernel, train_positions=np.zeros((0, 2), np.float32),
                      train_values=np.zeros(0), settings=fitted.settings, history=[])
+
+
+def _part_data(raw: np.ndarray, source: PartitionedDataset, part, metric: str, scale: float,
+               shift: list[float]) -> tuple[np.ndarray, np.ndarray]:
+    """(unit-square positions, metric values) of one partition: `normalise_positions`' arithmetic
+    with the global scale and shift, so the values equal the driver's bit for bit."""
+    positions = np.clip(np.asarray(raw, dtype=np.float64) * scale + np.asarray(shift), 0.0, 1.0)
+    return positions, tasks.values(source, part, metric)
+
+
+def _take_part(data: tuple[np.ndarray, np.ndarray], rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return data[0][rows], data[1][rows]
 
 
 def _bin_part(part: tuple[np.ndarray, np.ndarray], resolution: int, window) -> np.ndarray:

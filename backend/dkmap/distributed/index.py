@@ -18,7 +18,7 @@ from distributed import Client, Future
 from dkmap import similarity
 from dkmap.atomic import sha256_file
 from dkmap.config import BuildSettings
-from dkmap.distributed.reduction import RETRIES
+from dkmap.distributed.reduction import RETRIES, identity
 from dkmap.distributed.shards import Partition, PartitionedDataset
 from dkmap.pipeline import _write_json
 
@@ -108,8 +108,9 @@ def build_indexes_dask(client: Client, source: PartitionedDataset, sources: list
         if n > settings.index_exact_max:
             sample = _gather_rows(client, source, sources, space, training_rows(n, settings.seed), token)
         dim = int(source.embedding(source.partitions[0], space).shape[1])
-        empty = client.scatter(faiss.serialize_index(
-            empty_index(dim, n, settings.index_exact_max, settings.index_pq, sample)).tobytes(), broadcast=True)
+        empty = client.submit(identity, faiss.serialize_index(
+            empty_index(dim, n, settings.index_exact_max, settings.index_pq, sample)).tobytes(),
+            key=f"faiss-empty-{token}-{space}")
         shards = [client.submit(_fill_part, src, p, space, empty, retries=RETRIES, key=f"faiss-{token}-{p.index}")
                   for src, p in zip(sources, source.partitions)]
         index = merge(client.gather(shards))
@@ -130,7 +131,7 @@ def _recall(client: Client, source: PartitionedDataset, sources: list[Future], s
     rng = np.random.default_rng(seed)
     qi = rng.choice(source.n, size=min(RECALL_QUERIES, source.n), replace=False)
     q = _gather_rows(client, source, sources, space, qi, token + "-q")
-    qf = client.scatter(q, broadcast=True)
+    qf = client.submit(identity, q, key=f"queries-{token}-{space}")
     parts = [client.submit(_topk_part, src, p, space, qf, retries=RETRIES, key=f"topk-{token}-{p.index}")
              for src, p in zip(sources, source.partitions)]
     scores, ids = zip(*client.gather(parts))
