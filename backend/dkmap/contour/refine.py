@@ -68,6 +68,7 @@ def validation_split(is_train: np.ndarray, fraction: float, max_items: int, seed
 
 
 DIRECT_MAX_PAIRS = 2e8   # above this many (validation × centre) pairs MSE_vl uses the grid route
+MAX_NEAR_PAIRS = 3e6     # exact (validation, centre) pairs the grid route evaluates per α
 
 
 def validation_mse_fn(positions: np.ndarray, values: np.ndarray, kernel: Kernel, val: np.ndarray,
@@ -110,7 +111,13 @@ class GridValidation:
         self.beta, self.n, self.device = float(beta), cells, device
         self.window = (-2, -2, cells + 4, cells + 4)
         self.binned = bin_linear(self.c, self.v, cells, self.window, device="cpu")
-        near = cKDTree(self.c).query_ball_point(self.q, near_cells / cells, workers=-1)
+        tree = cKDTree(self.c)
+        # bound the exact near-field work: shrink the radius where the data are dense
+        n_pairs = tree.query_ball_point(self.q, near_cells / cells, workers=-1, return_length=True).sum()
+        if n_pairs > MAX_NEAR_PAIRS:
+            near_cells = max(3, int(near_cells * np.sqrt(MAX_NEAR_PAIRS / n_pairs)))
+        self.near_cells = near_cells
+        near = tree.query_ball_point(self.q, near_cells / cells, workers=-1)
         self.pair_q = np.repeat(np.arange(len(self.q)), [len(x) for x in near])
         self.pair_c = np.concatenate([np.asarray(x, dtype=np.int64) for x in near]) if len(near) else \
             np.zeros(0, np.int64)
@@ -131,12 +138,15 @@ class GridValidation:
         ic = np.floor(self.uc[pc]).astype(np.int64)
         fc = self.uc[pc] - ic
         iqp, fqp = iq[pq], fq[pq]
+        # the kernel between lattice nodes depends only on the integer offset: one small table per α
+        reach = self.near_cells + 4
+        offsets = np.arange(-reach, reach + 1)
+        table = t_kernel((offsets[:, None] ** 2 + offsets[None, :] ** 2) * h * h, alpha, self.beta)
+        base_y, base_x = iqp[:, 1] - ic[:, 1] + reach, iqp[:, 0] - ic[:, 0] + reach
         gridded = np.zeros(len(pq))
         for wq, qy, qx in _stencil(fqp):
             for wc, cy, cx in _stencil(fc):
-                dy = (iqp[:, 1] + qy) - (ic[:, 1] + cy)
-                dx = (iqp[:, 0] + qx) - (ic[:, 0] + cx)
-                gridded += wq * wc * t_kernel((dx * dx + dy * dy) * h * h, alpha, self.beta)
+                gridded += wq * wc * table[base_y + (qy - cy), base_x + (qx - cx)]
         delta = exact - gridded
         out[0] += np.bincount(pq, weights=delta * self.v[pc], minlength=len(self.q))
         out[1] += np.bincount(pq, weights=delta, minlength=len(self.q))
