@@ -93,7 +93,15 @@ export function keywordsView(root, store, api) {
         .attr('data-bin', (b) => b.i).attr('data-count', (b) => b.count)
         .attr('x', (b) => b.i * bw + 0.5).attr('width', Math.max(1, bw - 1))
         .attr('y', (b) => (b.count ? Math.min(y(b.count), H - 2) : H - 1)).attr('height', (b) => (b.count ? Math.max(2, H - y(b.count)) : 1))
+        .attr('tabindex', (b) => (b.count ? 0 : null)).attr('role', 'button')
+        .attr('aria-pressed', (b) => chosen.has(`${k.keyword}\u0000${b.i}`))
         .on('click', (_, b) => { if (b.count) store.set({ filter: toggleBar(store.get().filter, k.keyword, b.i) }); })
+        .on('keydown', (event, b) => {
+          if ((event.key === 'Enter' || event.key === ' ') && b.count) {
+            event.preventDefault();
+            store.set({ filter: toggleBar(store.get().filter, k.keyword, b.i) });
+          }
+        })
         .selectAll('title').data((b) => [b]).join('title')
         .text((b) => `similarity ${fmtValue(b.lo)}–${fmtValue(b.hi)}: ${b.count} items (click to filter)`);
       const axis = svg.select('.axis').selectAll('text').data(bins.length ? [bins[0].lo, bins[bins.length - 1].hi] : []).join('text')
