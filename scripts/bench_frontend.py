@@ -48,16 +48,19 @@ def start_server(data: Path) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen([sys.executable, "-m", "dkmap.cli", "serve", "--data", str(data), "--port", str(port)],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 180
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"dkmap serve exited with status {proc.returncode}")
-        try:
-            if requests.get(url + "/api/datasets", timeout=10).ok:
-                return proc, url
-        except requests.RequestException:
-            time.sleep(0.3)
-    proc.terminate()
-    raise SystemExit("dkmap serve did not answer within 180 s")
+    try:
+        while time.time() < deadline:
+            if proc.poll() is not None:
+                raise SystemExit(f"dkmap serve exited with status {proc.returncode}")
+            try:
+                if requests.get(url + "/api/datasets", timeout=10).ok:
+                    return proc, url
+            except requests.RequestException:
+                time.sleep(0.3)
+        raise SystemExit("dkmap serve did not answer within 180 s")
+    except BaseException:
+        proc.terminate()
+        raise
 
 
 def http_baseline(url: str, dataset: str, metric: str) -> dict:
