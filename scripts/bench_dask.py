@@ -176,6 +176,7 @@ def main() -> None:
     began = time.perf_counter()
     runs: list[tuple[str, dict]] = []
     notes: list[str] = []
+    rate = 0.0   # seconds per item (ingest + build) of the last size, to skip sizes that cannot finish
     if args.baseline:
         shards = write_synthetic_shards(data / "baseline_shards", args.baseline, DIM, SHARD_ROWS, progress=False)
         plain = plain_copy(shards, data / "baseline_plain", args.baseline)
@@ -184,6 +185,7 @@ def main() -> None:
             r = run_build(plain, METRIC, plain_engine)
             runs.append((name, r))
             print(f"{name}: {r['seconds']:.0f} s", flush=True)
+            report(args, runs, notes)
         shutil.rmtree(plain)
     for n in sizes:
         need = n * DIM * 2 * 1.15
@@ -191,8 +193,11 @@ def main() -> None:
         if need > free:
             notes.append(f"{n:,} items skipped: shards need {need / 2**30:.1f} GiB, {free / 2**30:.1f} GiB free")
             continue
-        if time.perf_counter() - began > args.time_budget:
-            notes.append(f"{n:,} items not run: the time budget ({args.time_budget:.0f} s) was spent")
+        elapsed = time.perf_counter() - began
+        estimate = rate * n if rate else 0.0
+        if elapsed + estimate > args.time_budget:
+            notes.append(f"{n:,} items not run: about {estimate / 60:.0f} min (extrapolated from the "
+                         f"previous size) would exceed the time budget of {args.time_budget / 60:.0f} min")
             continue
         t0 = time.perf_counter()
         root = write_synthetic_shards(data / f"synthetic_{n}", n, DIM, SHARD_ROWS, "float16", progress=False)
@@ -200,8 +205,15 @@ def main() -> None:
         r = run_build(root, METRIC)
         r["timings"] = {"ingest (shards)": {"seconds": ingest, "peak_rss_mb": None}, **r["timings"]}
         runs.append(("dask, sharded float16", r))
+        rate = (ingest + r["seconds"]) / n
         print(f"{n:,}: ingest {ingest:.0f} s, build {r['seconds']:.0f} s", flush=True)
         shutil.rmtree(root)
+        report(args, runs, notes)
+    report(args, runs, notes)
+
+
+def report(args: argparse.Namespace, runs: list[tuple[str, dict]], notes: list[str]) -> None:
+    """Print the results so far and (unless --no-write) write them into BENCHMARKS.md."""
     s = bench_settings()
     body = "\n".join([
         "",
@@ -221,7 +233,7 @@ def main() -> None:
         "",
         *[f"- {note}" for note in notes],
     ])
-    print(body)
+    print(body, flush=True)
     if not args.no_write:
         write_section(body)
 

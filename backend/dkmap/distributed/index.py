@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+
 import faiss
 import numpy as np
 from distributed import Client, Future
