@@ -18,6 +18,7 @@ import math
 import os
 import platform
 import re
+import shlex
 import socket
 import subprocess
 import sys
@@ -56,9 +57,9 @@ def start_server(data: Path, threads: int) -> tuple[subprocess.Popen, str]:
         if proc.poll() is not None:
             raise SystemExit(f"server exited with status {proc.returncode}")
         try:
-            if requests.get(url + "/api/datasets", timeout=2).ok:
+            if requests.get(url + "/api/datasets", timeout=30).ok:
                 return proc, url
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or still opening the datasets
             time.sleep(0.3)
     proc.terminate()
     raise SystemExit("server did not answer within 120 s")
@@ -242,7 +243,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000, help="at most this many concurrent-phase requests")
     parser.add_argument("--seconds", type=float, default=120.0, help="at most this long per phase")
     parser.add_argument("--baseline-requests", type=int, default=300)
-    parser.add_argument("--threads", type=int, default=8, help="waitress worker threads")
+    parser.add_argument("--threads", type=int, default=32, help="waitress worker threads (serve's default)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--label", default=None, help="block title in BENCHMARKS.md (default: dataset/metric)")
     parser.add_argument("--no-write", action="store_true")
@@ -282,7 +283,7 @@ def main() -> None:
             proc.terminate()
             proc.wait(timeout=30)
 
-    cmd = "python scripts/load_test.py " + " ".join(sys.argv[1:])
+    cmd = "python scripts/load_test.py " + shlex.join(sys.argv[1:])
     lines = [
         f"{n_items:,} items, metric `{args.metric}`, tile size {work.info['tile_size']}, "
         f"levels 0..{work.info['max_level']} ({work.info.get('precomputed_levels')} precomputed). "

@@ -9,8 +9,12 @@ from dkmap.server.app import create_app
 
 log = logging.getLogger(__name__)
 
+# Lassos (KeyBERT) and deep tiles take seconds on a CPU; with few worker threads they occupy them
+# all and cached tiles queue behind them (measured: BENCHMARKS.md, "API server (issue 6)").
+DEFAULT_THREADS = 32
 
-def serve(data_dir: str | Path, host: str = "127.0.0.1", port: int = 5000, threads: int = 8,
+
+def serve(data_dir: str | Path, host: str = "127.0.0.1", port: int = 5000, threads: int = DEFAULT_THREADS,
           config: dict | None = None) -> None:
     """Serve every dataset folder under `data_dir` until interrupted."""
     import waitress
