@@ -1,9 +1,9 @@
 """The map build on a Dask cluster: the single-machine build's stages with the per-item work spread.
 
 Per partition on the workers: read features and project them (transform), bin (metric sum, count)
-onto each stored level's lattice, kernel sums at the validation items for each candidate α, and add
-image embeddings to a copy of the trained Faiss index. Partial results are combined by tree
-reductions; the FFT, the subdivision rule, α acceptance, sampling and the manifest run once on the
+onto each stored level's lattice, and add image embeddings to a copy of the trained Faiss index.
+Partial results are combined by tree reductions; the FFT, the subdivision rule, α refinement
+(`validation_mse_fn`: exact or grid route, O(N) at most), sampling and the manifest run once on the
 driver with the single-machine build's own functions, so both engines write the same artifacts.
 The driver holds per-item positions and metric values (24 bytes per item); a worker holds one
 partition (features, positions, one lattice) at a time.
@@ -24,7 +24,8 @@ from dkmap import pipeline, sampling
 from dkmap.atomic import atomic_dir, sha256_file
 from dkmap.config import BuildSettings
 from dkmap.contour.mask import FarMask
-from dkmap.contour.refine import detail_leaves, refine_alphas, tile_counts, validation_split
+from dkmap.contour.refine import (detail_leaves, refine_alphas, tile_counts, validation_mse_fn,
+                                  validation_split)
 from dkmap.contour.tiles import Kernel, level_grid
 from dkmap.data.store import open_dataset
 from dkmap.distributed import tasks
@@ -168,7 +169,7 @@ class DaskBuild:
             val, centres = validation_split(is_train, s.refine_val_fraction, s.refine_val_max, s.seed)
             bar = tqdm(total=max_level + 1, desc="refine α", disable=not progress, leave=False)
             refinement = refine_alphas(alpha0, max_level + 1,
-                                       self.validation_mse(positions, m, kernel, val, centres),
+                                       validation_mse_fn(positions, m, kernel, val, centres),
                                        s.alpha_growth, s.refine_tolerance, bar.update)
             bar.close()
         lo, hi = np.percentile(m, [1, 99])
@@ -231,24 +232,6 @@ class DaskBuild:
         self.wait(partial, f"bin {resolution}²")
         return tree_reduce(self.client, tasks.add_arrays, partial, f"bin{resolution}-sum-{self.token}").result()
 
-    def validation_mse(self, positions: np.ndarray, m: np.ndarray, kernel: Kernel, val: np.ndarray,
-                       centres: np.ndarray) -> Callable[[float], float]:
-        """α ↦ MSE at the validation items from the centre items, as `validation_mse_fn`, with the
-        O(validation × centres) kernel sums split by partition and reduced."""
-        queries = self.client.submit(identity, positions[val], key=f"queries-{self.token}")
-        bounds = np.searchsorted(centres, [p.start for p in self.parts] + [self.parts[-1].stop])
-        local = [centres[a:b] - p.start for p, a, b in zip(self.parts, bounds[:-1], bounds[1:])]
-        parts = self.map_parts("centres", _take_part, self.part_data, local)
-        calls = iter(range(1 << 30))
-
-        def mse(alpha: float) -> float:
-            name = f"valsums{next(calls)}"
-            partial = self.map_parts(name, _val_part, self.each(queries), parts, alpha=alpha, beta=kernel.beta)
-            num, den = tree_reduce(self.client, tasks.add_arrays, partial, f"{name}-sum-{self.token}").result()
-            return float(np.mean((kernel.values(num, den) - m[val]) ** 2))
-
-        return mse
-
 
 def _slim(fitted):
     """The fitted map without its kernel centres: all a worker needs to transform."""
@@ -266,13 +249,5 @@ def _part_data(raw: np.ndarray, source: PartitionedDataset, part, metric: str, s
     return positions, tasks.values(source, part, metric)
 
 
-def _take_part(data: tuple[np.ndarray, np.ndarray], rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return data[0][rows], data[1][rows]
-
-
 def _bin_part(part: tuple[np.ndarray, np.ndarray], resolution: int, window) -> np.ndarray:
     return tasks.bin_window(part[0], part[1], resolution, window)
-
-
-def _val_part(queries: np.ndarray, part: tuple[np.ndarray, np.ndarray], alpha: float, beta: float) -> np.ndarray:
-    return tasks.val_sums(queries, part[0], part[1], alpha, beta)

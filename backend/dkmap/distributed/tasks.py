@@ -1,7 +1,7 @@
 """Per-partition work run on Dask workers: pure functions of a partition, safe to retry.
 
-Each returns a small result (positions, binned grids, partial kernel sums, an index shard) so a
-killed worker only costs recomputing its partitions.
+Each returns a small result (positions, binned grids, an index shard) so a killed worker only
+costs recomputing its partitions.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import numpy as np
 import torch
 
 from dkmap.contour.binning import bin_linear
-from dkmap.contour.direct import direct_sums
 from dkmap.distributed.shards import Partition, PartitionedDataset
 from dkmap.projection import FittedMap
 
@@ -40,14 +39,6 @@ def bin_window(positions: np.ndarray, vals: np.ndarray, resolution: int,
     """Linear binning of (metric sum, count) of one partition on a lattice window, (2, rows, cols)."""
     torch.set_num_threads(1)
     return bin_linear(positions, vals, resolution, window, device="cpu").numpy()
-
-
-def val_sums(queries: np.ndarray, centres: np.ndarray, vals: np.ndarray, alpha: float, beta: float
-             ) -> np.ndarray:
-    """(2, q) NW numerator and denominator at the validation queries from one partition's centres."""
-    torch.set_num_threads(1)
-    num, den = direct_sums(queries, centres, vals, alpha, beta, device="cpu")
-    return np.stack([num, den])
 
 
 def add_arrays(a: np.ndarray, b: np.ndarray) -> np.ndarray:
