@@ -148,16 +148,18 @@ def part_build(args) -> str:
     if not (root / "dataset.yaml").is_file():
         synthetic_dataset(root, args.n, args.d // 2)
     t_write = time.perf_counter() - t0
+    written = f"dataset written in {t_write:.0f} s" if t_write > 1 else "dataset folder reused from --workdir"
     settings = {"train_max": args.train_max, "epochs": args.epochs, "index_exact_max": 200_000}
     t0 = time.perf_counter()
     path = build_map(root, "clipscore", settings, progress=True, force=True)
     total = time.perf_counter() - t0
     manifest = json.loads((path / "manifest.json").read_text())
     index = json.loads((root / "index" / "manifest.json").read_text())["image_a"]
+    workdir = f" --workdir {args.workdir}" if args.workdir else ""
     lines = [f"Command: `.venv/bin/python scripts/bench_contour.py build --n {args.n} --d {args.d} "
-             f"--train-max {args.train_max} --epochs {args.epochs}` (CPU, 2 cores shared).",
+             f"--train-max {args.train_max} --epochs {args.epochs}{workdir}` (CPU, 2 cores shared).",
              f"N = {args.n} synthetic items, D = {args.d} (text {args.d // 2} + image {args.d // 2}); "
-             f"dataset written in {t_write:.0f} s (not part of the build). Projection trained on a "
+             f"{written} (not part of the build). Projection trained on a "
              f"sample of {manifest['training']['n_fit']} of {manifest['training']['n_train']} train "
              f"items for {args.epochs} epochs; all {args.n} items are transformed and are kernel "
              f"centres. Build total {total:.0f} s.", "",
