@@ -115,6 +115,9 @@ WORDS = {
 }
 
 
+SYNTHETIC_BUILD = {"epochs": 2, "train_max": 10_000, "refine_val_max": 200}
+
+
 def make_synthetic(out: Path, n: int, dim: int = 32, seed: int = 0, build: bool = True) -> Path:
     """Write an n-item dataset (metric `clip_a`) for load tests, then build its map with the real pipeline.
 
@@ -162,7 +165,8 @@ def make_synthetic(out: Path, n: int, dim: int = 32, seed: int = 0, build: bool 
     if build:
         from dkmap.pipeline import build_map
 
-        build_map(out, "clip_a", progress=True)
+        # Cheap projection settings: serving cost does not depend on the map's quality.
+        build_map(out, "clip_a", settings=SYNTHETIC_BUILD, progress=True)
     return out
 
 
