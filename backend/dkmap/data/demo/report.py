@@ -138,7 +138,8 @@ def format_report(report: dict) -> str:
     build = report.get("build") or {}
     if build:
         t, mem = build.get("timings", {}), build.get("peak_memory", {})
-        stages = ", ".join(f"{k[:-2]} {v:.1f} s" for k, v in t.items() if k != "total_s")
-        lines.append(f"  build: {t.get('total_s', float('nan')):.1f} s ({stages}); peak memory "
+        stages = ", ".join(f"{k[:-2]} {v:.1f} s" for k, v in t.items() if k not in ("total_s", "cpu_total_s"))
+        lines.append(f"  build: {t.get('total_s', float('nan')):.1f} s wall, {t.get('cpu_total_s', float('nan')):.1f} s CPU "
+                     f"({stages}); peak memory "
                      f"{mem.get('process_mb', float('nan')):.0f} MB (render workers ≤ {mem.get('largest_child_mb', 0):.0f} MB)")
     return "\n".join(lines)
