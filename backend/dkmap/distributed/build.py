@@ -229,8 +229,11 @@ class DaskBuild:
         """(2, rows, cols) binning of every item on a lattice: per partition, then a tree reduction."""
         partial = self.map_parts(f"bin{resolution}", _bin_part, self.part_data, self.each(resolution),
                                  self.each(window))
+        # the reduction is submitted before waiting, so pairs are summed as they finish and a worker
+        # holds a few lattices, not one per partition
+        total = tree_reduce(self.client, tasks.add_arrays, partial, f"bin{resolution}-sum-{self.token}")
         self.wait(partial, f"bin {resolution}²")
-        return tree_reduce(self.client, tasks.add_arrays, partial, f"bin{resolution}-sum-{self.token}").result()
+        return total.result()
 
 
 def _slim(fitted):
