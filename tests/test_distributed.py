@@ -19,10 +19,10 @@ from dkmap.distributed.synthetic import GENERATOR, METRIC, Landscape
 
 distributed = pytest.importorskip("distributed")
 
-# The issue asks for 50k items; on 2 shared cores the plain build alone takes minutes at that size,
-# so the suite uses 6k (still 4 partitions, every level and the IVF-free index path).
-N_EQUIV = 6_000
-PARTITION_ROWS = 1_500
+# 50k items as the issue asks: ~35 s for this file on an idle 2-core machine (several minutes when
+# the cores are shared with other jobs).
+N_EQUIV = 50_000
+PARTITION_ROWS = 12_500
 
 
 def settings() -> BuildSettings:
@@ -227,7 +227,7 @@ def test_killed_workers_still_give_the_same_build(plain_build, cluster):
     thread.start()
     try:
         out = build_map_dask(root, METRIC, settings(), scheduler=client, progress=False, force=True,
-                             partition_rows=500)
+                             partition_rows=5_000)
     finally:
         done.set()
         thread.join()
