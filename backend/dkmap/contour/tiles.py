@@ -156,9 +156,14 @@ class ContourField:
                 self._globals.pop(next(iter(self._globals)))
             n = self.tile_size << z
             window = (-GLOBAL_PAD, -GLOBAL_PAD, n + 2 * GLOBAL_PAD, n + 2 * GLOBAL_PAD)
-            grids = bin_linear(self.positions, self.values, n, window, self.device)
+            grids = self._bin_global(n, window)
             self._globals[key] = convolve_t_kernel(grids, 1.0 / n, alpha, self.kernel.beta, self.device)
         return self._globals[key]
+
+    def _bin_global(self, n: int, window: tuple[int, int, int, int]) -> torch.Tensor:
+        """Metric sum and count of every item on the level lattice of n cells a side (a hook:
+        the Dask engine bins partitions on workers and sums them instead)."""
+        return bin_linear(self.positions, self.values, n, window, self.device)
 
     def _select(self, r: int, row0: int, col0: int, rows: int, cols: int) -> np.ndarray:
         """Indices of items whose bilinear stencil at resolution r lies inside the node window."""
