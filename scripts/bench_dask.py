@@ -16,7 +16,6 @@ import argparse
 import json
 import logging
 import platform
-import re
 import shutil
 import sys
 import tempfile
@@ -27,6 +26,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+from benchmarks_md import write_section  # noqa: E402  (scripts/ is on sys.path)
+
 SECTION = "## Distributed build (issue 9)"
 SHARD_ROWS = 125_000
 BASELINE_PARTITION_ROWS = 25_000
@@ -147,15 +148,6 @@ def stage_table(runs: list[tuple[str, dict]]) -> str:
     return "\n".join(rows)
 
 
-def write_section(body: str) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    block = f"{SECTION}\n{body.rstrip()}\n\n"
-    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block
-    path.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="1000000,5000000,20000000")
@@ -235,7 +227,7 @@ def report(args: argparse.Namespace, runs: list[tuple[str, dict]], notes: list[s
     ])
     print(body, flush=True)
     if not args.no_write:
-        write_section(body)
+        write_section(SECTION, body)
 
 
 if __name__ == "__main__":

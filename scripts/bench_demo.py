@@ -26,6 +26,8 @@ from dkmap.data.demo.corpus import render_many  # noqa: E402
 from dkmap.data.demo.grammar import sample_prompts  # noqa: E402
 from dkmap.data.demo.report import demo_report, format_report  # noqa: E402
 
+from benchmarks_md import write_section  # noqa: E402  (scripts/ is on sys.path)
+
 SECTION = "## Demo corpus (issue 3)"
 
 
@@ -71,19 +73,6 @@ def bench_build(data: Path, size: str) -> tuple[str, dict]:
     return text, report
 
 
-def write_section(body: str) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    doc = path.read_text() if path.is_file() else "# Benchmarks\n"
-    section = f"{SECTION}\n{body.rstrip()}\n"
-    if SECTION in doc:
-        start = doc.index(SECTION)
-        nxt = doc.find("\n## ", start + len(SECTION))
-        doc = doc[:start] + section + ("" if nxt < 0 else doc[nxt:])
-    else:
-        doc = doc.rstrip("\n") + "\n\n" + section
-    path.write_text(doc)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=None, help="folder to build in (default: a temporary one)")
@@ -109,7 +98,7 @@ def main() -> None:
     body = "\n".join(lines)
     print(body)
     if not args.no_write:
-        write_section(body)
+        write_section(SECTION, body)
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ import json
 import math
 import os
 import platform
-import re
 import subprocess
 import sys
 import time
@@ -25,6 +24,8 @@ import numpy as np
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
+from benchmarks_md import write_section  # noqa: E402  (scripts/ is on sys.path)
+
 SECTION = "## Projection (issue 4)"
 CACHE = ROOT / "data" / "cache" / "bench_projection.json"
 DEMO = ROOT / "data" / "datasets" / "demo"
@@ -368,16 +369,6 @@ def render(results: dict) -> str:
     return "\n".join(out)
 
 
-def write_section(body: str) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    block = f"{SECTION}\n{body.rstrip()}\n\n"
-    text = pattern.sub(lambda _: block, text) if pattern.search(text) else \
-        text.rstrip() + "\n\n" + block
-    path.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--parts", nargs="*", choices=PARTS, default=list(PARTS),
@@ -413,7 +404,7 @@ def main() -> None:
         CACHE.write_text(json.dumps(results, indent=1))
     body = render(results)
     print(body)
-    write_section(body)
+    write_section(SECTION, body)
     print(f"\nwrote section '{SECTION}' of {ROOT / 'BENCHMARKS.md'}")
 
 

@@ -15,7 +15,6 @@ import argparse
 import json
 import os
 import platform
-import re
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+from benchmarks_md import write_section  # noqa: E402  (scripts/ is on sys.path)
+
 SECTION = "## SPEC (issue 8)"
 
 
@@ -131,15 +132,6 @@ def direct_baseline(n: int, d: int, seed: int) -> dict:
             "direct_matrix_mib": n * n * 8 / 2**20}
 
 
-def write_section(body: str) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    block = f"{SECTION}\n{body.rstrip()}\n\n"
-    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block
-    path.write_text(text)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="250000,500000,1000000")
@@ -241,7 +233,7 @@ def bench(args: argparse.Namespace, data: Path) -> None:
     print()
     print(body)
     if not args.no_write:
-        write_section(body)
+        write_section(SECTION, body)
         print(f"\nwrote section '{SECTION}' of {ROOT / 'BENCHMARKS.md'}")
 
 
