@@ -6,22 +6,13 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from dkmap.evaluation.command import run_evaluate
 from dkmap.evaluation.report import COLUMNS, format_table
 from dkmap.evaluation.synthetic import smooth_landscape
+from helpers.torch_threads import one_thread  # noqa: F401  (autouse fixture)
 
 KEYS = {"method", "mae", "rmse", "mape", "mae_in", "trust", "seconds"}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Small tensors: one thread avoids OpenMP spin-waiting on a shared CPU.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

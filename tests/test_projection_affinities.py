@@ -10,15 +10,7 @@ import torch
 from dkmap.projection.affinities import (conditional_affinities, entropy_targets,
                                          multiscale_affinities)
 from dkmap.projection.kernel import squared_distances
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Small tensors: one thread avoids OpenMP spin-waiting on a shared CPU.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+from helpers.torch_threads import one_thread  # noqa: F401  (autouse fixture)
 
 
 def clustered(n: int, d: int = 20, seed: int = 0) -> torch.Tensor:

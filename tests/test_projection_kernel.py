@@ -8,15 +8,7 @@ import torch
 
 from dkmap.projection.kernel import nadaraya_watson, squared_distances, t_kernel
 from dkmap.projection.loss import KernelParams, kernel_regression_errors, kl_divergence
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Small tensors: one thread avoids OpenMP spin-waiting on a shared CPU.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+from helpers.torch_threads import one_thread  # noqa: F401  (autouse fixture)
 
 
 def test_t_kernel_matches_formula_and_is_one_at_zero():

@@ -9,17 +9,9 @@ import torch
 from dkmap.evaluation.synthetic import smooth_landscape
 from dkmap.projection import DKMap, FittedMap
 from dkmap.projection.kernel import nadaraya_watson
+from helpers.torch_threads import one_thread  # noqa: F401  (autouse fixture)
 
 SMALL = {"epochs": 3, "batch_size": 100, "hidden": 16}
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # Tiny tensors: one thread avoids OpenMP spin-waiting on a shared CPU.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
