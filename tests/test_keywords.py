@@ -66,6 +66,34 @@ def test_keywords_come_from_the_selected_prompts(extractor, dragon_emb):
     assert set(result.to_dict()) == {"keywords", "sampled", "n_used", "n_selected"}
 
 
+@pytest.mark.parametrize("ngram_range", [(1, 1), (1, 2), (1, 3)])
+def test_keyphrases_equal_keybert_on_the_same_embeddings(extractor, dragon_emb, ngram_range):
+    from keybert import KeyBERT
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    docs = DRAGONS + KITCHENS
+    doc_emb = np.concatenate([dragon_emb, embed_prompts_minilm(KITCHENS)]).astype(np.float32)
+    vocab = CountVectorizer(ngram_range=ngram_range, stop_words="english").fit(docs).get_feature_names_out()
+    want = KeyBERT(model=extractor.model).extract_keywords(
+        docs, vectorizer=CountVectorizer(ngram_range=ngram_range, stop_words="english"), top_n=5,
+        doc_embeddings=doc_emb, word_embeddings=extractor.phrase_embeddings(vocab))
+    got = extractor.keyphrases(docs, doc_emb, ngram_range)
+    assert [[p for p, _ in per_doc] for per_doc in got] == [[p for p, _ in per_doc] for per_doc in want]
+    for mine, theirs in zip(got, want):
+        np.testing.assert_allclose([c for _, c in mine], [c for _, c in theirs], atol=1e-4)  # KeyBERT rounds
+    assert max(map(len, got)) == 5 and min(map(len, got)) >= 1  # fewer only where a prompt has fewer candidates
+
+
+def test_keyword_counts_are_numbers_of_prompts_with_the_keyphrase(extractor, dragon_emb):
+    by_hand: dict[str, int] = {}
+    for phrases in extractor.keyphrases(DRAGONS, dragon_emb):
+        for phrase, _ in phrases:
+            by_hand[phrase] = by_hand.get(phrase, 0) + 1
+    want = sorted(by_hand.items(), key=lambda kv: (-kv[1], kv[0]))
+    result = extractor.extract(DRAGONS, dragon_emb, top_k=len(want))
+    assert [(k["keyword"], k["count"]) for k in result.keywords] == want
+
+
 def test_histogram_rows_cover_every_selected_item_exactly_once(extractor, dragon_emb):
     rows = np.arange(len(DRAGONS)) * 3 + 1000  # dataset rows of the selection
     result = extractor.extract(DRAGONS, dragon_emb, top_k=5, rows=rows)

@@ -1,8 +1,12 @@
 """Keywords of a lasso selection (METHOD.md §7): KeyBERT keyphrases and similarity histograms.
 
-KeyBERT ranks each prompt's candidate phrases by cosine similarity to the prompt. The prompt side
-uses the STORED MiniLM embeddings (space `minilm`), the phrase side the same MiniLM model, so
-both live in one space; phrase embeddings are cached per extractor (one per process) by phrase.
+Keyphrases are KeyBERT's (cosine ranking, no MMR): each prompt's candidates are the n-grams that
+scikit-learn's CountVectorizer, fitted on the sampled prompts, finds in it, ranked by cosine
+similarity to the prompt. The prompt side uses the STORED MiniLM embeddings (space `minilm`), the
+phrase side the same MiniLM model, so both live in one space; phrase embeddings are cached per
+extractor (one per process) by phrase. KeyBERT scores one prompt at a time (a few ms each); here
+every (prompt, candidate) pair is scored at once from the two embedding matrices and the top ones
+per prompt are picked by one sort, with the same result (tests compare with KeyBERT itself).
 Large selections are sampled for extraction only; similarities cover every selected item.
 
 Histogram bins: `n_bins` (default 10) equal bins over [min, max] of all similarities of the
@@ -15,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -63,12 +67,10 @@ def histogram_bins(similarities: np.ndarray, rows: np.ndarray, lo: float, hi: fl
 
 
 class KeywordExtractor:
-    """Holds the MiniLM model, KeyBERT and the phrase-embedding cache; build once per process."""
+    """Holds the MiniLM model and the phrase-embedding cache; build once per process."""
 
     def __init__(self, model: Any = None, keyphrases_per_prompt: int = 5, stop_words: str | None = "english",
                  n_bins: int = 10, cache_size: int = 200_000) -> None:
-        from keybert import KeyBERT
-
         if model is None:
             from dkmap.data.encoders import load_minilm
 
@@ -81,7 +83,6 @@ class KeywordExtractor:
         # sentence-transformers renamed the accessor; accept either.
         get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         self.dim: int | None = get_dim()
-        self.keybert = KeyBERT(model=model)
         self.keyphrases_per_prompt = keyphrases_per_prompt
         self.stop_words = stop_words
         self.n_bins = n_bins
@@ -116,20 +117,37 @@ class KeywordExtractor:
 
         return CountVectorizer(ngram_range=ngram_range, stop_words=self.stop_words)
 
-    def _keyphrases(self, docs: list[str], doc_emb: np.ndarray, ngram_range: tuple[int, int]) -> list[list[str]]:
-        """The top keyphrases of every doc, by KeyBERT on the stored doc embeddings."""
+    def _top_pairs(self, docs: list[str], doc_emb: np.ndarray, ngram_range: tuple[int, int]
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """KeyBERT's top keyphrases of every doc as pairs: (vocabulary, doc index, phrase index, cosine),
+        grouped by doc, best first within a doc."""
+        vectorizer = self._vectorizer(ngram_range)
         try:
-            vocab = self._vectorizer(ngram_range).fit(docs).get_feature_names_out()
+            counts = vectorizer.fit_transform(docs).tocsr()
         except ValueError:  # only stop words or no words at all
-            return [[] for _ in docs]
-        # KeyBERT refits the same vectorizer on the same docs: the vocabulary, and so the row
-        # order of the word embeddings, is identical.
-        found = self.keybert.extract_keywords(
-            docs, vectorizer=self._vectorizer(ngram_range), top_n=self.keyphrases_per_prompt,
-            doc_embeddings=doc_emb, word_embeddings=self.phrase_embeddings(vocab))
-        if len(docs) == 1:  # KeyBERT unwraps the list for a single document
-            found = [found]
-        return [[phrase for phrase, _ in per_doc] for per_doc in found]
+            return np.array([], dtype=object), *(np.empty(0, dtype=t) for t in (np.int64, np.int64, np.float32))
+        counts.sort_indices()  # KeyBERT lists a doc's candidates in vocabulary order
+        vocab = vectorizer.get_feature_names_out()
+        doc_of = np.repeat(np.arange(len(docs)), np.diff(counts.indptr))
+        phrase_of = counts.indices.astype(np.int64)
+        phrase_emb = self.phrase_embeddings(vocab)
+        cosine = np.einsum("ij,ij->i", _unit_rows(doc_emb)[doc_of], phrase_emb[phrase_of])
+        # By doc, then best first; equal scores: the later phrase first, as KeyBERT's reversed argsort.
+        order = np.lexsort((-phrase_of, -cosine, doc_of))
+        rank = np.arange(len(order)) - counts.indptr[doc_of[order]]
+        keep = order[rank < self.keyphrases_per_prompt]
+        return vocab, doc_of[keep], phrase_of[keep], cosine[keep]
+
+    def keyphrases(self, docs: Sequence[str], doc_emb: np.ndarray, ngram_range: tuple[int, int] = (1, 2)
+                   ) -> list[list[tuple[str, float]]]:
+        """The top `keyphrases_per_prompt` (phrase, cosine) of every doc, best first, as KeyBERT's
+        `extract_keywords(docs, vectorizer=CountVectorizer(ngram_range, stop_words), doc_embeddings=...)`."""
+        docs = [str(d) for d in docs]
+        vocab, doc_of, phrase_of, cosine = self._top_pairs(docs, np.asarray(doc_emb), tuple(ngram_range))
+        out: list[list[tuple[str, float]]] = [[] for _ in docs]
+        for d, p, c in zip(doc_of.tolist(), phrase_of.tolist(), cosine.tolist()):
+            out[d].append((str(vocab[p]), c))
+        return out
 
     def _similarities(self, prompt_embeddings: np.ndarray, keyword_emb: np.ndarray) -> np.ndarray:
         """Cosine similarity of every selected prompt (stored MiniLM space) to every keyword."""
@@ -145,7 +163,7 @@ class KeywordExtractor:
         """Keywords of the selected `prompts` and a similarity histogram per keyword.
 
         `prompt_embeddings` are the stored MiniLM rows of the same prompts (n × 384). At most
-        `max_docs` prompts (seeded sample) feed KeyBERT; keywords are ranked by the number of
+        `max_docs` prompts (seeded sample) give keyphrases; keywords are ranked by the number of
         prompts that have them among their top keyphrases. `rows` (default 0..n-1) are the
         identifiers reported in each histogram bar, e.g. dataset rows."""
         prompts = [str(p) for p in prompts]
@@ -172,9 +190,11 @@ class KeywordExtractor:
         sampled = n > max_docs
         used = np.sort(np.random.default_rng(seed).choice(n, size=max_docs, replace=False)) if sampled else np.arange(n)
         docs = [prompts[i] for i in used]
-        doc_emb = _unit_rows(emb[used] if sampled else emb)
-        counts = Counter(p for per_doc in self._keyphrases(docs, doc_emb, tuple(ngram_range)) for p in set(per_doc))
-        top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top_k]
+        vocab, _, phrase_of, _ = self._top_pairs(docs, emb[used] if sampled else emb, tuple(ngram_range))
+        # A doc lists a phrase once, so phrase counts are numbers of docs.
+        counts = np.bincount(phrase_of, minlength=len(vocab))
+        top = sorted(((str(vocab[i]), int(counts[i])) for i in np.flatnonzero(counts)),
+                     key=lambda kv: (-kv[1], kv[0]))[:top_k]
 
         sims = self._similarities(emb, self.phrase_embeddings([k for k, _ in top]))
         keywords = []
