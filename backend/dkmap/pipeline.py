@@ -18,6 +18,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 import faiss
 import numpy as np
@@ -33,7 +34,7 @@ from dkmap.contour.mask import FarMask
 from dkmap.contour.refine import (detail_leaves, refine_alphas, tile_counts, validation_mse_fn,
                                   validation_split)
 from dkmap.contour.tiles import ContourField, Kernel, level_grid
-from dkmap.data.store import open_dataset
+from dkmap.data.store import SHARDED, feature_spaces, open_dataset
 from dkmap.projection import DKMap
 
 log = logging.getLogger(__name__)
@@ -45,41 +46,60 @@ TRANSFORM_CHUNK = 100_000
 def build_map(dataset_dir: str | os.PathLike, metric: str, settings: BuildSettings | dict | None = None,
               progress: bool = True, force: bool = False) -> Path:
     """Build (or reuse) DATASET/maps/<metric>/ and return its path."""
+    settings = coerce_settings(settings)
+    ds = open_dataset(dataset_dir)
+    require_metric(ds.name, ds.metrics, metric)
+    target = Path(ds.root) / "maps" / metric
+    inputs = input_checksums(ds.root, ds.meta, metric)
+    if reused(target, inputs, settings, force, progress):
+        return target
+    stages = Stages(progress)
+    manifest = write_map(target, lambda tmp: _build_into(tmp, ds, metric, settings, inputs, stages, progress))
+    with stages("index"):
+        index_info = build_indexes(ds, settings, progress)
+    report(summary(ds.name, metric, manifest, index_info, stages.timings), progress)
+    return target
+
+
+def coerce_settings(settings: BuildSettings | dict | None) -> BuildSettings:
+    """BuildSettings from settings, a dict of overrides or None (the defaults)."""
     if isinstance(settings, dict) or settings is None:
         settings = BuildSettings.from_dict(settings)
     if not isinstance(settings, BuildSettings):
         raise TypeError(f"settings must be BuildSettings, a dict or None, got {type(settings).__name__}")
-    ds = open_dataset(dataset_dir)
-    if metric not in ds.metrics:
-        raise ValueError(f"metric {metric!r} is not in dataset {ds.name!r}; choose one of "
-                         f"{sorted(ds.metrics)}")
-    target = Path(ds.root) / "maps" / metric
-    inputs = _input_checksums(ds, metric)
+    return settings
+
+
+def require_metric(dataset: str, metrics: dict, metric: str) -> None:
+    if metric not in metrics:
+        raise ValueError(f"metric {metric!r} is not in dataset {dataset!r}; choose one of {sorted(metrics)}")
+
+
+def reused(target: Path, inputs: dict, settings: BuildSettings, force: bool, progress: bool) -> bool:
+    """Remove temporaries of interrupted builds of target; True (and say so) when target is reusable."""
     _remove_stale_temporaries(target)
-    if not force and _reusable(target, inputs, settings):
-        log.info("map %s/%s is up to date; reusing %s", ds.name, metric, target)
-        _report(f"map {ds.name}/{metric}: up to date, reused {target}", progress)
-        return target
-    stages = _Stages(progress)
+    if force or not _reusable(target, inputs, settings):
+        return False
+    report(f"map {target.parent.parent.name}/{target.name}: up to date, reused {target}", progress)
+    return True
+
+
+def write_map(target: Path, build_into: Callable[[Path], dict]) -> dict:
+    """Run build_into(temporary folder) → manifest; the folder with its manifest replaces target."""
     with atomic_dir(target) as tmp:
-        manifest = _build_into(tmp, ds, metric, settings, inputs, stages, progress)
-        _write_json(tmp / "manifest.json", manifest)
-    with stages("index"):
-        index_info = build_indexes(ds, settings, progress)
-    _report(_summary(ds.name, metric, manifest, index_info, stages.timings), progress)
-    return target
+        manifest = build_into(tmp)
+        write_json(tmp / "manifest.json", manifest)
+    return manifest
 
 
-def _build_into(tmp: Path, ds, metric: str, settings: BuildSettings, inputs: dict, stages: "_Stages",
+def _build_into(tmp: Path, ds, metric: str, settings: BuildSettings, inputs: dict, stages: "Stages",
                 progress: bool) -> dict:
-    m = ds.metric(metric).astype(np.float64)
+    m = metric_values(ds.metric(metric), metric)
     is_train = np.asarray(ds.is_train, dtype=bool)
-    if not np.isfinite(m).all():
-        raise ValueError(f"metric {metric!r} has NaN or inf values; fix the dataset first")
     with stages("load"):
         x = np.asarray(ds.features(metric), dtype=np.float32)
     with stages("fit"):
-        fitted, n_fit = _fit(x, m, is_train, settings, progress)
+        fitted, n_fit = fit_projection(x, m, is_train, settings, progress)
         fitted.save(tmp / "projector.pt")
     with stages("transform"):
         raw = np.concatenate([fitted.transform(x[i:i + TRANSFORM_CHUNK])
@@ -87,31 +107,54 @@ def _build_into(tmp: Path, ds, metric: str, settings: BuildSettings, inputs: dic
                                             disable=not progress, leave=False)])
         del x
         positions, norm = normalise_positions(raw, settings.margin)
-        np.save(tmp / "positions.npy", positions.astype(np.float32))
-        np.save(tmp / "values.npy", m)
+        save_positions(tmp, positions, m)
+    return finish_map(tmp, dataset=ds.name, metric=metric, positions=positions, m=m, is_train=is_train,
+                      fitted=fitted, n_fit=n_fit, norm=norm, inputs=inputs, settings=settings,
+                      stages=stages, progress=progress)
+
+
+def metric_values(values: np.ndarray, metric: str) -> np.ndarray:
+    """The metric column as float64, refusing NaN and inf."""
+    m = np.asarray(values, dtype=np.float64)
+    if not np.isfinite(m).all():
+        raise ValueError(f"metric {metric!r} has NaN or inf values; fix the dataset first")
+    return m
+
+
+def save_positions(tmp: Path, positions: np.ndarray, m: np.ndarray) -> None:
+    np.save(tmp / "positions.npy", positions.astype(np.float32))
+    np.save(tmp / "values.npy", m)
+
+
+def finish_map(tmp: Path, *, dataset: str, metric: str, positions: np.ndarray, m: np.ndarray,
+               is_train: np.ndarray, fitted, n_fit: int, norm: dict, inputs: dict, settings: BuildSettings,
+               stages: "Stages", progress: bool, field_type: Callable[..., ContourField] = ContourField,
+               extra: dict | None = None) -> dict:
+    """Every stage after the projection, into tmp: kernel rescaled to the unit square, subdivision,
+    α refinement, stored contour levels (on a `field_type` field), overlay sampling; returns the
+    manifest (with `extra` entries added). `positions`: unit-square positions of all items."""
+    s = settings
     k = fitted.kernel
     beta = float(k["beta"])
     alpha0 = float(k["alpha"]) / norm["scale"] ** (2 * beta)   # ‖c·d‖^{2β} = c^{2β}‖d‖^{2β}
     kernel = Kernel(alpha=alpha0, beta=beta, scale=float(k["scale"]), m_mean=float(k["m_mean"]))
-    positions = positions.astype(np.float64)
+    positions = np.asarray(positions, dtype=np.float64)
     with stages("subdivision"):
-        counts = [tile_counts(positions, z) for z in range(settings.max_level + 1)]
-        deepest = next((z for z in range(settings.max_level + 1)
-                        if counts[z].max() < settings.subdivide_min_points), settings.max_level)
-        max_level = max(0, min(settings.max_level, deepest))
+        counts = [tile_counts(positions, z) for z in range(s.max_level + 1)]
+        deepest = next((z for z in range(s.max_level + 1)
+                        if counts[z].max() < s.subdivide_min_points), s.max_level)
+        max_level = max(0, min(s.max_level, deepest))
     with stages("refine"):
-        val, centres = validation_split(is_train, settings.refine_val_fraction, settings.refine_val_max,
-                                        settings.seed)
+        val, centres = validation_split(is_train, s.refine_val_fraction, s.refine_val_max, s.seed)
         bar = tqdm(total=max_level + 1, desc="refine α", disable=not progress, leave=False)
         refinement = refine_alphas(alpha0, max_level + 1,
                                    validation_mse_fn(positions, m, kernel, val, centres),
-                                   settings.alpha_growth, settings.refine_tolerance, bar.update)
+                                   s.alpha_growth, s.refine_tolerance, bar.update)
         bar.close()
     lo, hi = np.percentile(m, [1, 99])
-    field = ContourField(positions, m, kernel, settings.tile_size, settings.max_grid,
-                         settings.oversample, settings.near_margin)
+    field = field_type(positions, m, kernel, s.tile_size, s.max_grid, s.oversample, s.near_margin)
     n_stored = min(field.precomputed_levels, max_level + 1)
-    mask = FarMask(positions, settings.mask_radius) if settings.mask_enabled else None
+    mask = FarMask(positions, s.mask_radius) if s.mask_enabled else None
     with stages("levels"):
         (tmp / "levels").mkdir()
         leaves: dict[str, list[list[int]]] = {}
@@ -120,47 +163,47 @@ def _build_into(tmp: Path, ds, metric: str, settings: BuildSettings, inputs: dic
             grid = level_grid(field, z, refinement.levels[z].alpha, mask)
             np.save(tmp / "levels" / f"level_{z}.npy", grid)
             if previous is not None:
-                flat = detail_leaves(previous, grid, settings.tile_size,
-                                     settings.subdivide_detail_tol * max(hi - lo, 1e-12))
+                flat = detail_leaves(previous, grid, s.tile_size,
+                                     s.subdivide_detail_tol * max(hi - lo, 1e-12))
                 leaves[str(z - 1)] = np.argwhere(flat)[:, ::-1].tolist()   # [tx, ty]
             previous = grid
-        del previous
+        del previous, field
     with stages("sampling"):
-        blue = sampling.bluenoise_levels(positions, settings.bluenoise_radius0, max_level, settings.seed)
-        rand = sampling.random_levels(len(positions), sampling.cumulative_counts(blue, max_level),
-                                      settings.seed)
+        blue = sampling.bluenoise_levels(positions, s.bluenoise_radius0, max_level, s.seed)
+        rand = sampling.random_levels(len(positions), sampling.cumulative_counts(blue, max_level), s.seed)
         np.save(tmp / "sampling_bluenoise.npy", blue)
         np.save(tmp / "sampling_random.npy", rand)
     files = {p.relative_to(tmp).as_posix(): {"sha256": sha256_file(p), "bytes": p.stat().st_size}
              for p in sorted(tmp.rglob("*")) if p.is_file()}
     return {
         "format": MAP_FORMAT,
-        "dataset": ds.name,
+        "dataset": dataset,
         "metric": metric,
         "n_items": int(len(m)),
         "inputs": inputs,
-        "settings": settings.to_dict(),
+        "settings": s.to_dict(),
         "kernel": {"alpha": alpha0, "beta": beta, "scale": kernel.scale, "m_mean": kernel.m_mean},
         "projection_kernel": {key: float(v) for key, v in k.items()},
         "normalisation": norm,
         "training": {"n_fit": n_fit, "n_train": int(is_train.sum())},
         "colour_domain": [float(lo), float(hi)],
         "value_range": [float(m.min()), float(m.max())],
-        "tile_size": settings.tile_size,
+        "tile_size": s.tile_size,
         "max_level": max_level,
         "precomputed_levels": list(range(n_stored)),
         "levels": [lv.to_dict() for lv in refinement.levels],
         "refinement_stopped_at": refinement.stopped_at,
         "refinement": {"epsilon": refinement.epsilon, "mse_val0": refinement.mse_val0,
                        "n_val": int(len(val)), "n_centres": int(len(centres)),
-                       "growth": settings.alpha_growth},
-        "subdivision": {"min_points": settings.subdivide_min_points,
-                        "detail_tolerance": settings.subdivide_detail_tol * float(hi - lo),
+                       "growth": s.alpha_growth},
+        "subdivision": {"min_points": s.subdivide_min_points,
+                        "detail_tolerance": s.subdivide_detail_tol * float(hi - lo),
                         "max_level": max_level, "detail_leaves": leaves},
-        "mask": {"enabled": settings.mask_enabled,
-                 "radius": settings.mask_radius if settings.mask_enabled else None},
-        "sampling": {"bluenoise_radius0": settings.bluenoise_radius0,
+        "mask": {"enabled": s.mask_enabled,
+                 "radius": s.mask_radius if s.mask_enabled else None},
+        "sampling": {"bluenoise_radius0": s.bluenoise_radius0,
                      "counts": sampling.cumulative_counts(blue, max_level).tolist()},
+        **(extra or {}),
         "files": files,
         "timings": stages.timings,
         "versions": versions(),
@@ -181,7 +224,7 @@ def normalise_positions(raw: np.ndarray, margin: float) -> tuple[np.ndarray, dic
     return positions, {"scale": c, "shift": shift.tolist()}
 
 
-def _fit(x: np.ndarray, m: np.ndarray, is_train: np.ndarray, settings: BuildSettings, progress: bool):
+def fit_projection(x, m: np.ndarray, is_train: np.ndarray, settings: BuildSettings, progress: bool):
     """Train the projection on the train items (a seeded sample of train_max when there are more)."""
     train = np.flatnonzero(is_train)
     if len(train) > settings.train_max:
@@ -225,7 +268,7 @@ def build_indexes(ds, settings: BuildSettings, progress: bool = True) -> dict:
                            "d": int(index.d), "recall_at_10": recall, "settings": wanted,
                            "input_sha256": source, "sha256": sha256_file(path),
                            "seconds": time.perf_counter() - started}
-    _write_json(manifest_path, manifest)
+    write_json(manifest_path, manifest)
     return manifest
 
 
@@ -234,11 +277,14 @@ def versions() -> dict:
             "scipy": scipy.__version__, "torch": torch.__version__, "faiss": faiss.__version__}
 
 
-def _input_checksums(ds, metric: str) -> dict:
-    """Checksums of what the map depends on: the table (metric values, split) and feature spaces."""
-    recorded = ds.meta.get("checksums", {})
-    files = ["items.parquet"] + [f"embeddings/{s}.npy" for s in ds.feature_spaces(metric)]
-    return {f: recorded.get(f) or sha256_file(Path(ds.root) / f) for f in files}
+def input_checksums(root: Path, meta: dict, metric: str) -> dict:
+    """Checksums of what the map depends on: the table (metric values, split) and feature spaces.
+    A sharded dataset's dataset.yaml lists every shard's checksum, so its own checksum stands for all."""
+    if meta.get("layout") == SHARDED:
+        return {"dataset.yaml": sha256_file(Path(root) / "dataset.yaml")}
+    recorded = meta.get("checksums", {})
+    files = ["items.parquet"] + [f"embeddings/{s}.npy" for s in feature_spaces(meta, metric)]
+    return {f: recorded.get(f) or sha256_file(Path(root) / f) for f in files}
 
 
 def _reusable(target: Path, inputs: dict, settings: BuildSettings) -> bool:
@@ -270,13 +316,13 @@ def _remove_stale_temporaries(target: Path) -> None:
             shutil.rmtree(stale, ignore_errors=True)
 
 
-def _write_json(path: Path, data: dict) -> None:
+def write_json(path: Path, data: dict) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     tmp.write_text(json.dumps(data, indent=1, allow_nan=False))
     os.replace(tmp, path)
 
 
-class _Stages:
+class Stages:
     """Times each stage and samples the process's peak resident memory while it runs."""
 
     def __init__(self, progress: bool):
@@ -315,7 +361,7 @@ def _rss_mb() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _summary(name: str, metric: str, manifest: dict, index_info: dict, timings: dict) -> str:
+def summary(name: str, metric: str, manifest: dict, index_info: dict, timings: dict) -> str:
     lines = [f"map {name}/{metric}: {manifest['n_items']} items, levels 0..{manifest['max_level']} "
              f"(stored {len(manifest['precomputed_levels'])}), colour domain "
              f"[{manifest['colour_domain'][0]:.4g}, {manifest['colour_domain'][1]:.4g}]",
@@ -329,7 +375,7 @@ def _summary(name: str, metric: str, manifest: dict, index_info: dict, timings: 
     return "\n".join(lines)
 
 
-def _report(text: str, progress: bool) -> None:
+def report(text: str, progress: bool) -> None:
     log.info("%s", text)
     if progress:
         print(text, file=sys.stderr)

@@ -17,6 +17,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 TRAIN_PER_LIST = 64   # training points per inverted list (faiss warns below ~39)
+ADD_CHUNK = 100_000
 
 
 def build_index(emb: np.ndarray, exact_max: int = 200_000, pq: bool = False, nprobe: int = 32,
@@ -24,25 +25,44 @@ def build_index(emb: np.ndarray, exact_max: int = 200_000, pq: bool = False, npr
     """Index of the rows of `emb` (L2-normalised, so inner product = cosine); ids are row numbers."""
     x = _as_float32(emb, "emb")
     n, d = x.shape
+    sample = x[training_rows(n, seed)] if n > exact_max else None
+    index = empty_index(d, n, exact_max, pq, sample, nprobe)
+    for start in range(0, n, ADD_CHUNK):
+        index.add(x[start:start + ADD_CHUNK])
+    return index
+
+
+def empty_index(d: int, n: int, exact_max: int, pq: bool, sample: np.ndarray | None,
+                nprobe: int = 32) -> faiss.Index:
+    """The trained, empty index `build_index` fills for n items of dimension d: IndexFlatIP up to
+    exact_max items, else IVF (optionally PQ) trained on `sample` (the rows `training_rows` names)."""
     if n <= exact_max:
-        index = faiss.IndexFlatIP(d)
-        index.add(x)
-        return index
-    nlist = int(min(65536, max(16, 4 * np.sqrt(n))))
+        return faiss.IndexFlatIP(d)
+    if sample is None:
+        raise ValueError(f"an IVF index over {n} items (> exact_max {exact_max}) needs a training sample")
+    nlist = n_lists(n)
     quantiser = faiss.IndexFlatIP(d)
     if pq:
         m = next(m for m in (64, 48, 32, 16, 8, 4, 2, 1) if d % m == 0 and d // m >= 4 or m == 1)
         index = faiss.IndexIVFPQ(quantiser, d, nlist, m, 8, faiss.METRIC_INNER_PRODUCT)
     else:
         index = faiss.IndexIVFFlat(quantiser, d, nlist, faiss.METRIC_INNER_PRODUCT)
-    rng = np.random.default_rng(seed)
-    n_train = min(n, TRAIN_PER_LIST * nlist)
-    sample = np.sort(rng.choice(n, size=n_train, replace=False)) if n_train < n else np.arange(n)
-    index.train(_as_float32(x[sample], "emb"))
-    for start in range(0, n, 100_000):
-        index.add(x[start:start + 100_000])
+    index.train(_as_float32(sample, "sample"))
     index.nprobe = min(nprobe, nlist)
     return index
+
+
+def n_lists(n: int) -> int:
+    """Inverted lists of an IVF index over n items (≈ 4√n)."""
+    return int(min(65536, max(16, 4 * np.sqrt(n))))
+
+
+def training_rows(n: int, seed: int) -> np.ndarray:
+    """Sorted rows of the seeded sample an IVF index over n items is trained on."""
+    n_train = min(n, TRAIN_PER_LIST * n_lists(n))
+    if n_train == n:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(seed).choice(n, size=n_train, replace=False))
 
 
 def search(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -60,15 +80,22 @@ def measure_recall(index: faiss.Index, emb: np.ndarray, k: int = 10, n_queries: 
                    seed: int = 0) -> float:
     """recall@k of `index` against exact inner-product search, on random items as queries."""
     x = _as_float32(emb, "emb")
-    rng = np.random.default_rng(seed)
-    qi = rng.choice(len(x), size=min(n_queries, len(x)), replace=False)
+    qi = recall_queries(len(x), n_queries, seed)
     exact = faiss.IndexFlatIP(x.shape[1])
-    for start in range(0, len(x), 100_000):
-        exact.add(x[start:start + 100_000])
+    for start in range(0, len(x), ADD_CHUNK):
+        exact.add(x[start:start + ADD_CHUNK])
     _, truth = exact.search(x[qi], k)
-    _, got = search(index, x[qi], k)
-    hits = sum(len(set(t) & set(g)) for t, g in zip(truth, got))
-    return hits / truth.size
+    return recall(truth, search(index, x[qi], k)[1])
+
+
+def recall_queries(n: int, n_queries: int, seed: int) -> np.ndarray:
+    """Rows used as queries by `measure_recall` (a seeded sample of at most n_queries)."""
+    return np.random.default_rng(seed).choice(n, size=min(n_queries, n), replace=False)
+
+
+def recall(truth: np.ndarray, got: np.ndarray) -> float:
+    """Fraction of the true top-k ids (per query row) that `got` also returns."""
+    return sum(len(set(t) & set(g)) for t, g in zip(truth, got)) / truth.size
 
 
 def save(index: faiss.Index, path: str | os.PathLike) -> None:

@@ -1,4 +1,10 @@
-"""The on-disk dataset format: validated reads, and writes that land whole or not at all."""
+"""The on-disk dataset format: validated reads, and writes that land whole or not at all.
+
+Two layouts (data/README.md): plain (items.parquet, embeddings/<space>.npy) and sharded
+(`layout: sharded` in dataset.yaml; items/part-N.parquet and embeddings/<space>/part-N.npy, rows
+split in order). `open_dataset` reads both into the same `Dataset`: a sharded embedding is a
+`ShardedArray` over memory-mapped shards, so rows are read from the shards that hold them.
+"""
 
 from __future__ import annotations
 
@@ -21,6 +27,7 @@ FORMAT_VERSION = 1
 SPLITS = ("train", "test")
 METRIC_KINDS = ("score", "difference")
 NORM_TOLERANCE = 1e-2
+SHARDED = "sharded"   # dataset.yaml `layout` of a dataset split by rows into shards
 
 
 class DatasetError(ValueError):
@@ -80,6 +87,100 @@ def normalise_rows(emb: np.ndarray, name: str) -> np.ndarray:
     return out.astype(arr.dtype if arr.dtype == np.float16 else np.float32)
 
 
+def feature_spaces(meta: dict, metric: str) -> list[str]:
+    """Spaces concatenated into the projected feature of `metric` (METHOD.md §1), from dataset.yaml."""
+    info = meta["metrics"].get(metric)
+    if info is None:
+        raise KeyError(f"unknown metric '{metric}' (dataset '{meta['name']}' has: {', '.join(meta['metrics'])})")
+    return ["text"] + [image_space(g) for g in info["generators"]]
+
+
+def shard_name(index: int) -> str:
+    return f"part-{index:05d}"
+
+
+def items_shard_path(root: Path, index: int) -> Path:
+    """Items table rows of shard `index` of a sharded dataset."""
+    return Path(root) / "items" / f"{shard_name(index)}.parquet"
+
+
+def embedding_shard_path(root: Path, space: str, index: int) -> Path:
+    """Embedding `space` rows of shard `index` of a sharded dataset."""
+    return Path(root) / "embeddings" / space / f"{shard_name(index)}.npy"
+
+
+class ShardedArray:
+    """A read-only N×d matrix stored as row shards (each memory-mapped), indexed like an array.
+
+    `a[i]`, `a[start:stop]`, `a[rows]` (ints or booleans) read only the shards holding those rows;
+    `np.asarray(a)` reads every shard into one array (the whole matrix: avoid on large datasets).
+    """
+
+    ndim = 2
+
+    def __init__(self, parts: list[np.ndarray]):
+        if not parts:
+            raise ValueError("a sharded array needs at least one shard")
+        self._parts = parts
+        self._offsets = np.concatenate([[0], np.cumsum([len(p) for p in parts])]).astype(np.int64)
+        self.shape = (int(self._offsets[-1]), int(parts[0].shape[1]))
+        self.dtype = parts[0].dtype
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        whole = self[:]
+        return whole if dtype is None else whole.astype(dtype, copy=False)
+
+    def __getitem__(self, key):
+        if isinstance(key, tuple):
+            rows, *rest = key
+            return self[rows][(slice(None), *rest)] if not np.isscalar(rows) else self[rows][tuple(rest)]
+        if isinstance(key, (int, np.integer)):
+            row = int(key) + (self.shape[0] if key < 0 else 0)
+            if not 0 <= row < self.shape[0]:
+                raise IndexError(f"row {int(key)} out of range for {self.shape[0]} rows")
+            k = int(np.searchsorted(self._offsets, row, side="right")) - 1
+            return np.asarray(self._parts[k][row - self._offsets[k]])
+        if isinstance(key, slice):
+            start, stop, step = key.indices(self.shape[0])
+            if step != 1:
+                return self[np.arange(start, stop, step)]
+            return self._range(start, max(start, stop))
+        return self._take(np.asarray(key))
+
+    def _range(self, start: int, stop: int) -> np.ndarray:
+        first = int(np.searchsorted(self._offsets, start, side="right")) - 1
+        blocks = []
+        k = first
+        while k < len(self._parts) and self._offsets[k] < stop:
+            lo, hi = self._offsets[k], self._offsets[k + 1]
+            blocks.append(self._parts[k][max(start, lo) - lo:min(stop, hi) - lo])
+            k += 1
+        if not blocks:
+            return np.empty((0, self.shape[1]), dtype=self.dtype)
+        return np.concatenate(blocks) if len(blocks) > 1 else np.array(blocks[0])
+
+    def _take(self, rows: np.ndarray) -> np.ndarray:
+        if rows.dtype == bool:
+            if rows.shape != (self.shape[0],):
+                raise IndexError(f"boolean index of shape {rows.shape} for {self.shape[0]} rows")
+            rows = np.flatnonzero(rows)
+        if rows.size and not np.issubdtype(rows.dtype, np.integer):
+            raise IndexError(f"rows must be integers or booleans, got {rows.dtype}")
+        rows = rows.astype(np.int64).reshape(-1)
+        rows = np.where(rows < 0, rows + self.shape[0], rows)
+        if rows.size and (rows.min() < 0 or rows.max() >= self.shape[0]):
+            raise IndexError(f"rows out of range for {self.shape[0]} rows")
+        out = np.empty((len(rows), self.shape[1]), dtype=self.dtype)
+        owner = np.searchsorted(self._offsets, rows, side="right") - 1
+        for k in np.unique(owner):
+            here = owner == k
+            out[here] = self._parts[k][rows[here] - self._offsets[k]]
+        return out
+
+
 @dataclass
 class Dataset:
     """A validated dataset folder; embeddings are memory-mapped on first use."""
@@ -96,6 +197,10 @@ class Dataset:
     @property
     def n(self) -> int:
         return len(self.items)
+
+    @property
+    def sharded(self) -> bool:
+        return self.meta.get("layout") == SHARDED
 
     @property
     def generators(self) -> list[str]:
@@ -136,18 +241,19 @@ class Dataset:
         return space
 
     def embedding(self, space: str) -> np.ndarray:
-        """The N×d embedding matrix of `space`, memory-mapped read-only."""
+        """The N×d embedding matrix of `space`, memory-mapped read-only (a ShardedArray if sharded)."""
         space = self.resolve_space(space)
         if space not in self._embeddings:
-            self._embeddings[space] = np.load(self.root / "embeddings" / f"{space}.npy", mmap_mode="r")
+            if self.sharded:
+                self._embeddings[space] = ShardedArray(
+                    [np.load(embedding_shard_path(self.root, space, k), mmap_mode="r")
+                     for k in range(len(self.meta["shards"]))])
+            else:
+                self._embeddings[space] = np.load(self.root / "embeddings" / f"{space}.npy", mmap_mode="r")
         return self._embeddings[space]
 
     def feature_spaces(self, metric: str) -> list[str]:
-        """Spaces concatenated into the projected feature of `metric` (METHOD.md §1)."""
-        info = self.meta["metrics"].get(metric)
-        if info is None:
-            raise KeyError(f"unknown metric '{metric}' (dataset '{self.name}' has: {', '.join(self.meta['metrics'])})")
-        return ["text"] + [image_space(g) for g in info["generators"]]
+        return feature_spaces(self.meta, metric)
 
     def features(self, metric: str) -> np.ndarray:
         """x = (t, v_g) for a score metric, (t, v_a, v_b) for a difference metric; float32 N×D."""
@@ -191,33 +297,62 @@ def _read_meta(root: Path) -> dict:
 
 
 def open_dataset(path: str | os.PathLike, verify_checksums: bool = False) -> Dataset:
-    """Open and validate a dataset folder; raise DatasetError naming what is wrong."""
+    """Open and validate a dataset folder (either layout); raise DatasetError naming what is wrong."""
     root = Path(path).resolve()
     if not root.is_dir():
         raise DatasetError(f"{root}: dataset folder does not exist")
     meta = _read_meta(root)
-    items_path = root / "items.parquet"
-    if not items_path.is_file():
-        raise DatasetError(f"{items_path}: missing")
-    items = pd.read_parquet(items_path)
-    if len(items) != meta["n_items"]:
-        raise DatasetError(f"{items_path}: {len(items)} rows but dataset.yaml says n_items={meta['n_items']}")
+    if meta.get("layout") == SHARDED:
+        items_path = root / "items"
+        items, embedding_files = _sharded_files(root, meta)
+    else:
+        items_path = root / "items.parquet"
+        if not items_path.is_file():
+            raise DatasetError(f"{items_path}: missing")
+        items = pd.read_parquet(items_path)
+        if len(items) != meta["n_items"]:
+            raise DatasetError(f"{items_path}: {len(items)} rows but dataset.yaml says n_items={meta['n_items']}")
+        embedding_files = [(root / "embeddings" / f"{space}.npy", space, len(items)) for space in meta["spaces"]]
     required = ["id", "prompt", "split"] + [image_column(g) for g in meta["generators"]] + list(meta["metrics"])
     missing = [c for c in required if c not in items.columns]
     if missing:
         raise DatasetError(f"{items_path}: missing columns {missing}")
-    for space in meta["spaces"]:
-        emb_path = root / "embeddings" / f"{space}.npy"
+    dims: dict[str, int] = {}
+    for emb_path, space, rows in embedding_files:
         if not emb_path.is_file():
             raise DatasetError(f"{emb_path}: missing embedding file for space '{space}'")
         emb = np.load(emb_path, mmap_mode="r")
-        if emb.ndim != 2 or emb.shape[0] != len(items):
-            raise DatasetError(f"{emb_path}: shape {emb.shape} does not match {len(items)} items")
+        if emb.ndim != 2 or emb.shape[0] != rows:
+            raise DatasetError(f"{emb_path}: shape {emb.shape} does not match {rows} items")
+        if dims.setdefault(space, emb.shape[1]) != emb.shape[1]:
+            raise DatasetError(f"{emb_path}: {emb.shape[1]} columns, other shards of '{space}' {dims[space]}")
     if verify_checksums:
         for rel, expected in meta.get("checksums", {}).items():
             if sha256_file(root / rel) != expected:
                 raise DatasetError(f"{root / rel}: checksum mismatch (file changed or corrupted)")
     return Dataset(root=root, meta=meta, items=items)
+
+
+def _sharded_files(root: Path, meta: dict) -> tuple[pd.DataFrame, list[tuple[Path, str, int]]]:
+    """The items table of a sharded dataset (its shards in order) and (file, space, rows) of every
+    embedding shard; checks the shard list against n_items and each items shard's length."""
+    shards = meta.get("shards")
+    if not isinstance(shards, list) or not shards or not all(isinstance(r, int) and r > 0 for r in shards):
+        raise DatasetError(f"{root / 'dataset.yaml'}: a sharded dataset needs `shards`, a list of row counts")
+    if sum(shards) != meta["n_items"]:
+        raise DatasetError(f"{root / 'dataset.yaml'}: shards hold {sum(shards)} rows but n_items={meta['n_items']}")
+    frames = []
+    for k, rows in enumerate(shards):
+        path = items_shard_path(root, k)
+        if not path.is_file():
+            raise DatasetError(f"{path}: missing")
+        frame = pd.read_parquet(path)
+        if len(frame) != rows:
+            raise DatasetError(f"{path}: {len(frame)} rows but dataset.yaml says {rows}")
+        frames.append(frame)
+    files = [(embedding_shard_path(root, space, k), space, rows)
+             for space in meta["spaces"] for k, rows in enumerate(shards)]
+    return pd.concat(frames, ignore_index=True), files
 
 
 def _validate_for_write(items: pd.DataFrame, embeddings: Mapping[str, np.ndarray],

@@ -1,7 +1,7 @@
 """Faiss inner-product indexes over image embeddings, filled partition by partition on Dask workers.
 
-The driver makes the index `dkmap.similarity.build_index` would make (exact up to `exact_max` items,
-else IVF / IVF-PQ trained on the same seeded sample), empty; each partition adds its rows to a copy
+The driver makes the empty index `dkmap.similarity.build_index` would fill (`similarity.empty_index`,
+trained on the same seeded `similarity.training_rows`); each partition adds its rows to a copy
 and returns it serialised; the driver merges the copies in row order, so index id = dataset row.
 Recall@10 of an IVF index is measured against exact search done per partition.
 """
@@ -21,40 +21,12 @@ from dkmap.atomic import sha256_file
 from dkmap.config import BuildSettings
 from dkmap.distributed.reduction import RETRIES, identity
 from dkmap.distributed.shards import Partition, PartitionedDataset
-from dkmap.pipeline import _write_json
+from dkmap.pipeline import write_json
 
 log = logging.getLogger(__name__)
 
 RECALL_K = 10
 RECALL_QUERIES = 500
-NPROBE = 32
-
-
-def empty_index(dim: int, n: int, exact_max: int, pq: bool, sample: np.ndarray | None) -> faiss.Index:
-    """Trained, empty: IndexFlatIP up to exact_max items, else IVF(-PQ) as `similarity.build_index`."""
-    if n <= exact_max:
-        return faiss.IndexFlatIP(dim)
-    nlist = n_lists(n)
-    quantiser = faiss.IndexFlatIP(dim)
-    if pq:
-        m = next(m for m in (64, 48, 32, 16, 8, 4, 2, 1) if dim % m == 0 and m <= dim)
-        index = faiss.IndexIVFPQ(quantiser, dim, nlist, m, 8, faiss.METRIC_INNER_PRODUCT)
-    else:
-        index = faiss.IndexIVFFlat(quantiser, dim, nlist, faiss.METRIC_INNER_PRODUCT)
-    index.train(np.ascontiguousarray(sample, dtype=np.float32))
-    index.nprobe = min(NPROBE, nlist)
-    return index
-
-
-def n_lists(n: int) -> int:
-    return int(min(65536, max(16, 4 * np.sqrt(n))))
-
-
-def training_rows(n: int, seed: int) -> np.ndarray:
-    """The seeded training sample `similarity.build_index` draws for n items."""
-    n_train = min(n, similarity.TRAIN_PER_LIST * n_lists(n))
-    return np.sort(np.random.default_rng(seed).choice(n, size=n_train, replace=False)) if n_train < n \
-        else np.arange(n)
 
 
 def fill(empty: bytes, vectors: np.ndarray) -> bytes:
@@ -107,12 +79,15 @@ def build_indexes_dask(client: Client, source: PartitionedDataset, sources: list
         n = source.n
         sample = None
         if n > settings.index_exact_max:
-            sample = _gather_rows(client, source, sources, space, training_rows(n, settings.seed), token)
+            sample = _gather_rows(client, source, sources, space, similarity.training_rows(n, settings.seed),
+                                  token)
         dim = int(source.embedding(source.partitions[0], space).shape[1])
-        empty = client.submit(identity, faiss.serialize_index(
-            empty_index(dim, n, settings.index_exact_max, settings.index_pq, sample)).tobytes(),
+        empty = client.submit(identity, faiss.serialize_index(similarity.empty_index(
+            dim, n, settings.index_exact_max, settings.index_pq, sample)).tobytes(),
             key=f"faiss-empty-{token}-{space}")
-        shards = [client.submit(_fill_part, src, p, space, empty, retries=RETRIES, key=f"faiss-{token}-{p.index}")
+        # keys name the space: a key already computed for another space would be reused as is
+        shards = [client.submit(_fill_part, src, p, space, empty, retries=RETRIES,
+                                key=f"faiss-{token}-{space}-{p.index}")
                   for src, p in zip(sources, source.partitions)]
         index = merge(client.gather(shards))
         recall = 1.0 if isinstance(index, faiss.IndexFlat) else _recall(client, source, sources, space,
@@ -122,25 +97,24 @@ def build_indexes_dask(client: Client, source: PartitionedDataset, sources: list
                            "d": int(index.d), "recall_at_10": recall, "settings": wanted,
                            "input_sha256": input_sha, "sha256": sha256_file(path),
                            "seconds": time.perf_counter() - started}
-    _write_json(manifest_path, manifest)
+    write_json(manifest_path, manifest)
     return manifest
 
 
 def _recall(client: Client, source: PartitionedDataset, sources: list[Future], space: str,
             index: faiss.Index, seed: int, token: str) -> float:
     """recall@10 against exact search on random items as queries (as `similarity.measure_recall`)."""
-    rng = np.random.default_rng(seed)
-    qi = rng.choice(source.n, size=min(RECALL_QUERIES, source.n), replace=False)
+    qi = similarity.recall_queries(source.n, RECALL_QUERIES, seed)
     q = _gather_rows(client, source, sources, space, qi, token + "-q")
     qf = client.submit(identity, q, key=f"queries-{token}-{space}")
-    parts = [client.submit(_topk_part, src, p, space, qf, retries=RETRIES, key=f"topk-{token}-{p.index}")
+    parts = [client.submit(_topk_part, src, p, space, qf, retries=RETRIES,
+                           key=f"topk-{token}-{space}-{p.index}")
              for src, p in zip(sources, source.partitions)]
     scores, ids = zip(*client.gather(parts))
     scores, ids = np.concatenate(scores, axis=1), np.concatenate(ids, axis=1)
     best = np.argsort(-scores, axis=1, kind="stable")[:, :RECALL_K]
     truth = np.take_along_axis(ids, best, axis=1)
-    _, got = similarity.search(index, q, RECALL_K)
-    return sum(len(set(t) & set(g)) for t, g in zip(truth, got)) / truth.size
+    return similarity.recall(truth, similarity.search(index, q, RECALL_K)[1])
 
 
 def _gather_rows(client: Client, source: PartitionedDataset, sources: list[Future], space: str,

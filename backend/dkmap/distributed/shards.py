@@ -7,10 +7,12 @@ DATASET/
   dataset.yaml                      as for a plain dataset, plus `layout: sharded` and `shards: [rows, ...]`
   items/part-00000.parquet          rows offset_k .. offset_k + rows_k − 1 of the items table
   embeddings/<space>/part-00000.npy the same rows of each embedding space (float16 or float32)
+  images/                           optional, as for a plain dataset
 ```
-`open_partitions` reads either layout as a list of row-range partitions: the shards of a sharded
-dataset, or fixed-size row ranges of a plain one (embeddings memory-mapped). Workers open the folder
-by path, so on a cluster it must sit on storage every worker reaches (NFS, object store mount).
+`dkmap.data.store.open_dataset` reads this layout for serving; `PartitionedDataset` reads either
+layout as a list of row-range partitions: the shards of a sharded dataset, or fixed-size row ranges
+of a plain one (embeddings memory-mapped). Workers open the folder by path, so on a cluster it must
+sit on storage every worker reaches (NFS, object store mount).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import contextlib
 import functools
 import logging
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Mapping
@@ -28,18 +31,14 @@ import pandas as pd
 import pyarrow.parquet as pq
 import yaml
 
-from dkmap.atomic import atomic_dir
-from dkmap.data.store import (FORMAT_VERSION, METRIC_KINDS, SPLITS, DatasetError, check_embedding,
-                              image_column, image_space, open_dataset)
+from dkmap.atomic import atomic_dir, sha256_file
+from dkmap.data.store import (FORMAT_VERSION, METRIC_KINDS, SHARDED, SPLITS, DatasetError,
+                              check_embedding, embedding_shard_path, feature_spaces, image_column, image_space,
+                              items_shard_path, open_dataset)
 
 log = logging.getLogger(__name__)
 
-LAYOUT = "sharded"
 DEFAULT_PARTITION_ROWS = 250_000
-
-
-def _part_name(index: int) -> str:
-    return f"part-{index:05d}"
 
 
 @dataclass(frozen=True)
@@ -64,10 +63,11 @@ class ShardWriter:
     def __init__(self, tmp: Path, meta: dict, columns: list[str]):
         self._tmp = tmp
         self.meta = meta
-        self._columns = columns
+        self.columns = columns
         self._shards: list[int] = []
         self._dims: dict[str, int] = {}
         self._n_train = 0
+        self._checksums: dict[str, str] = {}
         (tmp / "items").mkdir()
         for space in meta["spaces"]:
             (tmp / "embeddings" / space).mkdir(parents=True)
@@ -79,8 +79,8 @@ class ShardWriter:
     def append(self, items: pd.DataFrame, embeddings: Mapping[str, np.ndarray]) -> None:
         """Write one shard; `embeddings` holds every space, row i = items row i."""
         k = len(self._shards)
-        if list(items.columns) != self._columns:
-            raise DatasetError(f"shard {k}: columns must be {self._columns}, got {list(items.columns)}")
+        if list(items.columns) != self.columns:
+            raise DatasetError(f"shard {k}: columns must be {self.columns}, got {list(items.columns)}")
         if not items["split"].isin(SPLITS).all():
             raise DatasetError(f"shard {k}: split must be one of {SPLITS}")
         if set(embeddings) != set(self.meta["spaces"]):
@@ -91,17 +91,27 @@ class ShardWriter:
             if self._dims.setdefault(space, emb.shape[1]) != emb.shape[1]:
                 raise DatasetError(f"shard {k}: space '{space}' has {emb.shape[1]} columns, "
                                    f"earlier shards {self._dims[space]}")
-            np.save(self._tmp / "embeddings" / space / f"{_part_name(k)}.npy", np.ascontiguousarray(emb))
-        items.reset_index(drop=True).to_parquet(self._tmp / "items" / f"{_part_name(k)}.parquet",
-                                                index=False)
+            self._write(embedding_shard_path(self._tmp, space, k),
+                        lambda path, emb=emb: np.save(path, np.ascontiguousarray(emb)))
+        self._write(items_shard_path(self._tmp, k),
+                    lambda path: items.reset_index(drop=True).to_parquet(path, index=False))
         self._shards.append(len(items))
         self._n_train += int((items["split"] == "train").sum())
+
+    def add_images(self, folder: str | os.PathLike) -> None:
+        """Copy a folder of images (paths as the items' image columns name them) to images/."""
+        shutil.copytree(folder, self._tmp / "images", dirs_exist_ok=True)
+
+    def _write(self, path: Path, save) -> None:
+        """save(path), then record the file's checksum (dataset.yaml lists every shard's)."""
+        save(path)
+        self._checksums[path.relative_to(self._tmp).as_posix()] = sha256_file(path)
 
     def _finish(self) -> None:
         if not self._shards:
             raise ValueError("a sharded dataset needs at least one shard")
         meta = dict(self.meta, n_items=self.n_items, n_train=self._n_train, dims=self._dims,
-                    shards=self._shards)
+                    shards=self._shards, checksums=self._checksums)
         (self._tmp / "dataset.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
 
 
@@ -118,7 +128,7 @@ def write_shards(out_dir: str | os.PathLike, *, name: str, description: str, gen
     if not needed <= set(spaces):
         raise ValueError(f"spaces must include {sorted(needed)}, got {sorted(spaces)}")
     meta = {
-        "format_version": FORMAT_VERSION, "layout": LAYOUT, "name": name, "description": description,
+        "format_version": FORMAT_VERSION, "layout": SHARDED, "name": name, "description": description,
         "generators": list(generators),
         "metrics": {k: {"description": v.get("description", ""), "unit": v.get("unit", ""),
                         "generators": list(v.get("generators", generators[:1])),
@@ -134,6 +144,25 @@ def write_shards(out_dir: str | os.PathLike, *, name: str, description: str, gen
              len(writer._shards))
 
 
+def shard_dataset(plain_dir: str | os.PathLike, out_dir: str | os.PathLike, shard_rows: int) -> Path:
+    """Write a plain dataset's items, embeddings and images in the sharded layout, shard by shard
+    (embeddings read memory-mapped, so at most one shard of each space is in memory)."""
+    if not isinstance(shard_rows, int) or shard_rows < 1:
+        raise ValueError(f"shard_rows must be a positive int, got {shard_rows!r}")
+    ds = open_dataset(plain_dir)
+    if ds.sharded:
+        raise DatasetError(f"{ds.root}: already sharded")
+    with write_shards(out_dir, name=ds.name, description=ds.meta.get("description", ""),
+                      generators=ds.generators, metrics=ds.metrics, spaces=ds.spaces) as writer:
+        for start in range(0, ds.n, shard_rows):
+            stop = min(start + shard_rows, ds.n)
+            writer.append(ds.items.iloc[start:stop][writer.columns],
+                          {space: np.asarray(ds.embedding(space)[start:stop]) for space in ds.spaces})
+        if (ds.root / "images").is_dir():
+            writer.add_images(ds.root / "images")
+    return Path(out_dir)
+
+
 class PartitionedDataset:
     """A dataset read by row-range partitions (sharded or plain layout): what workers load."""
 
@@ -145,7 +174,7 @@ class PartitionedDataset:
         if not meta_path.is_file():
             raise DatasetError(f"{self.root}: not a dataset folder (missing dataset.yaml)")
         self.meta = yaml.safe_load(meta_path.read_text())
-        self.sharded = self.meta.get("layout") == LAYOUT
+        self.sharded = self.meta.get("layout") == SHARDED
         if self.sharded:
             sizes = [int(s) for s in self.meta["shards"]]
         else:
@@ -163,17 +192,12 @@ class PartitionedDataset:
         return self.meta["name"]
 
     def feature_spaces(self, metric: str) -> list[str]:
-        """Spaces concatenated into the feature of `metric`, as `Dataset.feature_spaces`."""
-        info = self.meta["metrics"].get(metric)
-        if info is None:
-            raise KeyError(f"unknown metric '{metric}' (dataset '{self.name}' has: "
-                           f"{', '.join(self.meta['metrics'])})")
-        return ["text"] + [image_space(g) for g in info["generators"]]
+        return feature_spaces(self.meta, metric)
 
     def embedding(self, part: Partition, space: str) -> np.ndarray:
         """Rows of `part` in embedding `space`, as stored (float16/float32)."""
         if self.sharded:
-            return np.load(self.root / "embeddings" / space / f"{_part_name(part.index)}.npy")
+            return np.load(embedding_shard_path(self.root, space, part.index))
         return np.asarray(_plain_embedding(str(self.root), space)[part.start:part.stop])
 
     def features(self, part: Partition, metric: str) -> np.ndarray:
@@ -184,28 +208,17 @@ class PartitionedDataset:
     def columns(self, part: Partition, names: list[str] | None = None) -> pd.DataFrame:
         """Columns `names` (default: all) of the items table for the rows of `part`."""
         if self.sharded:
-            return pd.read_parquet(self.root / "items" / f"{_part_name(part.index)}.parquet", columns=names)
+            return pd.read_parquet(items_shard_path(self.root, part.index), columns=names)
         table = _plain_columns(str(self.root), tuple(names) if names is not None else None)
         return table.iloc[part.start:part.stop].reset_index(drop=True)
 
     def column(self, name: str) -> pd.Series:
         """One column of the whole table (e.g. split), read column-wise, never the whole table."""
         if self.sharded:
-            frames = [pq.read_table(self.root / "items" / f"{_part_name(p.index)}.parquet", columns=[name])
+            frames = [pq.read_table(items_shard_path(self.root, p.index), columns=[name])
                       .column(name).to_pandas() for p in self.partitions]
             return pd.concat(frames, ignore_index=True)
         return _plain_columns(str(self.root), (name,))[name]
-
-    def embedding_files(self, space: str) -> list[Path]:
-        """Files holding embedding `space` (for input checksums)."""
-        if self.sharded:
-            return [self.root / "embeddings" / space / f"{_part_name(p.index)}.npy" for p in self.partitions]
-        return [self.root / "embeddings" / f"{space}.npy"]
-
-    def items_files(self) -> list[Path]:
-        if self.sharded:
-            return [self.root / "items" / f"{_part_name(p.index)}.parquet" for p in self.partitions]
-        return [self.root / "items.parquet"]
 
 
 @functools.lru_cache(maxsize=8)
