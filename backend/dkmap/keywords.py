@@ -47,10 +47,15 @@ class KeywordResult:
                 "n_selected": self.n_selected}
 
 
+def _row_norms(emb: np.ndarray) -> np.ndarray:
+    """Euclidean norms of float32 rows, 1 where a row is zero (so dividing leaves it zero)."""
+    norms = np.sqrt(np.einsum("ij,ij->i", emb, emb))
+    return np.where(norms > 0, norms, 1.0)
+
+
 def _unit_rows(emb: np.ndarray) -> np.ndarray:
     out = np.asarray(emb, dtype=np.float32)
-    norms = np.linalg.norm(out, axis=1, keepdims=True)
-    return out / np.where(norms > 0, norms, 1.0)
+    return out / _row_norms(out)[:, None]
 
 
 def histogram_bins(similarities: np.ndarray, rows: np.ndarray, lo: float, hi: float,
@@ -62,7 +67,7 @@ def histogram_bins(similarities: np.ndarray, rows: np.ndarray, lo: float, hi: fl
     bounds = np.searchsorted(index[order], np.arange(n_bins + 1))
     return [{"lo": float(lo + b * width), "hi": float(hi if b == n_bins - 1 else lo + (b + 1) * width),
              "count": int(bounds[b + 1] - bounds[b]),
-             "rows": [int(r) for r in rows[order[bounds[b]:bounds[b + 1]]]]}
+             "rows": rows[order[bounds[b]:bounds[b + 1]]].tolist()}
             for b in range(n_bins)]
 
 
@@ -154,7 +159,8 @@ class KeywordExtractor:
         n = prompt_embeddings.shape[0]
         out = np.empty((n, keyword_emb.shape[0]), dtype=np.float32)
         for start in range(0, n, _SIM_CHUNK):
-            out[start:start + _SIM_CHUNK] = _unit_rows(prompt_embeddings[start:start + _SIM_CHUNK]) @ keyword_emb.T
+            block = np.asarray(prompt_embeddings[start:start + _SIM_CHUNK], dtype=np.float32)
+            out[start:start + _SIM_CHUNK] = (block @ keyword_emb.T) / _row_norms(block)[:, None]
         return out
 
     def extract(self, prompts: Sequence[str], prompt_embeddings: np.ndarray, top_k: int = 15, max_docs: int = 500,
@@ -166,7 +172,6 @@ class KeywordExtractor:
         `max_docs` prompts (seeded sample) give keyphrases; keywords are ranked by the number of
         prompts that have them among their top keyphrases. `rows` (default 0..n-1) are the
         identifiers reported in each histogram bar, e.g. dataset rows."""
-        prompts = [str(p) for p in prompts]
         n = len(prompts)
         emb = prompt_embeddings
         if not hasattr(emb, "shape") or len(emb.shape) != 2 or emb.shape[0] != n:
@@ -189,7 +194,7 @@ class KeywordExtractor:
             return KeywordResult([], False, 0, 0, np.empty((0, 0), dtype=np.float32))
         sampled = n > max_docs
         used = np.sort(np.random.default_rng(seed).choice(n, size=max_docs, replace=False)) if sampled else np.arange(n)
-        docs = [prompts[i] for i in used]
+        docs = [str(prompts[i]) for i in used]
         vocab, _, phrase_of, _ = self._top_pairs(docs, emb[used] if sampled else emb, tuple(ngram_range))
         # A doc lists a phrase once, so phrase counts are numbers of docs.
         counts = np.bincount(phrase_of, minlength=len(vocab))
