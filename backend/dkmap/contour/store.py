@@ -1,7 +1,9 @@
 """Loads a built map (DATASET/maps/<metric>/) for serving: validated files, memory-mapped arrays, tiles.
 
 Stored levels are sliced from memory-mapped grids; deeper tiles are computed on demand
-(`compute_tile`) and kept in an LRU cache. Tiles below a leaf of the subdivision (too few items, or
+(`compute_tile`) and kept in a bounded LRU cache. Different deep tiles are computed at the same time
+(torch's FFTs and the numpy/scipy array work release the GIL); concurrent requests for one missing
+tile compute it once. Tiles below a leaf of the subdivision (too few items, or
 no detail gained) are resampled from that leaf, so they stay consistent with what the leaf shows.
 """
 
@@ -11,7 +13,6 @@ import json
 import logging
 import os
 import threading
-from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -20,12 +21,13 @@ import scipy.ndimage
 from dkmap.atomic import sha256_file
 from dkmap.contour.mask import FarMask
 from dkmap.contour.tiles import ContourField, Kernel, compute_tile
+from dkmap.lru import LRUCache
 
 log = logging.getLogger(__name__)
 
 REQUIRED_KEYS = ("dataset", "metric", "n_items", "kernel", "colour_domain", "value_range", "tile_size",
                  "max_level", "precomputed_levels", "levels", "subdivision", "mask", "files", "settings")
-TILE_CACHE = 256
+TILE_CACHE_BYTES = 64 << 20  # deep tiles kept per map: 256 tiles of 256² float32
 
 
 class MapError(ValueError):
@@ -52,8 +54,8 @@ class BuiltMap:
         self._field: ContourField | None = None
         self._mask: FarMask | None = None
         self._sorted_x: np.ndarray | None = None
-        self._cache: OrderedDict[tuple[int, int, int], np.ndarray] = OrderedDict()
-        self._lock = threading.Lock()
+        self._cache = LRUCache(TILE_CACHE_BYTES, size_of=lambda tile: tile.nbytes)
+        self._parts_lock = threading.Lock()
 
     @property
     def colour_domain(self) -> tuple[float, float]:
@@ -70,23 +72,7 @@ class BuiltMap:
         if z in self._levels:
             T = self.tile_size
             return np.array(self._levels[z][y * T:(y + 1) * T, x * T:(x + 1) * T], dtype=np.float32)
-        key = (z, x, y)
-        with self._lock:
-            if key in self._cache:
-                self._cache.move_to_end(key)
-                return self._cache[key].copy()
-        leaf = self.leaf_ancestor(z, x, y)
-        if leaf is not None:
-            tile = self._resample(leaf, z, x, y)
-        else:
-            with self._lock:
-                field, mask = self._compute_parts()
-                tile = compute_tile(field, z, x, y, self.alpha(z), mask)
-        with self._lock:
-            self._cache[key] = tile
-            if len(self._cache) > TILE_CACHE:
-                self._cache.popitem(last=False)
-        return tile.copy()
+        return self._cache.get_or_compute((z, x, y), lambda: self._compute(z, x, y)).copy()
 
     def is_leaf(self, z: int, x: int, y: int) -> bool:
         """No finer tiles under (z, x, y): deepest level, too few items, or no detail gained."""
@@ -129,20 +115,32 @@ class BuiltMap:
         if not (0 <= x < (1 << z) and 0 <= y < (1 << z)):
             raise ValueError(f"tile x={x}, y={y} is outside level {z} (0 ≤ x, y < {1 << z})")
 
+    def _compute(self, z: int, x: int, y: int) -> np.ndarray:
+        """Deep tile (z, x, y): resampled from its leaf ancestor, else near + far field."""
+        leaf = self.leaf_ancestor(z, x, y)
+        if leaf is not None:
+            return self._resample(leaf, z, x, y)
+        field, mask = self._compute_parts()
+        return compute_tile(field, z, x, y, self.alpha(z), mask)
+
     def _compute_parts(self) -> tuple[ContourField, FarMask | None]:
-        if self._field is None:
-            k = self.manifest["kernel"]
-            s = self.manifest["settings"]
-            values = np.load(self.root / "values.npy")
-            positions = np.asarray(self.positions, dtype=np.float64)
-            self._field = ContourField(positions, values,
-                                       Kernel(float(k["alpha"]), float(k["beta"]), float(k["scale"]),
-                                              float(k["m_mean"])),
-                                       self.tile_size, int(s.get("max_grid", 2048)), s.get("oversample"),
-                                       s.get("near_margin"))
-            if self.manifest["mask"]["enabled"]:
-                self._mask = FarMask(positions, float(self.manifest["mask"]["radius"]))
+        """The contour field and far mask, built on the first deep tile (once, under concurrency)."""
+        with self._parts_lock:
+            if self._field is None:
+                self._build_parts()
         return self._field, self._mask
+
+    def _build_parts(self) -> None:
+        k = self.manifest["kernel"]
+        s = self.manifest["settings"]
+        values = np.load(self.root / "values.npy")
+        positions = np.asarray(self.positions, dtype=np.float64)
+        if self.manifest["mask"]["enabled"]:
+            self._mask = FarMask(positions, float(self.manifest["mask"]["radius"]))
+        self._field = ContourField(positions, values,
+                                   Kernel(float(k["alpha"]), float(k["beta"]), float(k["scale"]), float(k["m_mean"])),
+                                   self.tile_size, int(s.get("max_grid", 2048)), s.get("oversample"),
+                                   s.get("near_margin"))
 
     def _resample(self, leaf: tuple[int, int, int], z: int, x: int, y: int) -> np.ndarray:
         """Bilinear values of leaf tile at the cell centres of (z, x, y) (NaN stays NaN)."""

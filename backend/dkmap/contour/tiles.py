@@ -25,6 +25,7 @@ import torch
 from dkmap.contour.binning import bin_linear, lattice_coords
 from dkmap.contour.fft import convolve_t_kernel
 from dkmap.device import pick_device
+from dkmap.lru import LRUCache
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,9 @@ SPACING_PER_WIDTH = 0.25  # automatic oversampling: lattice spacing ≤ 0.25 × 
 MAX_OVERSAMPLE = 7
 OVERSAMPLED_MARGIN = 16  # cells around a block whose items are re-binned on the finer lattice
 OVERSAMPLED_LATTICE = 1024  # fine-lattice nodes a side per block of that correction (bounds memory)
+# Global grids kept per field: deep tiles of each level take their far field from one (z, α_z)
+# grid, so a map with many deep levels needs one per level (68 MB each at max_grid 2048).
+GLOBAL_CACHE_BYTES = 640 << 20
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,8 @@ class ContourField:
         self.oversample = oversample
         self.near_margin = near_margin or tile_size
         self.device = pick_device(device)
-        self._globals: dict[tuple[int, float], torch.Tensor] = {}
+        # thread-safe: concurrent deep tiles compute a missing global grid once
+        self._globals = LRUCache(GLOBAL_CACHE_BYTES, size_of=lambda t: t.element_size() * t.nelement())
 
     @property
     def precomputed_levels(self) -> int:
@@ -150,15 +155,13 @@ class ContourField:
 
     # -- internals ---------------------------------------------------------------------------------
     def _global(self, z: int, alpha: float) -> torch.Tensor:
-        key = (z, float(alpha))
-        if key not in self._globals:
-            if len(self._globals) >= 4:
-                self._globals.pop(next(iter(self._globals)))
+        def compute() -> torch.Tensor:
             n = self.tile_size << z
             window = (-GLOBAL_PAD, -GLOBAL_PAD, n + 2 * GLOBAL_PAD, n + 2 * GLOBAL_PAD)
             grids = self._bin_global(n, window)
-            self._globals[key] = convolve_t_kernel(grids, 1.0 / n, alpha, self.kernel.beta, self.device)
-        return self._globals[key]
+            return convolve_t_kernel(grids, 1.0 / n, alpha, self.kernel.beta, self.device)
+
+        return self._globals.get_or_compute((z, float(alpha)), compute)
 
     def _bin_global(self, n: int, window: tuple[int, int, int, int]) -> torch.Tensor:
         """Metric sum and count of every item on the level lattice of n cells a side (a hook:

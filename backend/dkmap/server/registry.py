@@ -18,7 +18,7 @@ from flask import abort, current_app
 
 from dkmap.data.store import Dataset, DatasetError, list_datasets, open_dataset
 from dkmap.server.served_map import ServedMap
-from dkmap.server.tile_cache import ByteLRU
+from dkmap.lru import LRUCache
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ class Registry:
             raise ValueError(f"keyword_max_docs must be >= 1, got {keyword_max_docs}")
         self.data_dir = Path(data_dir).resolve()
         self.keyword_max_docs = int(keyword_max_docs)
-        self.tiles = ByteLRU(tile_cache_bytes)
+        self.tiles = LRUCache(tile_cache_bytes)  # encoded tiles, sized in bytes
         self._folders: dict[str, Path] = {}
         self._scanned_at = 0.0
         self._loaded: dict[tuple, Any] = {}

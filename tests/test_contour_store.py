@@ -1,0 +1,113 @@
+"""Deep contour tiles of a built map (dkmap.contour.store) under concurrent requests."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from api_fixtures import DATASET, tiny_data_dir
+from dkmap.contour import store
+from dkmap.contour.store import open_map
+
+METRIC = "clip_a"
+
+
+def deep_tiles(bm, count: int, first_only: bool = False) -> list[tuple[int, int, int]]:
+    """`count` distinct tiles of levels past the stored ones, near the items. `first_only`: of the
+    first such level, so that none needs another deep tile (its leaf ancestor) computed first."""
+    first = max(bm.manifest["precomputed_levels"]) + 1
+    last = first if first_only else bm.max_level
+    keys = sorted({(z, int(x * (1 << z)), int(y * (1 << z))) for z in range(first, last + 1)
+                   for x, y in np.asarray(bm.positions[::7], dtype=np.float64)})
+    assert len(keys) >= count
+    return keys[:: max(1, len(keys) // count)][:count]
+
+
+def run_threads(n: int, target) -> list:
+    results: list = [None] * n
+    errors: list = []
+
+    def run(i: int) -> None:
+        try:
+            results[i] = target(i)
+        except Exception as err:  # noqa: BLE001 - reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    return results
+
+
+@pytest.fixture(scope="module")
+def data_dir():
+    return tiny_data_dir() / DATASET
+
+
+def test_concurrent_distinct_deep_tiles_equal_sequential_ones(data_dir):
+    keys = deep_tiles(open_map(data_dir, METRIC), 12)
+    sequential = open_map(data_dir, METRIC)
+    want = [sequential.tile(*k) for k in keys]
+    concurrent = open_map(data_dir, METRIC)  # a fresh map: field, mask and caches built under concurrency
+    got = run_threads(len(keys), lambda i: concurrent.tile(*keys[i]))
+    for k, a, b in zip(keys, want, got):
+        assert a.shape == (concurrent.tile_size,) * 2
+        np.testing.assert_array_equal(a, b, err_msg=f"tile {k}")
+    assert any(np.isfinite(a).any() for a in want)
+
+
+def test_one_missing_tile_requested_concurrently_is_computed_once(data_dir):
+    bm = open_map(data_dir, METRIC)
+    key = deep_tiles(bm, 1, first_only=True)[0]
+    calls = []
+    compute = bm._compute
+
+    def slow_compute(*k):
+        calls.append(k)
+        time.sleep(0.2)  # every thread arrives while the first one computes
+        return compute(*k)
+
+    bm._compute = slow_compute
+    got = run_threads(8, lambda _: bm.tile(*key))
+    assert calls == [key]
+    for tile in got[1:]:
+        np.testing.assert_array_equal(tile, got[0])
+    got[0][:] = 0  # callers get copies: the cached tile is unchanged
+    assert not np.array_equal(bm.tile(*key), got[0], equal_nan=True) and calls == [key]
+
+
+def test_different_missing_tiles_are_computed_at_the_same_time(data_dir):
+    bm = open_map(data_dir, METRIC)
+    keys = deep_tiles(bm, 4, first_only=True)
+    together = threading.Barrier(len(keys), timeout=20)  # broken (an error) if computations are serialised
+    compute = bm._compute
+
+    def meet_then_compute(*k):
+        together.wait()
+        return compute(*k)
+
+    bm._compute = meet_then_compute
+    got = run_threads(len(keys), lambda i: bm.tile(*keys[i]))
+    assert all(tile.shape == (bm.tile_size,) * 2 for tile in got)
+
+
+def test_deep_tile_cache_stays_within_its_bound(data_dir, monkeypatch):
+    probe = open_map(data_dir, METRIC)
+    tile_bytes = probe.tile_size ** 2 * 4
+    monkeypatch.setattr(store, "TILE_CACHE_BYTES", 3 * tile_bytes)
+    bm = open_map(data_dir, METRIC)
+    keys = deep_tiles(bm, 6)
+    for k in keys:
+        bm.tile(*k)
+    assert len(bm._cache) == 3 and bm._cache.size == 3 * tile_bytes
+    computed = bm._cache.computed
+    bm.tile(*keys[-1])  # recent: still cached
+    assert bm._cache.computed == computed
+    bm.tile(*keys[0])  # evicted: computed again
+    assert bm._cache.computed == computed + 1
