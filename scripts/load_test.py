@@ -280,8 +280,10 @@ def main() -> None:
         warm = run_phase(work, 1, 20, args.seconds, args.seed + 99)
         if warm["errors"]:
             raise SystemExit(f"warm-up failed: {warm['errors'][0]}")
+        load_before = os.getloadavg()[0]
         base = run_phase(work, 1, args.baseline_requests, args.seconds, args.seed)
         load = run_phase(work, args.clients, args.requests, args.seconds, args.seed + 1)
+        load_after = os.getloadavg()[0]
     finally:
         if proc is not None:
             proc.terminate()
@@ -292,7 +294,9 @@ def main() -> None:
         f"{n_items:,} items, metric `{args.metric}`, tile size {work.info['tile_size']}, "
         f"levels 0..{work.info['max_level']} ({work.info.get('precomputed_levels')} precomputed). "
         f"{platform.machine()}, {os.cpu_count()} CPU cores, waitress {args.threads} threads; "
-        f"request mix {', '.join(f'{k} {v:.0%}' for k, v in MIX.items())} (tile_deep: levels computed on demand).",
+        f"request mix {', '.join(f'{k} {v:.0%}' for k, v in MIX.items())} (tile_deep: levels computed on demand). "
+        f"Machine load average (1 min) {load_before:.1f} before the baseline, {load_after:.1f} after the "
+        f"concurrent phase (other work shares the machine).",
         "", f"Command: `{cmd}`", "",
         "Latencies are client-side wall times over loopback, after 20 unmeasured warm-up requests "
         "(the first lasso loads the keyword model). Tiles are cached by the server once served.", "",

@@ -28,7 +28,7 @@ NO_FRONTEND = ("DKMap API is running, but the frontend is not built "
 
 def create_app(config: dict | None = None) -> Flask:
     """Build the app; `config` overrides DATA_DIR, FRONTEND_DIST, MAX_CONTENT_LENGTH, TILE_CACHE_BYTES,
-    KEYWORD_MAX_DOCS (prompts sampled for KeyBERT per selection)."""
+    KEYWORD_MAX_DOCS (prompts sampled for keyphrase extraction per selection)."""
     app = Flask(__name__, static_folder=None)
     app.config.update(DEFAULTS)
     app.config.update(config or {})

@@ -23,8 +23,8 @@ from dkmap.lru import LRUCache
 log = logging.getLogger(__name__)
 
 RESCAN_INTERVAL_S = 2.0
-# Default prompts fed to KeyBERT per lasso (a seeded sample above this; similarities still cover
-# all): KeyBERT costs a few ms per prompt on a CPU, and top-15 frequencies settle well before 250.
+# Default prompts whose keyphrases are extracted per lasso (a seeded sample above this; similarities
+# still cover all): top-15 frequencies settle well before 250 (extraction: ~0.2 ms per prompt).
 KEYWORD_MAX_DOCS = 250
 EXTENSION_KEY = "dkmap_registry"
 
@@ -203,7 +203,7 @@ class Registry:
         return ids[0][keep][:k].astype(np.int64), scores[0][keep][:k]
 
     def keyword_extractor(self):
-        """KeyBERT with the local MiniLM model, loaded once per process."""
+        """The keyword extractor with the local MiniLM model, loaded once per process."""
         from dkmap.keywords import KeywordExtractor
 
         return self._once(("keywords",), KeywordExtractor)

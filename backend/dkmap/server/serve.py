@@ -9,7 +9,7 @@ from dkmap.server.app import create_app
 
 log = logging.getLogger(__name__)
 
-# Lassos (KeyBERT) and deep tiles take seconds on a CPU; with few worker threads they occupy them
+# Large lassos and deep tiles take up to seconds on a CPU; with few worker threads they occupy them
 # all and cached tiles queue behind them (measured: BENCHMARKS.md, "API server (issue 6)").
 DEFAULT_THREADS = 32
 
