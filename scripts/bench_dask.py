@@ -6,8 +6,13 @@ the build's manifest), the workers' peak RSS, and seconds per million items. Bas
 run: the single-machine build and the Dask build of the same plain dataset of --baseline items.
 Writes the section "## Distributed build (issue 9)" of BENCHMARKS.md.
 
+With --serve: for each size, a sharded dataset with MiniLM prompt embeddings is written and built
+on Dask (kept in --data, reused when already built there), then served and measured with
+scripts/load_test.py (16 clients; tiles, points, lassos); writes "## Serving sharded builds (issue 9)".
+
     .venv/bin/python scripts/bench_dask.py                         # 1M, 5M, 20M (disk permitting)
     .venv/bin/python scripts/bench_dask.py --sizes 200000 --no-write   # quick look
+    .venv/bin/python scripts/bench_dask.py --serve --sizes 1000000,2000000 --data /tmp/serve
 """
 
 from __future__ import annotations
@@ -15,8 +20,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -29,6 +36,8 @@ ROOT = Path(__file__).resolve().parents[1]
 from benchmarks_md import write_section  # noqa: E402  (scripts/ is on sys.path)
 
 SECTION = "## Distributed build (issue 9)"
+SERVE_SECTION = "## Serving sharded builds (issue 9)"
+LOAD_TEST_ARGS = ["--clients", "16", "--requests", "1000", "--seconds", "90", "--baseline-requests", "100"]
 SHARD_ROWS = 125_000
 BASELINE_PARTITION_ROWS = 25_000
 DIM = 256
@@ -157,11 +166,18 @@ def main() -> None:
     parser.add_argument("--time-budget", type=float, default=3600,
                         help="seconds; sizes not started within it are skipped and reported as such")
     parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--serve", action="store_true",
+                        help="build sharded datasets and load-test the server on them (needs --data)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     sizes = [int(s) for s in args.sizes.split(",")]
+    if args.serve and args.data is None:
+        parser.error("--serve needs --data (the builds are kept there)")
     data = args.data or Path(tempfile.mkdtemp(prefix="bench_dask_", dir="/tmp"))
     data.mkdir(parents=True, exist_ok=True)
+    if args.serve:
+        serve_bench(args, sizes, data)
+        return
     from dkmap.distributed import write_synthetic_shards
     from dkmap.distributed.synthetic import METRIC
 
@@ -228,6 +244,86 @@ def report(args: argparse.Namespace, runs: list[tuple[str, dict]], notes: list[s
     print(body, flush=True)
     if not args.no_write:
         write_section(SECTION, body)
+
+
+def serve_bench(args: argparse.Namespace, sizes: list[int], data: Path) -> None:
+    """Build (or reuse) a sharded dataset per size, then run scripts/load_test.py against it."""
+    from dkmap.distributed import write_synthetic_shards
+    from dkmap.distributed.synthetic import METRIC
+
+    results = []
+    for n in sizes:
+        name = f"sharded_{n}"
+        root = data / name
+        built = None
+        if not (root / "maps" / METRIC / "manifest.json").is_file():
+            t0 = time.perf_counter()
+            write_synthetic_shards(root, n, DIM, SHARD_ROWS, "float16", progress=False, minilm=True)
+            ingest = time.perf_counter() - t0
+            built = {"ingest": ingest, "build": run_build(root, METRIC)["seconds"]}
+            print(f"{n:,}: ingest {ingest:.0f} s, build {built['build']:.0f} s", flush=True)
+        cmd = [sys.executable, "scripts/load_test.py", "--data", str(data), "--dataset", name,
+               "--metric", METRIC, "--no-write", *LOAD_TEST_ARGS]
+        load = [os.getloadavg()[0]]
+        run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+        load.append(os.getloadavg()[0])
+        print(run.stdout, run.stderr[-2000:], flush=True)
+        results.append({"n": n, "built": built, "load": load, "status": run.returncode,
+                        "phases": latency_tables(run.stdout), "stdout": run.stdout})
+        report_serving(args, results)
+
+
+def latency_tables(stdout: str) -> dict[str, dict[str, tuple[str, str, str]]]:
+    """{phase: {kind: (count, p50, p99)}} from load_test.py's printed tables (baseline, then load)."""
+    phases, current = {}, None
+    for line in stdout.splitlines():
+        if line.startswith("Baseline"):
+            current = phases.setdefault("baseline", {})
+        elif "concurrent clients" in line:
+            current = phases.setdefault("concurrent", {})
+        elif current is not None and line.startswith("| ") and not line.startswith("| request"):
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            current[cells[0]] = (cells[1], cells[2], cells[3])
+    return phases
+
+
+def report_serving(args: argparse.Namespace, results: list[dict]) -> None:
+    kinds = ("tile", "tile_deep", "points", "points_all", "selection", "all")
+    head = "| items | build (ingest + build) | load avg (start → end) | phase | " + " | ".join(
+        f"{k} p50 / p99 ms" for k in kinds) + " |"
+    rows = [head, "|" + "---|" * (len(kinds) + 4)]
+    for r in results:
+        built = (f"{r['built']['ingest']:.0f} + {r['built']['build']:.0f} s" if r["built"]
+                 else "reused from an earlier run")
+        for phase in ("baseline", "concurrent"):
+            cells = r["phases"].get(phase, {})
+            rows.append(f"| {r['n']:,} | {built} | {r['load'][0]:.1f} → {r['load'][1]:.1f} | "
+                        f"{'1 client' if phase == 'baseline' else '16 clients'} | "
+                        + " | ".join(f"{cells[k][1]} / {cells[k][2]} (n={cells[k][0]})" if k in cells else "–"
+                                     for k in kinds) + " |")
+    errors = [f"- {r['n']:,} items: load_test.py exited with status {r['status']} (errors in its output)"
+              for r in results if r["status"]]
+    s = bench_settings()
+    body = "\n".join([
+        "",
+        "Command: `.venv/bin/python scripts/bench_dask.py " + " ".join(sys.argv[1:]) + "`",
+        "",
+        f"Each size: a synthetic sharded dataset (D = {DIM}, float16 shards of {SHARD_ROWS:,} rows, MiniLM "
+        "prompt embeddings for keywords) built with the Dask engine (settings as in 'Distributed build'), "
+        f"then `scripts/load_test.py --data DATA --dataset sharded_N --metric clipscore --no-write "
+        f"{' '.join(LOAD_TEST_ARGS)}` (waitress, 32 threads; 20 unmeasured warm-up requests; a 1-client "
+        "baseline phase, then 16 concurrent clients). Machine: "
+        f"{platform.machine()}, {os.cpu_count()} CPU cores shared with other work (load average from "
+        "os.getloadavg at the start and end of each load test), no GPU. Settings: "
+        f"tile {s.tile_size}, max_grid {s.max_grid}, max_level {s.max_level}.",
+        "",
+        *rows,
+        "",
+        *errors,
+    ])
+    print(body, flush=True)
+    if not args.no_write:
+        write_section(SERVE_SECTION, body)
 
 
 if __name__ == "__main__":

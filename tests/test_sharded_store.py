@@ -104,3 +104,37 @@ def _edit_meta(root, **changes) -> None:
     meta = yaml.safe_load((root / "dataset.yaml").read_text())
     meta.update(changes)
     (root / "dataset.yaml").write_text(yaml.safe_dump(meta))
+
+
+def test_single_machine_build_of_a_sharded_dataset_is_reused(pair, tmp_path):
+    """The default engine builds a sharded dataset too; the map and Faiss index are reused until a
+    shard changes (dataset.yaml lists every shard's checksum)."""
+    import json
+    import shutil
+
+    from dkmap.config import BuildSettings
+    from dkmap.pipeline import build_map
+
+    root = tmp_path / "sharded"
+    shutil.copytree(pair[1].root, root)
+    settings = BuildSettings(epochs=1, batch_size=64, tile_size=32, max_grid=64, max_level=2)
+    out = build_map(root, METRIC, settings, progress=False)
+    manifest, index = (out / "manifest.json").read_text(), (root / "index" / "manifest.json").read_text()
+    assert json.loads(manifest)["inputs"] == {"dataset.yaml": json.loads(index)[f"image_{GENERATOR}"]["input_sha256"]}
+    assert np.load(out / "positions.npy").shape == (250, 2)
+    assert build_map(root, METRIC, settings, progress=False) == out
+    assert (out / "manifest.json").read_text() == manifest
+    assert (root / "index" / "manifest.json").read_text() == index
+
+
+def test_synthetic_shards_carry_the_prompts_minilm_embeddings(tmp_path):
+    from dkmap.data.encoders import embed_prompts_minilm
+    from dkmap.distributed import write_synthetic_shards
+
+    ds = open_dataset(write_synthetic_shards(tmp_path / "s", 500, dim=8, shard_rows=200, progress=False,
+                                             minilm=True), verify_checksums=True)
+    assert ds.meta["shards"] == [200, 200, 100] and "minilm" in ds.spaces
+    rows = np.array([0, 199, 200, 499])
+    want = embed_prompts_minilm([ds.prompts[r] for r in rows]).astype(np.float16)
+    np.testing.assert_allclose(ds.embedding("minilm")[rows].astype(np.float32), want.astype(np.float32),
+                               atol=2e-3)

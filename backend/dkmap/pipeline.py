@@ -34,7 +34,7 @@ from dkmap.contour.mask import FarMask
 from dkmap.contour.refine import (detail_leaves, refine_alphas, tile_counts, validation_mse_fn,
                                   validation_split)
 from dkmap.contour.tiles import ContourField, Kernel, level_grid
-from dkmap.data.store import SHARDED, feature_spaces, open_dataset
+from dkmap.data.store import SHARDED, feature_spaces, image_space, open_dataset
 from dkmap.projection import DKMap
 
 log = logging.getLogger(__name__)
@@ -243,26 +243,35 @@ def fit_projection(x, m: np.ndarray, is_train: np.ndarray, settings: BuildSettin
 
 def build_indexes(ds, settings: BuildSettings, progress: bool = True) -> dict:
     """One Faiss index per generator under DATASET/index/, rebuilt only when its embedding changed."""
-    folder = Path(ds.root) / "index"
+
+    def build(space: str) -> tuple[faiss.Index, float]:
+        emb = np.asarray(ds.embedding(space), dtype=np.float32)
+        index = similarity.build_index(emb, settings.index_exact_max, settings.index_pq, seed=settings.seed)
+        exact = isinstance(index, faiss.IndexFlat)
+        return index, 1.0 if exact else similarity.measure_recall(index, emb, k=10, seed=settings.seed)
+
+    return update_indexes(Path(ds.root), ds.meta, settings, build, progress)
+
+
+def update_indexes(root: Path, meta: dict, settings: BuildSettings,
+                   build: Callable[[str], tuple[faiss.Index, float]], progress: bool = True) -> dict:
+    """ROOT/index/image_<gen>.faiss per generator and their manifest; `build(space)` gives (index,
+    recall@10) for an index that is missing or whose embedding or settings changed."""
+    folder = root / "index"
     folder.mkdir(exist_ok=True)
     manifest_path = folder / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
-    checksums = ds.meta.get("checksums", {})
     wanted = {"exact_max": settings.index_exact_max, "pq": settings.index_pq}
-    for gen in tqdm(ds.generators, desc="faiss", disable=not progress, leave=False):
-        space = f"image_{gen}"
-        source = checksums.get(f"embeddings/{space}.npy")
+    for gen in tqdm(meta["generators"], desc="faiss", disable=not progress, leave=False):
+        space = image_space(gen)
+        source = embedding_checksum(root, meta, space)
         entry = manifest.get(space, {})
         path = folder / f"{space}.faiss"
         if (path.is_file() and entry.get("input_sha256") == source and source is not None
                 and entry.get("settings") == wanted and entry.get("sha256") == sha256_file(path)):
             continue
-        emb = np.asarray(ds.embedding(space), dtype=np.float32)
         started = time.perf_counter()
-        index = similarity.build_index(emb, settings.index_exact_max, settings.index_pq,
-                                       seed=settings.seed)
-        exact = isinstance(index, faiss.IndexFlat)
-        recall = 1.0 if exact else similarity.measure_recall(index, emb, k=10, seed=settings.seed)
+        index, recall = build(space)
         similarity.save(index, path)
         manifest[space] = {"file": path.name, "kind": type(index).__name__, "n": int(index.ntotal),
                            "d": int(index.d), "recall_at_10": recall, "settings": wanted,
@@ -270,6 +279,14 @@ def build_indexes(ds, settings: BuildSettings, progress: bool = True) -> dict:
                            "seconds": time.perf_counter() - started}
     write_json(manifest_path, manifest)
     return manifest
+
+
+def embedding_checksum(root: Path, meta: dict, space: str) -> str | None:
+    """The checksum an index over `space` depends on: the one recorded at ingest (for a sharded
+    dataset, its dataset.yaml's, which lists every shard's); None when none is recorded."""
+    if meta.get("layout") == SHARDED:
+        return sha256_file(Path(root) / "dataset.yaml")
+    return meta.get("checksums", {}).get(f"embeddings/{space}.npy")
 
 
 def versions() -> dict:

@@ -8,7 +8,6 @@ Recall@10 of an IVF index is measured against exact search done per partition.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 
@@ -17,11 +16,10 @@ import numpy as np
 from distributed import Client, Future
 
 from dkmap import similarity
-from dkmap.atomic import sha256_file
 from dkmap.config import BuildSettings
 from dkmap.distributed.reduction import RETRIES, identity
 from dkmap.distributed.shards import Partition, PartitionedDataset
-from dkmap.pipeline import write_json
+from dkmap.pipeline import update_indexes
 
 log = logging.getLogger(__name__)
 
@@ -59,23 +57,11 @@ def exact_topk(queries: np.ndarray, vectors: np.ndarray, start: int, k: int) -> 
 
 def build_indexes_dask(client: Client, source: PartitionedDataset, sources: list[Future],
                        settings: BuildSettings, progress: bool = True) -> dict:
-    """DATASET/index/image_<gen>.faiss per generator, in the single-machine build's manifest format."""
-    folder = source.root / "index"
-    folder.mkdir(exist_ok=True)
-    manifest_path = folder / "manifest.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
-    checksums = source.meta.get("checksums", {})
-    wanted = {"exact_max": settings.index_exact_max, "pq": settings.index_pq}
+    """DATASET/index/image_<gen>.faiss per generator, through the single-machine build's
+    `pipeline.update_indexes` (same manifest, same reuse rule), each index filled on the workers."""
     token = f"{source.name}-{time.monotonic_ns()}"
-    for gen in source.meta["generators"]:
-        space = f"image_{gen}"
-        input_sha = checksums.get(f"embeddings/{space}.npy") or sha256_file(source.root / "dataset.yaml")
-        entry = manifest.get(space, {})
-        path = folder / f"{space}.faiss"
-        if (path.is_file() and entry.get("input_sha256") == input_sha and entry.get("settings") == wanted
-                and entry.get("sha256") == sha256_file(path)):
-            continue
-        started = time.perf_counter()
+
+    def build(space: str) -> tuple[faiss.Index, float]:
         n = source.n
         sample = None
         if n > settings.index_exact_max:
@@ -90,15 +76,10 @@ def build_indexes_dask(client: Client, source: PartitionedDataset, sources: list
                                 key=f"faiss-{token}-{space}-{p.index}")
                   for src, p in zip(sources, source.partitions)]
         index = merge(client.gather(shards))
-        recall = 1.0 if isinstance(index, faiss.IndexFlat) else _recall(client, source, sources, space,
-                                                                        index, settings.seed, token)
-        similarity.save(index, path)
-        manifest[space] = {"file": path.name, "kind": type(index).__name__, "n": int(index.ntotal),
-                           "d": int(index.d), "recall_at_10": recall, "settings": wanted,
-                           "input_sha256": input_sha, "sha256": sha256_file(path),
-                           "seconds": time.perf_counter() - started}
-    write_json(manifest_path, manifest)
-    return manifest
+        exact = isinstance(index, faiss.IndexFlat)
+        return index, 1.0 if exact else _recall(client, source, sources, space, index, settings.seed, token)
+
+    return update_indexes(source.root, source.meta, settings, build, progress)
 
 
 def _recall(client: Client, source: PartitionedDataset, sources: list[Future], space: str,

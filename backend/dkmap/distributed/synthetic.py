@@ -37,9 +37,14 @@ class Landscape:
         self.dim = dim
         self.seed = seed
 
-    def shard(self, index: int, rows: int, start: int, dtype=np.float32
+    def prompts(self) -> list[str]:
+        """The prompt of each topic (items of a topic share it)."""
+        return [f"synthetic topic {t}" for t in range(len(self.centres))]
+
+    def shard(self, index: int, rows: int, start: int, dtype=np.float32, minilm: np.ndarray | None = None
               ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
-        """Items and embeddings (text, image_synth) of shard `index` holding rows start..start+rows−1."""
+        """Items and embeddings (text, image_synth; minilm from `minilm`, one row per topic prompt,
+        when given) of shard `index` holding rows start..start+rows−1."""
         rng = np.random.default_rng([self.seed, 1, index])
         topic = rng.integers(0, len(self.centres), rows)
         noise = rng.standard_normal((rows, self.dim), dtype=np.float32) / np.float32(np.sqrt(self.dim))
@@ -54,18 +59,21 @@ class Landscape:
         ids = "s" + pd.Series(np.arange(start, start + rows)).astype(str)
         items = pd.DataFrame({
             "id": ids,
-            "prompt": "synthetic topic " + pd.Series(topic).astype(str),
+            "prompt": np.asarray(self.prompts(), dtype=object)[topic],
             "split": np.where(rng.random(rows) < 0.9, "train", "test"),
             f"image_{GENERATOR}": np.full(rows, "none.png"),
             METRIC: score.astype(np.float64),
         })
-        return items, {"text": text, f"image_{GENERATOR}": image}
+        emb = {"text": text, f"image_{GENERATOR}": image}
+        if minilm is not None:
+            emb["minilm"] = np.asarray(minilm, dtype=dtype)[topic]
+        return items, emb
 
-    def shards(self, n: int, shard_rows: int, dtype=np.float32
+    def shards(self, n: int, shard_rows: int, dtype=np.float32, minilm: np.ndarray | None = None
                ) -> Iterator[tuple[pd.DataFrame, dict[str, np.ndarray]]]:
         """All shards of an n-item dataset, in row order."""
         for index, start in enumerate(range(0, n, shard_rows)):
-            yield self.shard(index, min(shard_rows, n - start), start, dtype)
+            yield self.shard(index, min(shard_rows, n - start), start, dtype, minilm)
 
 
 def _unit(a: np.ndarray) -> np.ndarray:
@@ -74,8 +82,9 @@ def _unit(a: np.ndarray) -> np.ndarray:
 
 def write_synthetic_shards(out_dir: str | os.PathLike, n: int, dim: int = 256,
                            shard_rows: int = DEFAULT_PARTITION_ROWS, dtype: str = "float16",
-                           seed: int = 0, progress: bool = True) -> Path:
-    """Write an n-item sharded dataset whose feature x = (text, image) has `dim` columns."""
+                           seed: int = 0, progress: bool = True, minilm: bool = False) -> Path:
+    """Write an n-item sharded dataset whose feature x = (text, image) has `dim` columns; with
+    `minilm`, also the MiniLM embedding of each item's prompt (for keywords when it is served)."""
     if not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive int, got {n!r}")
     if dim % 2 or dim < 4:
@@ -83,13 +92,20 @@ def write_synthetic_shards(out_dir: str | os.PathLike, n: int, dim: int = 256,
     if dtype not in ("float16", "float32"):
         raise ValueError(f"dtype must be 'float16' or 'float32', got {dtype!r}")
     land = Landscape(dim // 2, seed=seed)
+    spaces = ["text", f"image_{GENERATOR}"]
+    prompt_vectors = None
+    if minilm:
+        from dkmap.data.encoders import embed_prompts_minilm
+
+        prompt_vectors = embed_prompts_minilm(land.prompts())
+        spaces.append("minilm")
     metrics = {METRIC: {"description": "100·cos(text, image), planted per topic", "unit": "",
                         "generators": [GENERATOR], "kind": "score"}}
     with write_shards(out_dir, name=Path(out_dir).name, description=f"synthetic, {n} items",
                       generators=[GENERATOR], metrics=metrics,
-                      spaces=["text", f"image_{GENERATOR}"]) as writer:
+                      spaces=spaces) as writer:
         total = -(-n // shard_rows)
-        for items, emb in tqdm(land.shards(n, shard_rows, np.dtype(dtype)), total=total,
+        for items, emb in tqdm(land.shards(n, shard_rows, np.dtype(dtype), prompt_vectors), total=total,
                                desc="shards", unit="shard", disable=not progress):
             writer.append(items, emb)
     return Path(out_dir)
