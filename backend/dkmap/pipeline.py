@@ -3,6 +3,8 @@
 fit projection → positions in the unit square (kernel rescaled) → α per level → stored contour
 levels → overlay sampling → Faiss indexes → manifest. Everything is written into a temporary folder
 that replaces DATASET/maps/<metric>/ only when complete; the same inputs and settings reuse the build.
+The Dask engine (dkmap.distributed) runs its own load/fit/transform and then the same `finish_map`,
+`update_indexes` and reuse rule.
 """
 
 from __future__ import annotations
