@@ -38,7 +38,8 @@ MAX_OVERSAMPLE = 7
 OVERSAMPLED_MARGIN = 16  # cells around a block whose items are re-binned on the finer lattice
 OVERSAMPLED_LATTICE = 1024  # fine-lattice nodes a side per block of that correction (bounds memory)
 # Global grids kept per field: deep tiles of each level take their far field from one (z, α_z)
-# grid, so a map with many deep levels needs one per level (68 MB each at max_grid 2048).
+# grid, so a map with many deep levels needs one per level (68 MB each at max_grid 2048); never
+# fewer than 4 of the largest grids.
 GLOBAL_CACHE_BYTES = 640 << 20
 
 
@@ -93,7 +94,9 @@ class ContourField:
         self.near_margin = near_margin or tile_size
         self.device = pick_device(device)
         # thread-safe: concurrent deep tiles compute a missing global grid once
-        self._globals = LRUCache(GLOBAL_CACHE_BYTES, size_of=lambda t: t.element_size() * t.nelement())
+        largest = 2 * 8 * (max_grid + 2 * GLOBAL_PAD) ** 2  # sums and counts, float64
+        self._globals = LRUCache(max(GLOBAL_CACHE_BYTES, 4 * largest),
+                                 size_of=lambda t: t.element_size() * t.nelement())
 
     @property
     def precomputed_levels(self) -> int:
