@@ -251,24 +251,25 @@ def serve_bench(args: argparse.Namespace, sizes: list[int], data: Path) -> None:
     from dkmap.distributed import write_synthetic_shards
     from dkmap.distributed.synthetic import METRIC
 
-    results = []
-    for n in sizes:
-        name = f"sharded_{n}"
-        root = data / name
-        built = None
+    built = {}
+    for n in sizes:   # every build first, so the load tests run back to back under similar load
+        root = data / f"sharded_{n}"
         if not (root / "maps" / METRIC / "manifest.json").is_file():
             t0 = time.perf_counter()
             write_synthetic_shards(root, n, DIM, SHARD_ROWS, "float16", progress=False, minilm=True)
             ingest = time.perf_counter() - t0
-            built = {"ingest": ingest, "build": run_build(root, METRIC)["seconds"]}
-            print(f"{n:,}: ingest {ingest:.0f} s, build {built['build']:.0f} s", flush=True)
+            built[n] = {"ingest": ingest, "build": run_build(root, METRIC)["seconds"]}
+            print(f"{n:,}: ingest {ingest:.0f} s, build {built[n]['build']:.0f} s", flush=True)
+    results = []
+    for n in sizes:
+        name = f"sharded_{n}"
         cmd = [sys.executable, "scripts/load_test.py", "--data", str(data), "--dataset", name,
                "--metric", METRIC, "--no-write", *LOAD_TEST_ARGS]
         load = [os.getloadavg()[0]]
         run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
         load.append(os.getloadavg()[0])
         print(run.stdout, run.stderr[-2000:], flush=True)
-        results.append({"n": n, "built": built, "load": load, "status": run.returncode,
+        results.append({"n": n, "built": built.get(n), "load": load, "status": run.returncode,
                         "phases": latency_tables(run.stdout), "stdout": run.stdout})
         report_serving(args, results)
 
