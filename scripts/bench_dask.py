@@ -295,15 +295,22 @@ def report_serving(args: argparse.Namespace, results: list[dict]) -> None:
     rows = [head, "|" + "---|" * (len(kinds) + 4)]
     for r in results:
         built = (f"{r['built']['ingest']:.0f} + {r['built']['build']:.0f} s" if r["built"]
-                 else "reused from an earlier run")
+                 else "reused (built by an earlier run of this command)")
         for phase in ("baseline", "concurrent"):
             cells = r["phases"].get(phase, {})
             rows.append(f"| {r['n']:,} | {built} | {r['load'][0]:.1f} → {r['load'][1]:.1f} | "
                         f"{'1 client' if phase == 'baseline' else '16 clients'} | "
                         + " | ".join(f"{cells[k][1]} / {cells[k][2]} (n={cells[k][0]})" if k in cells else "–"
                                      for k in kinds) + " |")
-    errors = [f"- {r['n']:,} items: load_test.py exited with status {r['status']} (errors in its output)"
+    notes = [f"- {r['n']:,} items: load_test.py exited with status {r['status']} (errors in its output)"
               for r in results if r["status"]]
+    small, large = results[0], results[-1]
+    for phase, label in (("baseline", "1 client"), ("concurrent", "16 clients")):
+        a, b = small["phases"].get(phase, {}), large["phases"].get(phase, {})
+        ratios = [f"{k} ×{float(b[k][1]) / float(a[k][1]):.2f}" for k in kinds if k in a and k in b]
+        if len(results) > 1 and ratios:
+            notes.append(f"- p50 at {large['n']:,} items / p50 at {small['n']:,} items, {label}: "
+                          + ", ".join(ratios))
     s = bench_settings()
     body = "\n".join([
         "",
@@ -320,7 +327,7 @@ def report_serving(args: argparse.Namespace, results: list[dict]) -> None:
         "",
         *rows,
         "",
-        *errors,
+        *notes,
     ])
     print(body, flush=True)
     if not args.no_write:
