@@ -95,12 +95,17 @@ def test_points_are_equal(servers, sampling):
         assert plain["returned"] > 0
         for key in ("total_in_view", "returned", "capped"):
             assert sharded[key] == plain[key]
-        order = np.argsort(plain["points"]["row"]), np.argsort(sharded["points"]["row"])
+        a, b = (_by_row(answer["points"]) for answer in (plain, sharded))
         for col in ("row", "id", "value"):
-            assert np.array(sharded["points"][col])[order[1]].tolist() == np.array(plain["points"][col])[order[0]].tolist()
+            assert b[col].tolist() == a[col].tolist()
         for col in ("x", "y"):
-            np.testing.assert_allclose(np.array(sharded["points"][col])[order[1]],
-                                       np.array(plain["points"][col])[order[0]], atol=1e-6)
+            np.testing.assert_allclose(b[col], a[col], atol=1e-6)
+
+
+def _by_row(points: dict) -> dict[str, np.ndarray]:
+    """The columnar points answer with its columns in row order."""
+    order = np.argsort(points["row"])
+    return {col: np.asarray(values)[order] for col, values in points.items()}
 
 
 def test_lasso_selection_and_keywords_are_equal(servers):
