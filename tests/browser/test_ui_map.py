@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from ui_helpers import (api, app_url, canvas_colours, dense_point, drawn, is_hatch, legend_colours,  # noqa: F401
-                        nearest_distance, open_app, pick_metric, wait_settled, zoom_at)
+                        nearest_distance, open_app, pick_metric, wait_settled, wait_still, zoom_at)
 
 pytestmark = pytest.mark.browser
 
@@ -137,3 +137,24 @@ def test_switching_metric_replaces_the_map(page, app_url):
     assert "centred at 0" in page.inner_text("#overview .legend-title")
     facts = page.inner_text(".facts")
     assert "validation MSE" in facts and "α at z = 0" in facts
+
+
+def test_resizing_the_window_keeps_the_map_point_in_the_middle(page, app_url):
+    dataset, metric = pick_metric(app_url)
+    open_app(page, app_url, dataset, metric["name"], mode="overlay")
+    x, y = dense_point(app_url, dataset, metric["name"])
+    zoom_at(page, x, y, 2)
+    wait_still(page)
+
+    def middle():
+        v = drawn(page)["view"]
+        return (((v["width"] / 2 - v["x"]) / v["k"] - v["ox"]) / v["size"],
+                ((v["height"] / 2 - v["y"]) / v["k"] - v["oy"]) / v["size"], v["k"], v["width"], v["height"])
+
+    before = middle()
+    page.set_viewport_size({"width": 1100, "height": 700})
+    wait_still(page)
+    after = middle()
+    assert after[3:] != before[3:], "the stage did not change size"
+    assert after[2] == before[2]
+    assert abs(after[0] - before[0]) < 1e-6 and abs(after[1] - before[1]) < 1e-6

@@ -112,11 +112,22 @@ export function overviewView(root, store, api, { slot = 'a' } = {}) {
     stage.transition().duration(120).call(zoomer.translateBy, dx / t.k, dy / t.k);
   }
 
+  // Where a running pan to a focused item is heading ({x, y, k}), so a resize can re-aim it.
+  let focusPan = null;
+  function panTo(x, y, k) {
+    const mine = focusPan = { x, y, k };
+    const target = centreOn(vp, x, y, k);
+    stage.transition().duration(600).call(zoomer.transform, zoomIdentity.translate(target.x, target.y).scale(k))
+      .on('end interrupt', () => { if (focusPan === mine) focusPan = null; });
+  }
+
   function resize() {
     const box = stage.node().getBoundingClientRect();
     const w = Math.max(1, Math.round(box.width));
     const h = Math.max(1, Math.round(box.height));
     dpr = window.devicePixelRatio || 1;
+    const old = vp;
+    const centre = old ? screenToMap(t, old, old.width / 2, old.height / 2) : null;
     vp = makeViewport(w, h);
     for (const c of [contourCanvas, pointsCanvas]) {
       c.width = Math.round(w * dpr); c.height = Math.round(h * dpr);
@@ -127,6 +138,15 @@ export function overviewView(root, store, api, { slot = 'a' } = {}) {
     blitCanvas.width = pointsCanvas.width; blitCanvas.height = pointsCanvas.height;
     lastBlit = null;
     zoomer.extent([[0, 0], [w, h]]);
+    if (old && (old.width !== w || old.height !== h)) {
+      // The stage changes size when panels around it grow (legend lines, side by side): keep what was
+      // in the middle (or where a pan was heading) in the middle instead of letting the map jump.
+      if (focusPan) panTo(focusPan.x, focusPan.y, focusPan.k);
+      else {
+        const c = centreOn(vp, centre[0], centre[1], t.k);
+        stage.call(zoomer.transform, zoomIdentity.translate(c.x, c.y).scale(t.k));
+      }
+    }
     schedule();
   }
   new ResizeObserver(resize).observe(stage.node());
@@ -443,9 +463,7 @@ export function overviewView(root, store, api, { slot = 'a' } = {}) {
     if (s.selection !== prev.selection || s.filter !== prev.filter || s.highlight !== prev.highlight
       || s.mode !== prev.mode || s.mapInfo !== prev.mapInfo) updateHighlight(s);
     if (slot === 'a' && s.focus !== prev.focus && s.focus && vp) {
-      const k = Math.max(t.k, 4);
-      const target = centreOn(vp, s.focus.x, s.focus.y, k);
-      stage.transition().duration(600).call(zoomer.transform, zoomIdentity.translate(target.x, target.y).scale(k));
+      panTo(s.focus.x, s.focus.y, Math.max(t.k, 4));
       store.set({ focusMarker: { x: s.focus.x, y: s.focus.y, id: s.focus.id, slot } });
     }
     schedule();
