@@ -114,10 +114,13 @@ export function overviewView(root, store, api, { slot = 'a' } = {}) {
 
   // Where a running pan to a focused item is heading ({x, y, k}), so a resize can re-aim it.
   let focusPan = null;
+  function centred(x, y, k) {
+    const c = centreOn(vp, x, y, k);
+    return zoomIdentity.translate(c.x, c.y).scale(k);
+  }
   function panTo(x, y, k) {
     const mine = focusPan = { x, y, k };
-    const target = centreOn(vp, x, y, k);
-    stage.transition().duration(600).call(zoomer.transform, zoomIdentity.translate(target.x, target.y).scale(k))
+    stage.transition().duration(600).call(zoomer.transform, centred(x, y, k))
       .on('end interrupt', () => { if (focusPan === mine) focusPan = null; });
   }
 
@@ -142,10 +145,7 @@ export function overviewView(root, store, api, { slot = 'a' } = {}) {
       // The stage changes size when panels around it grow (legend lines, side by side): keep what was
       // in the middle (or where a pan was heading) in the middle instead of letting the map jump.
       if (focusPan) panTo(focusPan.x, focusPan.y, focusPan.k);
-      else {
-        const c = centreOn(vp, centre[0], centre[1], t.k);
-        stage.call(zoomer.transform, zoomIdentity.translate(c.x, c.y).scale(t.k));
-      }
+      else stage.call(zoomer.transform, centred(centre[0], centre[1], t.k));
     }
     schedule();
   }

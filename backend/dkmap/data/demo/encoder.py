@@ -104,7 +104,7 @@ def _to_input(pixels: np.ndarray, device: torch.device) -> torch.Tensor:
 
 
 @contextlib.contextmanager
-def deterministic(seed: int, device: torch.device) -> Iterator[None]:
+def deterministic(seed: int) -> Iterator[None]:
     """Seed torch and ask for deterministic kernels; restore the flags afterwards.
 
     Runs repeat to the last bit on the same machine and thread count, and to float tolerance across
@@ -147,7 +147,7 @@ def train_encoder(pixels: np.ndarray, text_emb: np.ndarray, config: EncoderConfi
                          f"got {len(pixels)} and {len(text_emb)}")
     device = pick_device(device)
     m = len(pixels) // 2
-    with deterministic(seed, device):
+    with deterministic(seed):
         model = CrossModalEncoder(config).to(device)
         model.image.to(memory_format=torch.channels_last)
         opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
