@@ -65,6 +65,7 @@ def test_table_shows_missing_values_as_nan():
     ({"dataset_dir": "x"}, "metric is required"),
     ({"npz": "NPZ", "methods": ["dkmap", "lda-kde"]}, "unknown methods"),
     ({"npz": "NPZ", "epochs": 0}, "epochs"),
+    ({"npz": "NPZ", "hidden": 1}, "hidden must be an integer >= 2"),
     ({"npz": "/nonexistent.npz"}, "does not exist"),
 ])
 def test_bad_arguments_are_rejected(kwargs, match, npz_file):
@@ -79,3 +80,17 @@ def test_npz_missing_arrays_are_named(tmp_path):
     np.savez(path, x_train=np.zeros((4, 2)), m_train=np.zeros(4))
     with pytest.raises(ValueError, match="x_test"):
         run_evaluate(npz=path, methods=["pca-kde"], progress=False)
+
+
+def test_hidden_width_reaches_the_dkmap_variants_only(npz_file, monkeypatch):
+    from dkmap.projection import DKMap
+
+    widths = []
+    real_fit = DKMap.fit
+    monkeypatch.setattr(DKMap, "fit", lambda self, x, m, **kw: widths.append(self.hidden_for(x.shape[1]))
+                        or real_fit(self, x, m, **kw))
+    narrow = run_evaluate(npz=npz_file, methods=["dkmap", "pca-kde"], epochs=2, hidden=3, progress=False)
+    wide = run_evaluate(npz=npz_file, methods=["dkmap", "pca-kde"], epochs=2, hidden=64, progress=False)
+    assert widths == [3, 64]
+    assert narrow[0]["mae"] != wide[0]["mae"]
+    assert narrow[1] == {**wide[1], "seconds": narrow[1]["seconds"]}   # the baseline does not change

@@ -33,7 +33,7 @@ def cmd_ingest(args: argparse.Namespace) -> None:
 def _build_settings(args: argparse.Namespace):
     from dkmap.config import BuildSettings
 
-    overrides = {k: getattr(args, k) for k in ("epochs", "seed") if getattr(args, k, None) is not None}
+    overrides = {k: getattr(args, k) for k in ("epochs", "seed", "hidden") if getattr(args, k, None) is not None}
     return BuildSettings(**overrides)
 
 
@@ -84,7 +84,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         raise CliError("--dataset needs --metric NAME")
     run_evaluate(dataset_dir=args.dataset, metric=args.metric, npz=args.npz,
                  methods=_comma_list(args.methods) if args.methods else None, epochs=args.epochs,
-                 seed=args.seed, json_out=args.json, progress=not args.quiet)
+                 hidden=args.hidden, seed=args.seed, json_out=args.json, progress=not args.quiet)
 
 
 def cmd_compare_spec(args: argparse.Namespace) -> None:
@@ -130,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--engine", choices=["local", "dask"], default="local")
     p.add_argument("--scheduler", help="dask scheduler address (default: a LocalCluster)")
     p.add_argument("--epochs", type=int)
+    p.add_argument("--hidden", type=int, help="width of the projection MLP (default: min(D, 512))")
     p.add_argument("--seed", type=int)
     p.add_argument("--force", action="store_true", help="rebuild even when the inputs are unchanged")
     p.set_defaults(func=cmd_build)
@@ -146,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--npz", type=Path, help=".npz with x_train, m_train, x_test, m_test")
     p.add_argument("--methods", help="comma list (default: all)")
     p.add_argument("--epochs", type=int)
+    p.add_argument("--hidden", type=int, help="width of the projection MLP (default: min(D, 512))")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", type=Path, help="write the results as JSON")
     p.set_defaults(func=cmd_evaluate)

@@ -47,7 +47,7 @@ def load_dataset_split(dataset_dir: str | Path, metric: str) -> Split:
 def run_evaluate(dataset_dir: str | Path | None = None, metric: str | None = None,
                  npz: str | Path | None = None, methods: list[str] | None = None,
                  epochs: int | None = None, seed: int = 0, json_out: str | Path | None = None,
-                 progress: bool = True) -> list[dict]:
+                 progress: bool = True, hidden: int | None = None) -> list[dict]:
     """Evaluate the methods on one split, print the table to stdout, optionally write JSON.
 
     Give either dataset_dir and metric, or npz. Returns the rows (as written to JSON).
@@ -58,11 +58,13 @@ def run_evaluate(dataset_dir: str | Path | None = None, metric: str | None = Non
         raise ValueError("metric is required with dataset_dir")
     if epochs is not None and (not isinstance(epochs, int) or epochs < 1):
         raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
+    if hidden is not None and (not isinstance(hidden, int) or hidden < 2):
+        raise ValueError(f"hidden must be an integer >= 2, got {hidden!r}")
     methods = check_methods(methods)
     split = load_npz(npz) if npz is not None else load_dataset_split(dataset_dir, metric)
     log.info("evaluating on %d train and %d test items, D=%d", len(split.x_train),
              len(split.x_test), split.x_train.shape[1])
-    rows = evaluate(split, methods=methods, epochs=epochs, seed=seed, progress=progress)
+    rows = evaluate(split, methods=methods, epochs=epochs, seed=seed, progress=progress, hidden=hidden)
     print(format_table(rows))
     if json_out is not None:
         out = Path(json_out)

@@ -57,12 +57,10 @@ class Placement:
 
 
 def _dkmap(variant: str) -> Callable[..., Placement]:
-    def run(split: Split, epochs: int | None, seed: int, progress: bool, cache: dict) -> Placement:
+    def run(split: Split, settings: dict, seed: int, progress: bool, cache: dict) -> Placement:
         from dkmap.projection import DKMap
 
-        options: dict = {"seed": seed, "batch_size": min(1000, len(split.x_train) // 2)}
-        if epochs is not None:
-            options["epochs"] = epochs
+        options: dict = {"seed": seed, "batch_size": min(1000, len(split.x_train) // 2), **settings}
         if variant == "no-kr":
             options["lam"] = 0.0
         if variant == "no-gk":
@@ -81,7 +79,7 @@ def _dkmap(variant: str) -> Callable[..., Placement]:
 
 
 def _baseline(embedder: str, regressor: str) -> Callable[..., Placement]:
-    def run(split: Split, epochs: int | None, seed: int, progress: bool, cache: dict) -> Placement:
+    def run(split: Split, settings: dict, seed: int, progress: bool, cache: dict) -> Placement:
         shared = embedder in cache
         if not shared:
             started = time.perf_counter()
@@ -118,15 +116,18 @@ def _rounded(value: float) -> float | None:
 
 
 def evaluate(split: Split, methods: list[str] | None = None, epochs: int | None = None,
-             seed: int = 0, progress: bool = True) -> list[dict]:
-    """One result row per method: out-of-sample MAE/RMSE/MAPE, in-sample MAE, trust@20, seconds."""
+             seed: int = 0, progress: bool = True, hidden: int | None = None) -> list[dict]:
+    """One result row per method: out-of-sample MAE/RMSE/MAPE, in-sample MAE, trust@20, seconds.
+
+    epochs and hidden (the MLP's width) set the DKMap variants; None keeps DKMap's defaults."""
+    settings = {k: v for k, v in (("epochs", epochs), ("hidden", hidden)) if v is not None}
     rows = []
     cache: dict = {}
     k = min(TRUST_K, max(1, (min(len(split.x_test), 5000) - 1) // 2))
     for name in check_methods(methods):
         log.info("evaluating %s", name)
         started = time.perf_counter()
-        placed = RUNNERS[name](split, epochs, seed, progress, cache)
+        placed = RUNNERS[name](split, settings, seed, progress, cache)
         seconds = time.perf_counter() - started + placed.shared_seconds
         rows.append({
             "method": name,

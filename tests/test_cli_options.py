@@ -1,0 +1,17 @@
+"""Command-line options reach the settings they name."""
+
+from __future__ import annotations
+
+from dkmap.cli import _build_settings, build_parser, main
+
+
+def test_build_projection_options_reach_the_build_settings():
+    settings = _build_settings(build_parser().parse_args(
+        ["build", "data/x", "--metric", "m", "--epochs", "7", "--hidden", "96"]))
+    assert (settings.epochs, settings.hidden) == (7, 96)
+    assert _build_settings(build_parser().parse_args(["build", "data/x", "--metric", "m"])).hidden is None
+
+
+def test_evaluate_rejects_a_hidden_width_below_two(tmp_path, capsys):
+    assert main(["evaluate", "--npz", str(tmp_path / "none.npz"), "--hidden", "1"]) == 1
+    assert "hidden must be an integer >= 2" in capsys.readouterr().err
