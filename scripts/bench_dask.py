@@ -7,7 +7,8 @@ run: the single-machine build and the Dask build of the same plain dataset of --
 Writes the section "## Distributed build (issue 9)" of BENCHMARKS.md.
 
 With --serve: for each size, a sharded dataset with MiniLM prompt embeddings is written and built
-on Dask (kept in --data, reused when already built there), then served and measured with
+on Dask (kept in --data, reused when already built there; the builds made are tabled per stage in
+"## Scaling the sharded build"), then served and measured with
 scripts/load_test.py (16 clients; tiles, points, lassos); writes "## Serving sharded builds (issue 9)".
 
     .venv/bin/python scripts/bench_dask.py                         # 1M, 5M, 20M (disk permitting)
@@ -37,6 +38,7 @@ from benchmarks_md import write_section  # noqa: E402  (scripts/ is on sys.path)
 
 SECTION = "## Distributed build (issue 9)"
 SERVE_SECTION = "## Serving sharded builds (issue 9)"
+SCALING_SECTION = "## Scaling the sharded build (issue 9)"
 LOAD_TEST_ARGS = ["--clients", "16", "--requests", "1000", "--seconds", "90", "--baseline-requests", "100"]
 SHARD_ROWS = 125_000
 BASELINE_PARTITION_ROWS = 25_000
@@ -220,7 +222,18 @@ def main() -> None:
     report(args, runs, notes)
 
 
-def report(args: argparse.Namespace, runs: list[tuple[str, dict]], notes: list[str]) -> None:
+def per_item_notes(runs: list[tuple[str, dict]]) -> list[str]:
+    """Cost per item of the stages that grow with N, per size, and the largest size over the smallest."""
+    if len(runs) < 2:
+        return []
+    costs = [(r["n"], per_item(r) / r["n"] * 1e6) for _, r in runs]
+    (n0, c0), (n1, c1) = costs[0], costs[-1]
+    return ["per-item stages (load/transform, refine, sampling, index), s per 1M items: "
+            + ", ".join(f"{c:.1f} at {n:,}" for n, c in costs)
+            + f"; {n1:,} ÷ {n0:,} = ×{c1 / c0:.2f}"]
+
+
+def report(args: argparse.Namespace, runs: list[tuple[str, dict]], notes: list[str], section: str = SECTION) -> None:
     """Print the results so far and (unless --no-write) write them into BENCHMARKS.md."""
     s = bench_settings()
     body = "\n".join([
@@ -243,7 +256,7 @@ def report(args: argparse.Namespace, runs: list[tuple[str, dict]], notes: list[s
     ])
     print(body, flush=True)
     if not args.no_write:
-        write_section(SECTION, body)
+        write_section(section, body)
 
 
 def serve_bench(args: argparse.Namespace, sizes: list[int], data: Path) -> None:
@@ -251,15 +264,24 @@ def serve_bench(args: argparse.Namespace, sizes: list[int], data: Path) -> None:
     from dkmap.distributed import write_synthetic_shards
     from dkmap.distributed.synthetic import METRIC
 
+    scaling_notes: list[str] = []
     built = {}
+    runs: list[tuple[str, dict]] = []   # the builds made by this run, for the scaling table too
     for n in sizes:   # every build first, so the load tests run back to back under similar load
         root = data / f"sharded_{n}"
         if not (root / "maps" / METRIC / "manifest.json").is_file():
+            load = os.getloadavg()[0]
             t0 = time.perf_counter()
             write_synthetic_shards(root, n, DIM, SHARD_ROWS, "float16", progress=False, minilm=True)
             ingest = time.perf_counter() - t0
-            built[n] = {"ingest": ingest, "build": run_build(root, METRIC)["seconds"]}
+            r = run_build(root, METRIC)
+            r["timings"] = {"ingest (shards)": {"seconds": ingest, "peak_rss_mb": None}, **r["timings"]}
+            runs.append(("dask, sharded float16 + MiniLM", r))
+            built[n] = {"ingest": ingest, "build": r["seconds"]}
             print(f"{n:,}: ingest {ingest:.0f} s, build {built[n]['build']:.0f} s", flush=True)
+            notes = [f"load average {load:.1f} → {os.getloadavg()[0]:.1f} during the {n:,}-item ingest + build"]
+            scaling_notes.extend(notes)
+            report(args, runs, scaling_notes + per_item_notes(runs), SCALING_SECTION)
     results = []
     for n in sizes:
         name = f"sharded_{n}"
@@ -269,8 +291,10 @@ def serve_bench(args: argparse.Namespace, sizes: list[int], data: Path) -> None:
         run = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
         load.append(os.getloadavg()[0])
         print(run.stdout, run.stderr[-2000:], flush=True)
+        first_deep = [line for line in run.stdout.splitlines() if line.startswith("First deep tile")]
         results.append({"n": n, "built": built.get(n), "load": load, "status": run.returncode,
-                        "phases": latency_tables(run.stdout), "stdout": run.stdout})
+                        "phases": latency_tables(run.stdout), "stdout": run.stdout,
+                        "first_deep": first_deep[0] if first_deep else None})
         report_serving(args, results)
 
 
@@ -304,6 +328,7 @@ def report_serving(args: argparse.Namespace, results: list[dict]) -> None:
                                      for k in kinds) + " |")
     notes = [f"- {r['n']:,} items: load_test.py exited with status {r['status']} (errors in its output)"
               for r in results if r["status"]]
+    notes += [f"- {r['n']:,} items, warm-up: {r['first_deep']}" for r in results if r.get("first_deep")]
     small, large = results[0], results[-1]
     for phase, label in (("baseline", "1 client"), ("concurrent", "16 clients")):
         a, b = small["phases"].get(phase, {}), large["phases"].get(phase, {})

@@ -170,6 +170,22 @@ def make_synthetic(out: Path, n: int, dim: int = 32, seed: int = 0, build: bool 
     return out
 
 
+def first_deep_tiles(work: Workload, rng: np.random.Generator) -> dict[int, float]:
+    """Seconds of one tile per level computed on demand (not stored), near an item, deepest last."""
+    pre = int(work.info.get("precomputed_levels") or work.info["max_level"] + 1)
+    seconds = {}
+    for z in range(pre, work.info["max_level"] + 1):
+        ax, ay = work.anchors[rng.integers(len(work.anchors))]
+        n = 1 << z
+        t0 = time.perf_counter()
+        r = requests.get(f"{work.base}/contour/{z}/{min(int(ax * n), n - 1)}/{min(int(ay * n), n - 1)}",
+                         timeout=600)
+        if r.status_code != 200:
+            raise SystemExit(f"warm-up deep tile at level {z} failed: {r.status_code} {r.text[:200]}")
+        seconds[z] = time.perf_counter() - t0
+    return seconds
+
+
 def run_phase(work: Workload, clients: int, max_requests: int, seconds: float, seed: int) -> dict:
     """Run `clients` threads until `max_requests` are done or `seconds` pass; collect latencies."""
     lat: dict[str, list[float]] = defaultdict(list)
@@ -280,6 +296,7 @@ def main() -> None:
         warm = run_phase(work, 1, 20, args.seconds, args.seed + 99)
         if warm["errors"]:
             raise SystemExit(f"warm-up failed: {warm['errors'][0]}")
+        first_deep = first_deep_tiles(work, np.random.default_rng(args.seed + 98))
         load_before = os.getloadavg()[0]
         base = run_phase(work, 1, args.baseline_requests, args.seconds, args.seed)
         load = run_phase(work, args.clients, args.requests, args.seconds, args.seed + 1)
@@ -299,7 +316,11 @@ def main() -> None:
         f"concurrent phase (other work shares the machine).",
         "", f"Command: `{cmd}`", "",
         "Latencies are client-side wall times over loopback, after 20 unmeasured warm-up requests "
-        "(the first lasso loads the keyword model). Tiles are cached by the server once served.", "",
+        "(the first lasso loads the keyword model) and one deep tile per deep level (its far-field "
+        "grid is computed once per level, as the first user to zoom there would wait for it). Tiles "
+        "are cached by the server once served.", "",
+        "First deep tile of each level, s: " + (", ".join(f"z={z} {t:.2f}" for z, t in first_deep.items())
+                                                 or "no deep levels"), "",
         f"Baseline, 1 sequential client: {base['n']} requests in {base['wall']:.1f} s "
         f"({base['n'] / base['wall']:.1f} req/s), {len(base['errors'])} errors.", "",
         *table(base), "",

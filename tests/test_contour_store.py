@@ -111,3 +111,46 @@ def test_deep_tile_cache_stays_within_its_bound(data_dir, monkeypatch):
     assert bm._cache.computed == computed
     bm.tile(*keys[0])  # evicted: computed again
     assert bm._cache.computed == computed + 1
+
+
+def test_prepared_map_bins_every_item_once_for_all_deep_levels(data_dir, monkeypatch):
+    """Only binning every item grows with N: preparation does it once, and deep tiles of levels with
+    different α reuse it, with values equal to an unprepared map's bit for bit."""
+    from dkmap.contour.tiles import ContourField
+
+    plain = open_map(data_dir, METRIC)
+    first = max(plain.manifest["precomputed_levels"]) + 1
+    keys = [k for k in deep_tiles(plain, 40) if plain.leaf_ancestor(*k) is None]
+    levels = sorted({k[0] for k in keys})
+    assert len(levels) >= 2 and len({plain.alpha(z) for z in levels}) >= 2, "needs deep levels with distinct α"
+    want = [plain.tile(*k) for k in keys]
+
+    binned_items = []
+    real_bin = ContourField._bin_global
+    monkeypatch.setattr(ContourField, "_bin_global",
+                        lambda self, n, window: binned_items.append(len(self.positions)) or real_bin(self, n, window))
+    prepared = open_map(data_dir, METRIC)
+    assert prepared.has_deep_levels and first <= prepared.max_level
+    prepared.prepare_deep_tiles()
+    assert binned_items == [prepared.n_items]
+    got = [prepared.tile(*k) for k in keys]
+    assert binned_items == [prepared.n_items], "a deep tile re-binned every item"
+    for k, a, b in zip(keys, want, got):
+        np.testing.assert_array_equal(a, b, err_msg=f"tile {k}")
+
+
+def test_a_map_without_deep_levels_has_nothing_to_prepare(data_dir):
+    bm = open_map(data_dir, METRIC)
+    bm.max_level = max(bm.manifest["precomputed_levels"])   # as if built with every level stored
+    assert not bm.has_deep_levels
+    bm.prepare_deep_tiles()
+    assert bm._field is None
+
+
+def test_the_server_prepares_deep_tiles_in_the_background_when_it_opens_a_map(data_dir):
+    from dkmap.server.served_map import ServedMap
+
+    served = ServedMap(data_dir, METRIC)
+    assert served.deep_tiles_ready.wait(60)
+    field = served.store._field
+    assert field is not None and field._globals.get(("binned", field.precomputed_levels - 1)) is not None

@@ -123,6 +123,20 @@ class BuiltMap:
         field, mask = self._compute_parts()
         return compute_tile(field, z, x, y, self.alpha(z), mask)
 
+    @property
+    def has_deep_levels(self) -> bool:
+        """Whether some level is computed on request rather than stored."""
+        return self.max_level >= len(self._levels)
+
+    def prepare_deep_tiles(self) -> None:
+        """Do now the deep tiles' work whose cost grows with the number of items (field and mask
+        set-up, binning every item on the global lattice under the far fields), so that the first
+        deep tile a user asks for costs what any other does; a no-op without deep levels."""
+        if not self.has_deep_levels:
+            return
+        field, _ = self._compute_parts()
+        field.binned_global(field.precomputed_levels - 1)   # every deep far field recurses down to it
+
     def _compute_parts(self) -> tuple[ContourField, FarMask | None]:
         """The contour field and far mask, built on the first deep tile (once, under concurrency)."""
         with self._parts_lock:

@@ -157,12 +157,19 @@ class ContourField:
         return self._near_far(z, row0, col0, rows, cols, alpha)
 
     # -- internals ---------------------------------------------------------------------------------
-    def _global(self, z: int, alpha: float) -> torch.Tensor:
+    def binned_global(self, z: int) -> torch.Tensor:
+        """Metric sum and count of every item on level z's padded global lattice, binned once for
+        every α (the only step of a deep tile whose cost grows with the number of items)."""
         def compute() -> torch.Tensor:
             n = self.tile_size << z
-            window = (-GLOBAL_PAD, -GLOBAL_PAD, n + 2 * GLOBAL_PAD, n + 2 * GLOBAL_PAD)
-            grids = self._bin_global(n, window)
-            return convolve_t_kernel(grids, 1.0 / n, alpha, self.kernel.beta, self.device)
+            return self._bin_global(n, (-GLOBAL_PAD, -GLOBAL_PAD, n + 2 * GLOBAL_PAD, n + 2 * GLOBAL_PAD))
+
+        return self._globals.get_or_compute(("binned", z), compute)
+
+    def _global(self, z: int, alpha: float) -> torch.Tensor:
+        def compute() -> torch.Tensor:
+            return convolve_t_kernel(self.binned_global(z), 1.0 / (self.tile_size << z), alpha,
+                                     self.kernel.beta, self.device)
 
         return self._globals.get_or_compute((z, float(alpha)), compute)
 

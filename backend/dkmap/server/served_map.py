@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 
 import numpy as np
 
 from dkmap.server.point_index import LevelledIndex, PointIndex
+
+log = logging.getLogger(__name__)
 
 SAMPLINGS = ("bluenoise", "random", "all")
 
@@ -25,6 +28,19 @@ class ServedMap:
         self._lock = threading.Lock()
         self._index: PointIndex | None = None
         self._levelled: dict[str, LevelledIndex] = {}
+        # Deep tiles' set-up grows with the number of items (seconds at millions): start it now, in the
+        # background, so no deep-tile request pays it; requests arriving meanwhile wait for it once.
+        self.deep_tiles_ready = threading.Event()
+        threading.Thread(target=self._prepare_deep_tiles, name=f"prepare-deep-tiles-{metric}",
+                         daemon=True).start()
+
+    def _prepare_deep_tiles(self) -> None:
+        try:
+            self.store.prepare_deep_tiles()
+        except Exception:  # the first deep tile redoes the work and reports the error to its client
+            log.exception("preparing deep tiles of %s failed", self.store.root)
+        finally:
+            self.deep_tiles_ready.set()
 
     @property
     def max_level(self) -> int:
