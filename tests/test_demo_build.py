@@ -107,6 +107,8 @@ def test_corpus_is_deterministic_for_a_seed():
     assert a.pngs == b.pngs and np.array_equal(a.train_pixels, b.train_pixels)
     pd.testing.assert_frame_equal(a.truth, b.truth)
     assert a.prompts != c.prompts
+    with pytest.raises(ValueError, match="layouts must be an integer >= 1"):
+        make_corpus(3, 2, layouts=0, progress=False)
 
 
 def test_recall_at_1_counts_hits_among_candidates():

@@ -17,7 +17,7 @@ def tiny_data():
     # Stand-in text features: one random unit vector per distinct prompt (no MiniLM needed here).
     text = rng.normal(size=(len(corpus.train_prompts), 384)).astype(np.float32)
     text /= np.linalg.norm(text, axis=1, keepdims=True)
-    return corpus.train_pixels, text
+    return corpus.train_pixels[0], text
 
 
 def test_info_nce_prefers_aligned_pairs():
@@ -54,3 +54,27 @@ def test_training_refuses_mismatched_inputs(tiny_data):
     pixels, text = tiny_data
     with pytest.raises(ValueError, match="same even length"):
         train_encoder(pixels[:5], text[:5], TINY, progress=False)
+
+
+def test_two_layouts_of_the_same_images_train_exactly_like_one(tiny_data):
+    """With several layouts each step picks one per pair; the pair and its twin stay aligned, so two
+    identical layouts must give the very model that one layout gives."""
+    pixels, text = tiny_data
+    one = train_encoder(pixels, text, TINY, seed=3, device="cpu", progress=False)
+    two = train_encoder(np.stack([pixels, pixels]), text, TINY, seed=3, device="cpu", progress=False)
+    np.testing.assert_array_equal(embed_images(one, pixels, device="cpu"), embed_images(two, pixels, device="cpu"))
+
+
+def test_training_draws_from_every_layout():
+    corpus = make_corpus(2, 48, seed=2, progress=False, layouts=2)
+    assert corpus.train_pixels.shape == (2, 96, 64, 64, 3)
+    first, second = corpus.train_pixels
+    # same prompts, other layouts: every image changes
+    assert all(not np.array_equal(a, b) for a, b in zip(first, second))
+    rng = np.random.default_rng(0)
+    text = rng.normal(size=(96, 384)).astype(np.float32)
+    text /= np.linalg.norm(text, axis=1, keepdims=True)
+    both = train_encoder(corpus.train_pixels, text, TINY, seed=3, device="cpu", progress=False)
+    only_first = train_encoder(first, text, TINY, seed=3, device="cpu", progress=False)
+    assert not np.allclose(embed_images(both, first, device="cpu"), embed_images(only_first, first, device="cpu"),
+                           atol=1e-3)

@@ -69,12 +69,15 @@ class Corpus:
     pngs: dict[str, list[bytes]]     # generator -> PNG bytes per item
     pixels: dict[str, np.ndarray]    # generator -> (N, 64, 64, 3) uint8 encoder input
     train_prompts: list[str]         # encoder training: originals then their twins (2M)
-    train_pixels: np.ndarray         # (2M, 64, 64, 3) uint8, row i ↔ train_prompts[i]
+    train_pixels: np.ndarray         # (layouts, 2M, 64, 64, 3) uint8, [:, i] ↔ train_prompts[i]
 
 
 def make_corpus(n_items: int, n_encoder_pairs: int, seed: int = 0, processes: int = 2,
-                progress: bool = True) -> Corpus:
-    """Sample prompts, let each generator draw them (with its failures) and render the training twins."""
+                progress: bool = True, layouts: int = 1) -> Corpus:
+    """Sample prompts, let each generator draw them (with its failures) and render the training pairs
+    and twins, each in `layouts` random layouts (more images per prompt for the encoder)."""
+    if not isinstance(layouts, (int, np.integer)) or layouts < 1:
+        raise ValueError(f"layouts must be an integer >= 1, got {layouts!r}")
     rng = np.random.default_rng(_seed(seed, 1))
     scenes, prompts = sample_prompts(n_items, rng)
     # The encoder learns from other prompts only, drawn faithfully, each with a one-concept-off twin.
@@ -92,11 +95,10 @@ def make_corpus(n_items: int, n_encoder_pairs: int, seed: int = 0, processes: in
             rows.append({"row": i, "generator": gen, "failed": bool(fired), "failures": ",".join(fired),
                          **{f"prompt.{k}": v for k, v in truth_fields(scene).items()},
                          **{f"drawn.{k}": v for k, v in truth_fields(drawn).items()}})
-    for i, (orig, twin) in enumerate(zip(enc_scenes, twin_scenes)):
-        jobs.append((orig, _seed(seed, 30, i), False))
-    for i, twin in enumerate(twin_scenes):
-        # Same layout seed as the original: the twin differs in the changed concept only.
-        jobs.append((twin, _seed(seed, 30, i), False))
+    for layout in range(layouts):
+        for scene_list in (enc_scenes, twin_scenes):
+            # Same layout seed for original and twin: the twin differs in the changed concept only.
+            jobs += [(scene, _layout_seed(seed, layout, i), False) for i, scene in enumerate(scene_list)]
     pngs, pixels = render_many(jobs, processes=processes, desc="render images", progress=progress)
 
     n, gens = n_items, sorted(GENERATORS)
@@ -105,5 +107,10 @@ def make_corpus(n_items: int, n_encoder_pairs: int, seed: int = 0, processes: in
         pngs={g: pngs[k * n:(k + 1) * n] for k, g in enumerate(gens)},
         pixels={g: pixels[k * n:(k + 1) * n] for k, g in enumerate(gens)},
         train_prompts=enc_prompts + twin_prompts,
-        train_pixels=pixels[len(gens) * n:],
+        train_pixels=pixels[len(gens) * n:].reshape(layouts, 2 * n_encoder_pairs, *pixels.shape[1:]),
     )
+
+
+def _layout_seed(seed: int, layout: int, i: int) -> int:
+    # layout 0 keeps the seeds of builds made before there were several layouts
+    return _seed(seed, 30, i) if layout == 0 else _seed(seed, 31, layout, i)

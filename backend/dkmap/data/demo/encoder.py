@@ -141,12 +141,20 @@ def twin_loss(text: torch.Tensor, image: torch.Tensor, scale: torch.Tensor, bias
 def train_encoder(pixels: np.ndarray, text_emb: np.ndarray, config: EncoderConfig = EncoderConfig(),
                   seed: int = 0, device: str | torch.device | None = None,
                   progress: bool = True) -> CrossModalEncoder:
-    """Train on rows [0, M) (originals) and [M, 2M) (their twins): row i and i+M share a batch."""
-    if len(pixels) != len(text_emb) or len(pixels) % 2:
+    """Train on rows [0, M) (originals) and [M, 2M) (their twins): row i and i+M share a batch.
+
+    pixels is (2M, H, W, 3), or (V, 2M, H, W, 3) for V layouts of every prompt: each step draws one
+    layout per pair (the twin keeps its original's), so the image tower sees V× more images for the
+    same prompts and the same MiniLM cost."""
+    pixels = pixels if pixels.ndim == 5 else pixels[None]
+    if pixels.ndim != 5 or pixels.shape[-1] != 3:
+        raise ValueError(f"pixels must be (2M, H, W, 3) or (V, 2M, H, W, 3) uint8, got shape {pixels.shape}")
+    n_views, n_rows = pixels.shape[:2]
+    if n_rows != len(text_emb) or n_rows % 2:
         raise ValueError(f"pixels and text_emb must have the same even length (originals then twins), "
-                         f"got {len(pixels)} and {len(text_emb)}")
+                         f"got {n_rows} and {len(text_emb)}")
     device = pick_device(device)
-    m = len(pixels) // 2
+    m = n_rows // 2
     with deterministic(seed):
         model = CrossModalEncoder(config).to(device)
         model.image.to(memory_format=torch.channels_last)
@@ -157,6 +165,7 @@ def train_encoder(pixels: np.ndarray, text_emb: np.ndarray, config: EncoderConfi
         texts = torch.from_numpy(np.ascontiguousarray(text_emb, dtype=np.float32)).to(device)
         model.text.fit_standardisation(texts)
         order_rng = np.random.default_rng(seed)
+        view_rng = np.random.default_rng([seed, 1])
         bar = tqdm(total=config.epochs * steps_per_epoch, desc="train encoder", unit="step", disable=not progress)
         model.train()
         for epoch in range(config.epochs):
@@ -164,8 +173,9 @@ def train_encoder(pixels: np.ndarray, text_emb: np.ndarray, config: EncoderConfi
             for step in range(steps_per_epoch):
                 pairs = perm[step * config.batch_pairs:(step + 1) * config.batch_pairs]
                 rows = np.concatenate([pairs, pairs + m])
+                views = np.tile(view_rng.integers(n_views, size=len(pairs)), 2) if n_views > 1 else 0
                 t = F.normalize(model.text(texts[rows]), dim=1)
-                v = F.normalize(model.image(_to_input(pixels[rows], device)), dim=1)
+                v = F.normalize(model.image(_to_input(pixels[views, rows], device)), dim=1)
                 loss = info_nce(t, v, model.logit_scale)
                 if config.hard_weight:
                     loss = loss + config.hard_weight * twin_loss(t, v, model.pair_scale, model.pair_bias)
