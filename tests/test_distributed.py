@@ -117,6 +117,30 @@ def test_tree_reduce_sums_in_fixed_order(cluster):
     np.testing.assert_array_equal(total, np.full(3, 21.0))
 
 
+def _after(seconds: float, value: int) -> int:
+    time.sleep(seconds)
+    return value
+
+
+def test_index_shards_arrive_in_row_order_and_are_released_once_fetched(cluster):
+    """Later partitions finish first here; results still come in list order, and every result is
+    released from the workers once fetched (holding all of them overflowed worker memory at 20M)."""
+    from dkmap.distributed.index import in_order_as_completed
+
+    _, client = cluster
+    futures = [client.submit(_after, 0.3 - 0.05 * i, i, key=f"ordered-{i}") for i in range(6)]
+    keys = [f.key for f in futures]
+    seen = []
+    for value in in_order_as_completed(futures):
+        seen.append(value)
+        released = keys[:len(seen)]
+        deadline = time.monotonic() + 10   # releases reach the client's loop asynchronously
+        while any(client.refcount.get(k, 0) for k in released) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not any(client.refcount.get(k, 0) for k in released), "fetched results are still held"
+    assert seen == list(range(6))
+
+
 def test_partition_binning_sums_to_binning_all(cluster):
     from dkmap.contour.binning import bin_linear
     from dkmap.distributed import tasks

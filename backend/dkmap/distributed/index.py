@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Iterable, Iterator
 
 import faiss
 import numpy as np
-from distributed import Client, Future
+from distributed import Client, Future, as_completed
 
 from dkmap import similarity
 from dkmap.config import BuildSettings
@@ -35,16 +36,33 @@ def fill(empty: bytes, vectors: np.ndarray) -> bytes:
     return faiss.serialize_index(index).tobytes()
 
 
-def merge(shards: list[bytes]) -> faiss.Index:
-    """Concatenate filled shards in row order."""
-    if not shards:
-        raise ValueError("merge needs at least one index shard")
-    index = faiss.deserialize_index(np.frombuffer(shards[0], dtype=np.uint8))
-    for blob in shards[1:]:
+def merge(shards: Iterable[bytes]) -> faiss.Index:
+    """Concatenate filled shards in row order (consumed one at a time)."""
+    index = None
+    for blob in shards:
         other = faiss.deserialize_index(np.frombuffer(blob, dtype=np.uint8))
-        # IVF lists store ids (shift the shard's by the rows before it); flat codes are positional
-        index.merge_from(other, 0 if isinstance(index, faiss.IndexFlatCodes) else index.ntotal)
+        if index is None:
+            index = other
+        else:
+            # IVF lists store ids (shift the shard's by the rows before it); flat codes are positional
+            index.merge_from(other, 0 if isinstance(index, faiss.IndexFlatCodes) else index.ntotal)
+    if index is None:
+        raise ValueError("merge needs at least one index shard")
     return index
+
+
+def in_order_as_completed(futures: list[Future]) -> Iterator:
+    """The futures' results in list order, each fetched as soon as it is done and then released, so
+    workers hold only results not yet fetched (all of them at once overflowed worker memory at 20M)."""
+    place = {f.key: i for i, f in enumerate(futures)}
+    ready: dict[int, object] = {}
+    following = 0
+    for future in as_completed(futures):
+        ready[place[future.key]] = future.result()
+        future.release()
+        while following in ready:
+            yield ready.pop(following)
+            following += 1
 
 
 def exact_topk(queries: np.ndarray, vectors: np.ndarray, start: int, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -75,7 +93,8 @@ def build_indexes_dask(client: Client, source: PartitionedDataset, sources: list
         shards = [client.submit(_fill_part, src, p, space, empty, retries=RETRIES,
                                 key=f"faiss-{token}-{space}-{p.index}")
                   for src, p in zip(sources, source.partitions)]
-        index = merge(client.gather(shards))
+        index = merge(in_order_as_completed(shards))
+        del shards
         exact = isinstance(index, faiss.IndexFlat)
         return index, 1.0 if exact else _recall(client, source, sources, space, index, settings.seed, token)
 
