@@ -133,6 +133,7 @@ def test_prepared_map_bins_every_item_once_for_all_deep_levels(data_dir, monkeyp
     assert prepared.has_deep_levels and first <= prepared.max_level
     prepared.prepare_deep_tiles()
     assert binned_items == [prepared.n_items]
+    assert prepared._sorted_x is not None
     got = [prepared.tile(*k) for k in keys]
     assert binned_items == [prepared.n_items], "a deep tile re-binned every item"
     for k, a, b in zip(keys, want, got):
@@ -154,3 +155,17 @@ def test_the_server_prepares_deep_tiles_in_the_background_when_it_opens_a_map(da
     assert served.deep_tiles_ready.wait(60)
     field = served.store._field
     assert field is not None and field._globals.get(("binned", field.precomputed_levels - 1)) is not None
+
+
+def test_item_counts_per_tile_add_up_at_every_level(data_dir):
+    bm = open_map(data_dir, METRIC)
+    pos = np.asarray(bm.positions, dtype=np.float64)
+    for z in (0, 1, 2, max(bm.manifest["precomputed_levels"]) + 1):
+        n = 1 << z
+        counts = np.array([[bm.count_in_tile(z, x, y) for x in range(n)] for y in range(n)])
+        again = np.array([[bm.count_in_tile(z, x, y) for x in range(n)] for y in range(n)])
+        cells = np.minimum((pos * n).astype(int), n - 1)
+        want = np.zeros((n, n), dtype=int)
+        np.add.at(want, (cells[:, 1], cells[:, 0]), 1)
+        np.testing.assert_array_equal(counts, want, err_msg=f"level {z}")
+        np.testing.assert_array_equal(again, counts)

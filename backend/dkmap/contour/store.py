@@ -54,6 +54,7 @@ class BuiltMap:
         self._field: ContourField | None = None
         self._mask: FarMask | None = None
         self._sorted_x: np.ndarray | None = None
+        self._stored_counts: dict[tuple[int, int, int], int] = {}
         self._cache = LRUCache(TILE_CACHE_BYTES, size_of=lambda tile: tile.nbytes)
         self._parts_lock = threading.Lock()
 
@@ -91,12 +92,18 @@ class BuiltMap:
 
     def count_in_tile(self, z: int, x: int, y: int) -> int:
         """Items whose position falls in tile (z, x, y)."""
-        if self._sorted_x is None:
-            order = np.argsort(self.positions[:, 0], kind="stable")
-            self._sorted_x = np.asarray(self.positions[order], dtype=np.float64)
+        if z < len(self._levels):   # the few stored-level tiles are every deep tile's ancestors: count once
+            key = (z, x, y)
+            if key not in self._stored_counts:
+                self._stored_counts[key] = self._count(z, x, y)
+            return self._stored_counts[key]
+        return self._count(z, x, y)
+
+    def _count(self, z: int, x: int, y: int) -> int:
         n = 1 << z
-        a, b = np.searchsorted(self._sorted_x[:, 0], [x / n, (x + 1) / n])
-        ys = self._sorted_x[a:b, 1]
+        by_x = self._positions_by_x()
+        a, b = np.searchsorted(by_x[:, 0], [x / n, (x + 1) / n])
+        ys = by_x[a:b, 1]
         return int(np.count_nonzero((ys >= y / n) & (ys < (y + 1) / n)))
 
     def items_at_level(self, z: int, sampling: str = "bluenoise") -> np.ndarray:
@@ -106,6 +113,13 @@ class BuiltMap:
         return np.asarray(self.sampling[sampling]) <= z
 
     # -- internals ---------------------------------------------------------------------------------
+    def _positions_by_x(self) -> np.ndarray:
+        """Positions sorted by x (float64), for counting items per tile; sorted once."""
+        if self._sorted_x is None:
+            order = np.argsort(self.positions[:, 0], kind="stable")
+            self._sorted_x = np.asarray(self.positions[order], dtype=np.float64)
+        return self._sorted_x
+
     def _check_tile(self, z: int, x: int, y: int) -> None:
         for name, v in (("z", z), ("x", x), ("y", y)):
             if not isinstance(v, (int, np.integer)) or isinstance(v, bool):
@@ -129,11 +143,12 @@ class BuiltMap:
         return self.max_level >= len(self._levels)
 
     def prepare_deep_tiles(self) -> None:
-        """Do now the deep tiles' work whose cost grows with the number of items (field and mask
-        set-up, binning every item on the global lattice under the far fields), so that the first
+        """Do now the deep tiles' work whose cost grows with the number of items (sorting positions,
+        field and mask set-up, binning every item on the global lattice under the far fields), so that the first
         deep tile a user asks for costs what any other does; a no-op without deep levels."""
         if not self.has_deep_levels:
             return
+        self._positions_by_x()   # every deep tile first checks its ancestors' item counts
         field, _ = self._compute_parts()
         field.binned_global(field.precomputed_levels - 1)   # every deep far field recurses down to it
 
