@@ -141,6 +141,27 @@ def test_index_shards_arrive_in_row_order_and_are_released_once_fetched(cluster)
     assert seen == list(range(6))
 
 
+
+def test_flat_index_shards_merge_into_a_preallocated_index_equal_to_one_filled_whole():
+    import faiss
+
+    from dkmap.distributed.index import fill, merge
+
+    x = np.random.default_rng(3).standard_normal((1000, 8)).astype(np.float32)
+    empty = faiss.serialize_index(faiss.IndexFlatIP(8)).tobytes()
+    blobs = [fill(empty, x[a:b]) for a, b in ((0, 120), (120, 700), (700, 1000))]
+    whole = faiss.IndexFlatIP(8)
+    whole.add(x)
+    for total in (None, 1000):
+        merged = merge(iter(blobs), total)
+        assert merged.ntotal == 1000
+        np.testing.assert_array_equal(faiss.vector_to_array(merged.codes), faiss.vector_to_array(whole.codes))
+        np.testing.assert_array_equal(merged.search(x[:20], 5)[1], whole.search(x[:20], 5)[1])
+    with pytest.raises(ValueError, match="more than the 999 rows announced"):
+        merge(iter(blobs[:3]), 999)
+    with pytest.raises(ValueError, match="hold 700 rows, 1000 were announced"):
+        merge(iter(blobs[:2]), 1000)
+
 def test_partition_binning_sums_to_binning_all(cluster):
     from dkmap.contour.binning import bin_linear
     from dkmap.distributed import tasks

@@ -36,18 +36,35 @@ def fill(empty: bytes, vectors: np.ndarray) -> bytes:
     return faiss.serialize_index(index).tobytes()
 
 
-def merge(shards: Iterable[bytes]) -> faiss.Index:
-    """Concatenate filled shards in row order (consumed one at a time)."""
-    index = None
+def merge(shards: Iterable[bytes], total: int | None = None) -> faiss.Index:
+    """Concatenate filled shards in row order (consumed one at a time). With `total` (the rows of all
+    shards), flat shards are copied into one buffer allocated up front: growing the index shard by
+    shard reallocates, and the copy at a late growth needs up to twice the index at once."""
+    index, rows = None, 0
     for blob in shards:
         other = faiss.deserialize_index(np.frombuffer(blob, dtype=np.uint8))
+        if index is None and total is not None and isinstance(other, faiss.IndexFlatCodes):
+            index = faiss.clone_index(other)
+            index.reset()
+            index.codes.resize(total * index.code_size)
         if index is None:
             index = other
+        elif isinstance(index, faiss.IndexFlatCodes) and total is not None:
+            if rows + other.ntotal > total:
+                raise ValueError(f"index shards hold more than the {total} rows announced")
+            buffer = faiss.rev_swig_ptr(index.codes.data(), total * index.code_size)
+            buffer[rows * index.code_size:(rows + other.ntotal) * index.code_size] = \
+                faiss.vector_to_array(other.codes)
         else:
             # IVF lists store ids (shift the shard's by the rows before it); flat codes are positional
             index.merge_from(other, 0 if isinstance(index, faiss.IndexFlatCodes) else index.ntotal)
+        rows += other.ntotal
     if index is None:
         raise ValueError("merge needs at least one index shard")
+    if isinstance(index, faiss.IndexFlatCodes) and total is not None:
+        if rows != total:
+            raise ValueError(f"index shards hold {rows} rows, {total} were announced")
+        index.ntotal = total
     return index
 
 
@@ -93,7 +110,7 @@ def build_indexes_dask(client: Client, source: PartitionedDataset, sources: list
         shards = [client.submit(_fill_part, src, p, space, empty, retries=RETRIES,
                                 key=f"faiss-{token}-{space}-{p.index}")
                   for src, p in zip(sources, source.partitions)]
-        index = merge(in_order_as_completed(shards))
+        index = merge(in_order_as_completed(shards), n)
         del shards
         exact = isinstance(index, faiss.IndexFlat)
         return index, 1.0 if exact else _recall(client, source, sources, space, index, settings.seed, token)
