@@ -66,6 +66,8 @@ def test_table_shows_missing_values_as_nan():
     ({"npz": "NPZ", "methods": ["dkmap", "lda-kde"]}, "unknown methods"),
     ({"npz": "NPZ", "epochs": 0}, "epochs"),
     ({"npz": "NPZ", "hidden": 1}, "hidden must be an integer >= 2"),
+    ({"npz": "NPZ", "lam": -0.5}, "lam must be a finite number >= 0"),
+    ({"npz": "NPZ", "lam": float("nan")}, "lam must be a finite number >= 0"),
     ({"npz": "/nonexistent.npz"}, "does not exist"),
 ])
 def test_bad_arguments_are_rejected(kwargs, match, npz_file):
@@ -94,3 +96,18 @@ def test_hidden_width_reaches_the_dkmap_variants_only(npz_file, monkeypatch):
     assert widths == [3, 64]
     assert narrow[0]["mae"] != wide[0]["mae"]
     assert narrow[1] == {**wide[1], "seconds": narrow[1]["seconds"]}   # the baseline does not change
+
+
+def test_lam_reaches_dkmap_and_no_gk_while_no_kr_keeps_zero(npz_file, monkeypatch):
+    from dkmap.projection import DKMap
+
+    lams = []
+    real_fit = DKMap.fit
+    monkeypatch.setattr(DKMap, "fit", lambda self, x, m, **kw: lams.append(self.lam) or real_fit(self, x, m, **kw))
+    methods = ["dkmap", "dkmap-no-gk", "dkmap-no-kr"]
+    weighted = run_evaluate(npz=npz_file, methods=methods, epochs=2, lam=3.0, progress=False)
+    default = run_evaluate(npz=npz_file, methods=methods, epochs=2, progress=False)
+    assert lams[:3] == [3.0, 3.0, 0.0]
+    assert lams[3:] == [DKMap().lam, DKMap().lam, 0.0]
+    assert weighted[0]["mae"] != default[0]["mae"]
+    assert weighted[2]["mae"] == default[2]["mae"]   # w/o KR is the same fit either way

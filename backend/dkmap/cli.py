@@ -84,7 +84,7 @@ def cmd_evaluate(args: argparse.Namespace) -> None:
         raise CliError("--dataset needs --metric NAME")
     run_evaluate(dataset_dir=args.dataset, metric=args.metric, npz=args.npz,
                  methods=_comma_list(args.methods) if args.methods else None, epochs=args.epochs,
-                 hidden=args.hidden, seed=args.seed, json_out=args.json, progress=not args.quiet)
+                 hidden=args.hidden, lam=args.lam, seed=args.seed, json_out=args.json, progress=not args.quiet)
 
 
 def cmd_compare_spec(args: argparse.Namespace) -> None:
@@ -148,6 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--methods", help="comma list (default: all)")
     p.add_argument("--epochs", type=int)
     p.add_argument("--hidden", type=int, help="width of the projection MLP (default: min(D, 512))")
+    p.add_argument("--lam", type=float, help="weight λ of the kernel-regression term (default: DKMap's, 1.0); "
+                                             "w/o KR keeps λ = 0")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", type=Path, help="write the results as JSON")
     p.set_defaults(func=cmd_evaluate)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +48,7 @@ def load_dataset_split(dataset_dir: str | Path, metric: str) -> Split:
 def run_evaluate(dataset_dir: str | Path | None = None, metric: str | None = None,
                  npz: str | Path | None = None, methods: list[str] | None = None,
                  epochs: int | None = None, seed: int = 0, json_out: str | Path | None = None,
-                 progress: bool = True, hidden: int | None = None) -> list[dict]:
+                 progress: bool = True, hidden: int | None = None, lam: float | None = None) -> list[dict]:
     """Evaluate the methods on one split, print the table to stdout, optionally write JSON.
 
     Give either dataset_dir and metric, or npz. Returns the rows (as written to JSON).
@@ -60,11 +61,14 @@ def run_evaluate(dataset_dir: str | Path | None = None, metric: str | None = Non
         raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
     if hidden is not None and (not isinstance(hidden, int) or hidden < 2):
         raise ValueError(f"hidden must be an integer >= 2, got {hidden!r}")
+    if lam is not None and (isinstance(lam, bool) or not isinstance(lam, (int, float)) or not math.isfinite(lam)
+                            or lam < 0):
+        raise ValueError(f"lam must be a finite number >= 0, got {lam!r}")
     methods = check_methods(methods)
     split = load_npz(npz) if npz is not None else load_dataset_split(dataset_dir, metric)
     log.info("evaluating on %d train and %d test items, D=%d", len(split.x_train),
              len(split.x_test), split.x_train.shape[1])
-    rows = evaluate(split, methods=methods, epochs=epochs, seed=seed, progress=progress, hidden=hidden)
+    rows = evaluate(split, methods=methods, epochs=epochs, seed=seed, progress=progress, hidden=hidden, lam=lam)
     print(format_table(rows))
     if json_out is not None:
         out = Path(json_out)

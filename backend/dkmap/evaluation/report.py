@@ -116,11 +116,13 @@ def _rounded(value: float) -> float | None:
 
 
 def evaluate(split: Split, methods: list[str] | None = None, epochs: int | None = None,
-             seed: int = 0, progress: bool = True, hidden: int | None = None) -> list[dict]:
+             seed: int = 0, progress: bool = True, hidden: int | None = None,
+             lam: float | None = None) -> list[dict]:
     """One result row per method: out-of-sample MAE/RMSE/MAPE, in-sample MAE, trust@20, seconds.
 
-    epochs and hidden (the MLP's width) set the DKMap variants; None keeps DKMap's defaults."""
-    settings = {k: v for k, v in (("epochs", epochs), ("hidden", hidden)) if v is not None}
+    epochs, hidden (the MLP's width) and lam (the kernel-regression weight; w/o KR keeps 0) set the
+    DKMap variants; None keeps DKMap's defaults."""
+    settings = {k: v for k, v in (("epochs", epochs), ("hidden", hidden), ("lam", lam)) if v is not None}
     rows = []
     cache: dict = {}
     k = min(TRUST_K, max(1, (min(len(split.x_test), 5000) - 1) // 2))
