@@ -279,8 +279,8 @@ def serve_bench(args: argparse.Namespace, sizes: list[int], data: Path) -> None:
             runs.append(("dask, sharded float16 + MiniLM", r))
             built[n] = {"ingest": ingest, "build": r["seconds"]}
             print(f"{n:,}: ingest {ingest:.0f} s, build {built[n]['build']:.0f} s", flush=True)
-            notes = [f"load average {load:.1f} → {os.getloadavg()[0]:.1f} during the {n:,}-item ingest + build"]
-            scaling_notes.extend(notes)
+            scaling_notes.append(f"load average {load:.1f} → {os.getloadavg()[0]:.1f} during the {n:,}-item "
+                                 "ingest + build")
             report(args, runs, scaling_notes + per_item_notes(runs), SCALING_SECTION)
     results = []
     for n in sizes:

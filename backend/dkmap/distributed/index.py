@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from itertools import chain
 from typing import Iterable, Iterator
 
 import faiss
@@ -40,31 +41,37 @@ def merge(shards: Iterable[bytes], total: int | None = None) -> faiss.Index:
     """Concatenate filled shards in row order (consumed one at a time). With `total` (the rows of all
     shards), flat shards are copied into one buffer allocated up front: growing the index shard by
     shard reallocates, and the copy at a late growth needs up to twice the index at once."""
-    index, rows = None, 0
+    shards = iter(shards)
+    first = next(shards, None)
+    if first is None:
+        raise ValueError("merge needs at least one index shard")
+    index = faiss.deserialize_index(np.frombuffer(first, dtype=np.uint8))
+    if total is not None and isinstance(index, faiss.IndexFlatCodes):
+        return _concatenate_flat(index, shards, total)
     for blob in shards:
         other = faiss.deserialize_index(np.frombuffer(blob, dtype=np.uint8))
-        if index is None and total is not None and isinstance(other, faiss.IndexFlatCodes):
-            index = faiss.clone_index(other)
-            index.reset()
-            index.codes.resize(total * index.code_size)
-        if index is None:
-            index = other
-        elif isinstance(index, faiss.IndexFlatCodes) and total is not None:
-            if rows + other.ntotal > total:
-                raise ValueError(f"index shards hold more than the {total} rows announced")
-            buffer = faiss.rev_swig_ptr(index.codes.data(), total * index.code_size)
-            buffer[rows * index.code_size:(rows + other.ntotal) * index.code_size] = \
-                faiss.vector_to_array(other.codes)
-        else:
-            # IVF lists store ids (shift the shard's by the rows before it); flat codes are positional
-            index.merge_from(other, 0 if isinstance(index, faiss.IndexFlatCodes) else index.ntotal)
-        rows += other.ntotal
-    if index is None:
-        raise ValueError("merge needs at least one index shard")
-    if isinstance(index, faiss.IndexFlatCodes) and total is not None:
-        if rows != total:
-            raise ValueError(f"index shards hold {rows} rows, {total} were announced")
-        index.ntotal = total
+        # IVF lists store ids (shift the shard's by the rows before it); flat codes are positional
+        index.merge_from(other, 0 if isinstance(index, faiss.IndexFlatCodes) else index.ntotal)
+    return index
+
+
+def _concatenate_flat(first: faiss.IndexFlatCodes, rest: Iterator[bytes], total: int) -> faiss.Index:
+    """`first` and the flat shards of `rest`, copied into one index holding exactly `total` rows."""
+    index = faiss.clone_index(first)
+    index.reset()
+    index.codes.resize(total * index.code_size)
+    buffer = faiss.rev_swig_ptr(index.codes.data(), total * index.code_size)
+    rows = 0
+    # one shard deserialised at a time (a tuple of all of them would hold the whole index twice)
+    for shard in chain([first], (faiss.deserialize_index(np.frombuffer(b, dtype=np.uint8)) for b in rest)):
+        if rows + shard.ntotal > total:
+            raise ValueError(f"index shards hold more than the {total} rows announced")
+        start, end = rows * index.code_size, (rows + shard.ntotal) * index.code_size
+        buffer[start:end] = faiss.vector_to_array(shard.codes)
+        rows += shard.ntotal
+    if rows != total:
+        raise ValueError(f"index shards hold {rows} rows, {total} were announced")
+    index.ntotal = total
     return index
 
 
