@@ -3,8 +3,9 @@
 One run, same prompts, same stored MiniLM embeddings, phrase embeddings cached for both:
   - keyphrase step: `KeyBERT.extract_keywords` (the baseline, what lassos ran before) vs
     `KeywordExtractor.keyphrases` on the server's sample (KEYWORD_MAX_DOCS prompts), same output checked;
-  - the whole selection view as the server builds it (`Registry.keyword_view` + JSON encoding) for
-    lassos of several sizes.
+  - the whole keyword view as the server builds it for lassos of several sizes: the selection's
+    sample (`selection.sample_rows`, at most SELECTION_SAMPLE items), `Registry.keyword_view` on it,
+    JSON encoding.
 Writes the block "### keyword extraction" into the BENCHMARKS.md section of the load test.
 
     .venv/bin/python scripts/bench_keywords.py --data /tmp/api6/big --dataset big1m
@@ -50,11 +51,13 @@ def main() -> None:
 
     from dkmap.server import encode
     from dkmap.server.registry import Registry
+    from dkmap.server.selection import sample_rows
 
     reg = Registry(args.data)
     ds = reg.dataset(args.dataset)
     prompts = reg.prompts(args.dataset)
     extractor = reg.keyword_extractor()
+    random_levels = reg.map(args.dataset, reg.built_metrics(args.dataset)[0]).sampling_levels("random")
     n_items = len(prompts)
     rng = np.random.default_rng(args.seed)
 
@@ -84,17 +87,23 @@ def main() -> None:
         f"{t_ours * 1000 / len(docs):.3f} |",
         "", f"Same keyphrases as KeyBERT for every prompt: {'yes' if same else 'NO'}; "
         f"speed-up {t_keybert / t_ours:.0f}×.", "",
-        "Whole keyword view of a lasso of consecutive rows (`Registry.keyword_view`: sample, keyphrases, "
-        "similarities of every selected item, histograms), and its JSON encoding:", "",
-        "| selected items | keyword view ms | JSON ms | JSON MB |", "|---:|---:|---:|---:|",
+        "Whole keyword view of a lasso of consecutive rows (the selection's sample of at most "
+        f"{reg.selection_sample:,} items, then `Registry.keyword_view`: keyphrases, similarities of every "
+        "sampled item, histograms), and its JSON encoding:", "",
+        "| selected items | sampled items | keyword view ms | JSON ms | JSON MB |", "|---:|---:|---:|---:|---:|",
     ]
     for size in (int(s) for s in args.sizes.split(",")):
         size = min(size, n_items)
         start = int(rng.integers(0, n_items - size + 1))
         rows = np.arange(start, start + size)
-        t_view, view = best_of(args.repeats, lambda: reg.keyword_view(args.dataset, rows))
+        def view_of_lasso():
+            sample = sample_rows(random_levels, rows, reg.selection_sample)
+            return sample, reg.keyword_view(args.dataset, sample, population=len(rows))
+
+        t_view, (sample, view) = best_of(args.repeats, view_of_lasso)
         t_json, text = best_of(args.repeats, lambda: encode.obj(view))
-        lines.append(f"| {size:,} | {t_view * 1000:.0f} | {t_json * 1000:.0f} | {len(text) / 1e6:.1f} |")
+        lines.append(f"| {size:,} | {len(sample):,} | {t_view * 1000:.0f} | {t_json * 1000:.0f} | "
+                     f"{len(text) / 1e6:.1f} |")
     body = "\n".join(lines)
     print(body)
     if not args.no_write:

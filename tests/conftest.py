@@ -53,13 +53,13 @@ def built_data_dir(tmp_path_factory) -> Path:
 class LiveServer:
     """`dkmap serve` in a subprocess on 127.0.0.1, stopped at the end of the session."""
 
-    def __init__(self, data_dir: Path):
+    def __init__(self, data_dir: Path, *options: str):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         ARTIFACTS.mkdir(exist_ok=True)
         self.log = open(ARTIFACTS / f"server-{self.port}.log", "w")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "dkmap.cli", "serve", "--data", str(data_dir), "--port", str(self.port)],
+            [sys.executable, "-m", "dkmap.cli", "serve", "--data", str(data_dir), "--port", str(self.port), *options],
             cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
         )
         deadline = time.time() + 120

@@ -1,10 +1,11 @@
-"""The server's grid indexes answer viewport queries exactly as a brute-force scan does."""
+"""The server's grid indexes answer viewport and lasso queries exactly as a brute-force scan does."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from dkmap.geometry import points_in_polygon
 from dkmap.server.point_index import LevelledIndex, PointIndex
 
 
@@ -44,6 +45,54 @@ def test_levelled_index_matches_a_scan_at_every_level(pos, bbox):
         got = index.in_bbox(bbox, z)
         assert np.sort(got).tolist() == brute(pos, bbox, levels <= z).tolist()
         assert np.all(np.diff(levels[got].astype(int)) >= 0)  # coarser levels first
+
+
+def star(cx, cy, r_out, r_in, k=7, turn=0.3):
+    t = np.arange(2 * k) * np.pi / k + turn
+    r = np.where(np.arange(2 * k) % 2 == 0, r_out, r_in)
+    return np.column_stack([cx + r * np.cos(t), cy + r * np.sin(t)])
+
+
+POLYGONS = {
+    "triangle": np.array([[0.1, 0.1], [0.9, 0.2], [0.4, 0.95]]),
+    "concave star": star(0.5, 0.5, 0.45, 0.12),
+    "star around the dense blob": star(0.5, 0.5, 0.08, 0.03, k=11),
+    "beyond the square": np.array([[-1, -1], [2, -1], [2, 2], [-1, 2]]),
+    "on cell borders": np.array([[0.25, 0.25], [0.75, 0.25], [0.75, 0.75], [0.25, 0.75]]),
+    "inside one cell": np.array([[0.501, 0.501], [0.503, 0.501], [0.502, 0.503]]),
+    "self-intersecting bow tie": np.array([[0.1, 0.1], [0.9, 0.9], [0.9, 0.1], [0.1, 0.9]]),
+    "thin sliver": np.array([[0.0, 0.5], [1.0, 0.5001], [1.0, 0.5002]]),
+    "outside": np.array([[1.5, 1.5], [2, 1.5], [2, 2]]),
+    "notch through a cell": np.array([[0.1, 0.1], [0.9, 0.1], [0.9, 0.9], [0.5, 0.9], [0.5, 0.3],
+                                      [0.5001, 0.3], [0.5001, 0.9], [0.1, 0.9]]),
+}
+
+
+@pytest.mark.parametrize("grid", [1, 16, 256])
+@pytest.mark.parametrize("name", list(POLYGONS))
+def test_lasso_through_the_grid_equals_testing_every_point(pos, grid, name):
+    # Items in the notch and the sliver, where a cell's corners are all inside but some items are not.
+    pos = np.concatenate([pos, [[0.50005, 0.5], [0.50005, 0.7], [0.5, 0.5], [0.3, 0.50006], [0.3, 0.50004]]])
+    polygon = POLYGONS[name]
+    got = PointIndex(pos.astype(np.float32), grid=grid).in_polygon(polygon)
+    assert np.sort(got).tolist() == points_in_polygon(pos.astype(np.float32), polygon).tolist()
+    assert len(np.unique(got)) == len(got)
+
+
+@pytest.mark.parametrize("name", ["triangle", "beyond the square", "outside", "on cell borders"])
+def test_lasso_counts_items_outside_the_unit_square_only_where_the_polygon_reaches(pos, name):
+    strays = np.concatenate([pos, [[-0.3, 0.5], [1.4, 0.2], [0.5, 1.7], [1.6, 1.6]]]).astype(np.float32)
+    polygon = POLYGONS[name]
+    got = PointIndex(strays, grid=32).in_polygon(polygon)
+    assert np.sort(got).tolist() == points_in_polygon(strays, polygon).tolist()
+
+
+def test_lasso_over_many_items_equals_testing_every_point():
+    rng = np.random.default_rng(5)
+    many = rng.random((200_000, 2)).astype(np.float32)
+    polygon = star(0.5, 0.5, 0.4, 0.2)
+    got = PointIndex(many, grid=256).in_polygon(polygon)
+    assert np.sort(got).tolist() == points_in_polygon(many, polygon).tolist()
 
 
 def test_bad_shapes_are_rejected(pos):

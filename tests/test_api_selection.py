@@ -1,4 +1,5 @@
-"""API: a lasso returns exactly the items inside, their stats, and keywords from their prompts."""
+"""API: a lasso returns exactly the items inside, their stats, keywords from their prompts, and (for
+large selections) a seeded uniform sample with bar counts scaled to the whole selection."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from api_fixtures import DATASET, api, error_of  # noqa: F401
 from dkmap.data.encoders import embed_prompts_minilm
 from dkmap.data.store import open_dataset
+from dkmap.geometry import points_in_polygon
 
 METRIC = "clip_a"
 URL = f"/api/maps/{DATASET}/{METRIC}/selection"
@@ -18,7 +20,8 @@ URL = f"/api/maps/{DATASET}/{METRIC}/selection"
 @pytest.fixture(scope="module")
 def data(api):
     ds = open_dataset(api.data_dir / DATASET)
-    return {"ds": ds, "pos": np.load(api.data_dir / DATASET / "maps" / METRIC / "positions.npy").astype(np.float64)}
+    folder = api.data_dir / DATASET / "maps" / METRIC
+    return {"ds": ds, "pos": np.load(folder / "positions.npy").astype(np.float64), "folder": folder}
 
 
 def box_around(pos: np.ndarray, lo_q: float, hi_q: float) -> tuple[float, float, float, float]:
@@ -41,10 +44,13 @@ def test_convex_lasso_returns_exactly_the_items_inside(api, data):
     u, v = (pos[:, 0] - x0) / (x1 - x0), (pos[:, 1] - y0) / (y1 - y0)
     expected = np.flatnonzero((u > 0) & (v > 0) & (u + v < 1))
     body = api.post(URL, json={"polygon": polygon}).json()
-    assert body["rows"] == expected.tolist()
-    assert body["count"] == len(expected) > 0
-    assert body["ids"] == ds.ids.astype(str)[expected].tolist()
+    sample = body["sample"]
+    assert sample["row"] == expected.tolist()
+    assert body["count"] == sample["size"] == len(expected) > 0 and sample["sampled"] is False
+    assert sample["id"] == ds.ids.astype(str)[expected].tolist()
+    np.testing.assert_allclose(np.column_stack([sample["x"], sample["y"]]), pos[expected], atol=1e-7)
     values = ds.metric(METRIC)[expected]
+    np.testing.assert_allclose(sample["value"], values, rtol=1e-9)
     assert body["stats"]["mean"] == pytest.approx(values.mean())
     assert body["stats"]["std"] == pytest.approx(values.std())
     assert body["stats"]["min"] == pytest.approx(values.min())
@@ -62,8 +68,8 @@ def test_concave_lasso_excludes_the_notch(api, data):
     bottom = in_box(pos, (x0, ym, x1, y1))
     expected = np.flatnonzero(left | bottom)
     body = api.post(URL, json={"polygon": polygon}).json()
-    assert body["rows"] == expected.tolist()
-    assert not (in_box(pos, (xm, y0, x1, ym))[body["rows"]]).any()
+    assert body["sample"]["row"] == expected.tolist() and body["count"] == len(expected)
+    assert not (in_box(pos, (xm, y0, x1, ym))[body["sample"]["row"]]).any()
 
 
 def test_keywords_come_from_the_selected_prompts_with_histograms_over_every_item(api, data):
@@ -71,10 +77,10 @@ def test_keywords_come_from_the_selected_prompts_with_histograms_over_every_item
     box = box_around(pos, 0.15, 0.85)
     x0, y0, x1, y1 = box
     body = api.post(URL, json={"polygon": [[x0, y0], [x1, y0], [x1, y1], [x0, y1]]}).json()
-    rows = body["rows"]
+    rows = body["sample"]["row"]
     assert rows == np.flatnonzero(in_box(pos, box)).tolist()
     kw = body["keywords"]
-    assert kw["n_selected"] == len(rows) and kw["n_used"] <= len(rows)
+    assert kw["n_selected"] == kw["n_scored"] == len(rows) and kw["n_used"] <= len(rows)
     assert kw["sampled"] == (kw["n_used"] < len(rows))
     assert 0 < len(kw["keywords"]) <= 15
     # KeyBERT drops stop words ("near a tree" -> "near tree"): every word must come from one prompt.
@@ -87,18 +93,19 @@ def test_keywords_come_from_the_selected_prompts_with_histograms_over_every_item
         words = set(phrase.lower().split())
         assert any(words <= w for w in prompt_words), f"keyword {phrase!r} is not in any selected prompt"
         bins = entry["bins"]
-        assert sum(b["count"] for b in bins) == len(rows)
-        assert sorted(r for b in bins for r in b["rows"]) == rows
+        bin_of = np.asarray(entry["bin_of"])
+        assert sum(b["count"] for b in bins) == len(rows) == len(bin_of)
         vec = embed_prompts_minilm([phrase])[0].astype(np.float64)
-        for b in bins:
-            assert b["count"] == len(b["rows"])
-            sims = minilm[b["rows"]] @ vec
+        for i, b in enumerate(bins):
+            members = np.asarray(rows)[bin_of == i]
+            assert b["count"] == b["sample_count"] == len(members)
+            sims = minilm[members] @ vec
             assert np.all(sims >= b["lo"] - 1e-4) and np.all(sims <= b["hi"] + 1e-4)
 
 
 def test_empty_selection(api):
     body = api.post(URL, json={"polygon": [[2, 2], [3, 2], [3, 3]]}).json()
-    assert body["count"] == 0 and body["rows"] == [] and body["ids"] == []
+    assert body["count"] == 0 and body["sample"]["row"] == [] and body["sample"]["id"] == []
     assert body["stats"]["mean"] is None
     assert body["keywords"]["keywords"] == [] and body["keywords"]["n_selected"] == 0
 
@@ -159,7 +166,7 @@ def test_selection_by_ids_gives_the_view_of_those_items(api, data):
     ds = data["ds"]
     rows = [40, 3, 17, 3, 200]
     body = api.post(URL, json={"ids": [str(ds.ids[r]) for r in rows]}).json()
-    assert body["rows"] == sorted(set(rows)) and body["count"] == 4
+    assert body["sample"]["row"] == sorted(set(rows)) and body["count"] == 4
     assert body["stats"]["mean"] == pytest.approx(ds.metric(METRIC)[sorted(set(rows))].mean())
     assert body["keywords"]["n_selected"] == 4
 
@@ -175,17 +182,100 @@ def test_bad_id_selections(api, body, status, needle):
     assert r.status_code == status and needle in error_of(r)["message"]
 
 
-def test_large_selections_sample_prompts_for_keywords_but_histogram_every_item(api, data):
+@pytest.fixture(scope="module")
+def small_sample_server(api):
+    """The same data served with a 60-item selection sample and 50 prompts for keyphrases."""
     from api_fixtures import start_server
 
-    running, server = start_server(api.data_dir, {"KEYWORD_MAX_DOCS": 50})
-    try:
-        body = running.post(URL, json={"polygon": [[-1, -1], [2, -1], [2, 2], [-1, 2]]}).json()
-    finally:
-        server.close()
+    running, server = start_server(api.data_dir, {"KEYWORD_MAX_DOCS": 50, "SELECTION_SAMPLE": 60})
+    yield running
+    server.close()
+
+
+EVERYTHING = {"polygon": [[-1, -1], [2, -1], [2, 2], [-1, 2]]}
+
+
+def test_large_selections_send_a_uniform_sample_with_exact_count_and_stats(small_sample_server, data):
+    body = small_sample_server.post(URL, json=EVERYTHING).json()
     n = len(data["pos"])
+    values = data["ds"].metric(METRIC)
     assert body["count"] == n
-    kw = body["keywords"]
-    assert kw["sampled"] is True and kw["n_used"] == 50 and kw["n_selected"] == n
+    assert body["stats"]["mean"] == pytest.approx(values.mean()) and body["stats"]["median"] == pytest.approx(np.median(values))
+    sample = body["sample"]
+    rows = np.asarray(sample["row"])
+    assert sample["sampled"] is True and sample["size"] == len(rows) == 60
+    assert np.all(np.diff(rows) > 0) and rows.min() >= 0 and rows.max() < n
+    assert sample["id"] == data["ds"].ids.astype(str)[rows].tolist()
+    np.testing.assert_allclose(np.column_stack([sample["x"], sample["y"]]), data["pos"][rows], atol=1e-7)
+    # The sample is what the 'random' overlay shows first: every item of a lower random level is in it.
+    levels = np.load(data["folder"] / "sampling_random.npy")
+    cut = levels[rows].max()
+    assert set(np.flatnonzero(levels < cut)) <= set(rows.tolist())
+    # The same selection gives the same sample.
+    assert small_sample_server.post(URL, json=EVERYTHING).json()["sample"] == sample
+
+
+def test_sampled_bars_count_the_sample_and_estimate_the_selection(small_sample_server, data):
+    body = small_sample_server.post(URL, json=EVERYTHING).json()
+    n, kw = len(data["pos"]), body["keywords"]
+    assert kw["n_selected"] == n and kw["n_scored"] == 60 and kw["n_used"] == 50 and kw["sampled"] is True
+    assert kw["keywords"]
     for entry in kw["keywords"]:
-        assert sorted(r for b in entry["bins"] for r in b["rows"]) == list(range(n))
+        assert len(entry["bin_of"]) == 60
+        sample_counts = np.bincount(entry["bin_of"], minlength=len(entry["bins"]))
+        assert [b["sample_count"] for b in entry["bins"]] == sample_counts.tolist()
+        assert [b["count"] for b in entry["bins"]] == [round(c * n / 60) for c in sample_counts]
+
+
+def test_sample_of_a_large_selection_is_uniform(data):
+    """Drawn from random levels, the sample favours no region: over many selections of the same
+    items, each item is sampled about equally often."""
+    from dkmap.server.selection import sample_rows
+
+    rng = np.random.default_rng(0)
+    n, size, trials = 2000, 200, 400
+    hits = np.zeros(n)
+    rows = np.arange(n)
+    for _ in range(trials):
+        ranks = rng.permutation(n)  # a fresh 'random' overlay: levels of 100 items each
+        hits[sample_rows(ranks // 100, rows, size)] += 1
+    # Each item is sampled with probability 0.1: 40 of 400 expected, sd ~6.
+    assert abs(hits.mean() - 40) < 1e-9
+    assert hits.min() > 15 and hits.max() < 70
+    first, second = hits[: n // 2].mean(), hits[n // 2:].mean()
+    assert abs(first - second) < 2
+
+
+def test_selected_ids_come_in_pages(small_sample_server, data):
+    ids = data["ds"].ids.astype(str)
+    n = len(ids)
+    got, offset, pages = [], 0, 0
+    while offset is not None:
+        page = small_sample_server.post(URL + "/ids", json={**EVERYTHING, "offset": offset, "limit": 100}).json()
+        assert page["count"] == n and page["offset"] == offset
+        got += page["ids"]
+        assert page["rows"] == list(range(offset, offset + len(page["ids"])))
+        offset, pages = page["next_offset"], pages + 1
+    assert got == ids.tolist() and pages == -(-n // 100)
+    # Pages of a lasso follow row order and hold exactly its items.
+    polygon = [[0.2, 0.2], [0.8, 0.25], [0.5, 0.9]]
+    full = small_sample_server.post(URL + "/ids", json={"polygon": polygon}).json()
+    inside = points_in_polygon(data["pos"], np.asarray(polygon))
+    assert full["rows"] == inside.tolist() and full["ids"] == ids[inside].tolist() and full["next_offset"] is None
+    beyond = small_sample_server.post(URL + "/ids", json={"polygon": polygon, "offset": len(inside) + 5}).json()
+    assert beyond["ids"] == [] and beyond["next_offset"] is None and beyond["count"] == len(inside)
+    by_id = small_sample_server.post(URL + "/ids", json={"ids": [ids[7], ids[3]], "limit": 1}).json()
+    assert by_id["ids"] == [ids[3]] and by_id["next_offset"] == 1
+
+
+@pytest.mark.parametrize("extra, needle", [
+    ({"limit": 0}, "field 'limit' must be in 1..100000, got 0"),
+    ({"limit": 100001}, "field 'limit' must be in 1..100000, got 100001"),
+    ({"offset": -1}, "field 'offset' must be in 0.."),
+    ({"offset": "3"}, "field 'offset' must be an integer"),
+    ({"limit": True}, "field 'limit' must be an integer"),
+    ({"limit": 2.5}, "field 'limit' must be an integer"),
+])
+def test_bad_id_pages_are_400(api, extra, needle):
+    r = api.post(URL + "/ids", json={**EVERYTHING, **extra})
+    assert r.status_code == 400 and needle in error_of(r)["message"]

@@ -20,3 +20,8 @@ def test_evaluate_rejects_a_hidden_width_below_two(tmp_path, capsys):
 def test_evaluate_rejects_a_negative_lam(tmp_path, capsys):
     assert main(["evaluate", "--npz", str(tmp_path / "none.npz"), "--lam", "-1"]) == 1
     assert "lam must be a finite number >= 0" in capsys.readouterr().err
+
+
+def test_serve_rejects_a_selection_sample_below_one(tmp_path, capsys):
+    assert main(["serve", "--data", str(tmp_path), "--selection-sample", "0"]) == 1
+    assert "--selection-sample must be a positive integer, got 0" in capsys.readouterr().err

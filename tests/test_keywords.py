@@ -63,7 +63,7 @@ def test_keywords_come_from_the_selected_prompts(extractor, dragon_emb):
     assert words[0] == "dragon" and counts[0] >= 5
     assert not result.sampled and result.n_used == result.n_selected == len(DRAGONS)
     assert json.loads(json.dumps(result.to_dict())) == result.to_dict()
-    assert set(result.to_dict()) == {"keywords", "sampled", "n_used", "n_selected"}
+    assert set(result.to_dict()) == {"keywords", "sampled", "n_used", "n_selected", "n_scored"}
 
 
 @pytest.mark.parametrize("ngram_range", [(1, 1), (1, 2), (1, 3)])
@@ -94,24 +94,28 @@ def test_keyword_counts_are_numbers_of_prompts_with_the_keyphrase(extractor, dra
     assert [(k["keyword"], k["count"]) for k in result.keywords] == want
 
 
-def test_histogram_rows_cover_every_selected_item_exactly_once(extractor, dragon_emb):
-    rows = np.arange(len(DRAGONS)) * 3 + 1000  # dataset rows of the selection
-    result = extractor.extract(DRAGONS, dragon_emb, top_k=5, rows=rows)
+def test_every_selected_item_falls_in_exactly_one_bar(extractor, dragon_emb):
+    result = extractor.extract(DRAGONS, dragon_emb, top_k=5)
     sims = result.similarities
     assert sims.shape == (len(DRAGONS), len(result.keywords))
     for j, kw in enumerate(result.keywords):
-        bins = kw["bins"]
-        assert len(bins) == 10
-        got = [r for b in bins for r in b["rows"]]
-        assert sorted(got) == sorted(rows.tolist())
-        assert [b["count"] for b in bins] == [len(b["rows"]) for b in bins]
+        bins, bin_of = kw["bins"], np.asarray(kw["bin_of"])
+        assert len(bins) == 10 and bin_of.shape == (len(DRAGONS),)
+        assert [b["count"] for b in bins] == [b["sample_count"] for b in bins] == np.bincount(bin_of, minlength=10).tolist()
         assert bins[0]["lo"] == pytest.approx(sims.min()) and bins[-1]["hi"] == pytest.approx(sims.max())
         for left, right in zip(bins, bins[1:]):
             assert left["hi"] == pytest.approx(right["lo"])
-        for b in bins:
-            for r in b["rows"]:
-                s = sims[(r - 1000) // 3, j]
-                assert b["lo"] - 1e-6 <= s <= b["hi"] + 1e-6
+        for i, b in enumerate(bin_of):
+            assert bins[b]["lo"] - 1e-6 <= sims[i, j] <= bins[b]["hi"] + 1e-6
+
+
+def test_a_sample_scales_bar_counts_to_its_population(extractor, dragon_emb):
+    result = extractor.extract(DRAGONS, dragon_emb, top_k=5, population=1200)
+    assert result.n_selected == 1200 and result.n_scored == len(DRAGONS)
+    for kw in result.keywords:
+        sample_counts = np.bincount(kw["bin_of"], minlength=10)
+        assert [b["sample_count"] for b in kw["bins"]] == sample_counts.tolist()
+        assert [b["count"] for b in kw["bins"]] == [c * 100 for c in sample_counts]  # 1200 / 12 prompts
 
 
 def test_similarities_are_computed_in_the_stored_space(extractor, dragon_emb):
@@ -126,7 +130,7 @@ def test_similarities_are_computed_in_the_stored_space(extractor, dragon_emb):
     assert result.similarities[4, 0] == pytest.approx(by_hand, abs=1e-5)
     own = float(dragon_emb[4] @ vec)
     assert abs(own - by_hand) > 1e-3  # the prompt's own embedding would give another value
-    bar = next(b for b in result.keywords[0]["bins"] if 4 in b["rows"])
+    bar = result.keywords[0]["bins"][result.keywords[0]["bin_of"][4]]
     assert bar["lo"] - 1e-6 <= by_hand <= bar["hi"] + 1e-6
 
 
@@ -137,7 +141,7 @@ def test_large_selections_are_sampled_for_extraction_only(extractor):
     assert result.sampled and result.n_used == 20 and result.n_selected == len(prompts)
     assert all(1 <= k["count"] <= 20 for k in result.keywords)
     for kw in result.keywords:
-        assert sorted(r for b in kw["bins"] for r in b["rows"]) == list(range(len(prompts)))
+        assert len(kw["bin_of"]) == len(prompts) and sum(b["count"] for b in kw["bins"]) == len(prompts)
     again = extractor.extract(prompts, emb, top_k=5, max_docs=20, seed=3)
     assert again.to_dict() == result.to_dict()
     whole = extractor.extract(prompts, emb, top_k=5, max_docs=len(prompts))
@@ -176,23 +180,24 @@ def test_small_and_degenerate_selections(extractor, dragon_emb):
     assert 1 <= len(one.keywords) <= 3 and all(k["count"] == 1 for k in one.keywords)
     assert all(sum(b["count"] for b in k["bins"]) == 1 for k in one.keywords)
     empty = extractor.extract([], np.empty((0, 384), dtype=np.float32))
-    assert empty.to_dict() == {"keywords": [], "sampled": False, "n_used": 0, "n_selected": 0}
+    assert empty.to_dict() == {"keywords": [], "sampled": False, "n_used": 0, "n_selected": 0, "n_scored": 0}
     stop = extractor.extract(["the and of", "a an the"], dragon_emb[:2])
     assert stop.keywords == [] and stop.n_selected == 2
 
 
 def test_histogram_bins_edges_and_assignment():
     sims = np.array([0.0, 0.1, 0.25, 0.5, 0.99, 1.0])
-    bins = histogram_bins(sims, np.arange(6) + 10, 0.0, 1.0, 4)
+    bins, bin_of = histogram_bins(sims, 0.0, 1.0, 4)
     assert [(b["lo"], b["hi"]) for b in bins] == [(0.0, 0.25), (0.25, 0.5), (0.5, 0.75), (0.75, 1.0)]
-    assert [b["rows"] for b in bins] == [[10, 11], [12], [13], [14, 15]]
+    assert bin_of.tolist() == [0, 0, 1, 2, 3, 3] and [b["count"] for b in bins] == [2, 1, 1, 2]
 
 
 @pytest.mark.parametrize("kwargs, match", [
     ({"top_k": 0}, "top_k must be a positive integer"),
     ({"max_docs": 0}, "max_docs must be a positive integer"),
     ({"ngram_range": (2, 1)}, "ngram_range"),
-    ({"rows": [1, 2]}, "rows must have one entry per prompt"),
+    ({"population": 5}, "population must be an integer of at least the 12 prompts"),
+    ({"population": 12.5}, "population must be an integer"),
 ])
 def test_bad_parameters_are_named(extractor, dragon_emb, kwargs, match):
     with pytest.raises(ValueError, match=match):

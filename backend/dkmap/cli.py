@@ -72,7 +72,11 @@ def cmd_demo(args: argparse.Namespace) -> None:
 def cmd_serve(args: argparse.Namespace) -> None:
     from dkmap.server.serve import serve
 
-    serve(Path(args.data), host=args.host, port=args.port)
+    sample = getattr(args, "selection_sample", None)
+    if sample is not None and sample < 1:
+        raise CliError(f"--selection-sample must be a positive integer, got {sample}")
+    serve(Path(args.data), host=args.host, port=args.port,
+          config={"SELECTION_SAMPLE": sample} if sample is not None else None)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -139,6 +143,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default=str(DEFAULT_DATA))
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--selection-sample", type=int, default=None, metavar="N",
+                   help="selected items whose positions and keyword bars a lasso sends (a uniform sample "
+                        "above this; count and statistics always cover all; default 20000)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("evaluate", help="out-of-sample accuracy of DKMap against baselines")

@@ -50,14 +50,21 @@ export function getPoints(dataset, metric, { z, bbox, sampling, limit }, init) {
   return request(`api/maps/${enc(dataset)}/${enc(metric)}/points?${params}`, init);
 }
 
-/** Items in a lasso polygon (`{polygon}`); `{ids}` selects listed items (needs server support, see README). */
+/**
+ * Items in a lasso polygon (`{polygon}`) or listed by id (`{ids}`): count and statistics of all of
+ * them, positions and keyword bars of a sample (all when small).
+ */
 export function postSelection(dataset, metric, body, init) {
-  return request(`api/maps/${enc(dataset)}/${enc(metric)}/selection`, {
-    ...init,
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
+  return postJson(`api/maps/${enc(dataset)}/${enc(metric)}/selection`, body, init);
+}
+
+/** One page of a selection's ids (same body as postSelection, plus `offset` and `limit`). */
+export function postSelectionIds(dataset, metric, body, init) {
+  return postJson(`api/maps/${enc(dataset)}/${enc(metric)}/selection/ids`, body, init);
+}
+
+function postJson(path, body, init) {
+  return request(path, { ...init, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 }
 
 export function getItem(dataset, id, init) {

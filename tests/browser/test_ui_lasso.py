@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from ui_helpers import (api, app_url, circle_polygon, dense_point, draw_lasso, drawn, open_app,  # noqa: F401
@@ -21,6 +23,11 @@ def lasso_selection(page, app_url):
     polygon = state(page, "s.lassoPolygon")
     expected = api(app_url, f"api/maps/{dataset}/{name}/selection", {"polygon": polygon})
     return dataset, name, polygon, expected
+
+
+def bar_rows(expected, keyword, bin_index):
+    """Rows of the selection's sample in one keyword bar."""
+    return {r for r, b in zip(expected["sample"]["row"], keyword["bin_of"]) if b == bin_index}
 
 
 def test_lasso_selects_the_items_inside_and_shows_their_keywords(page, app_url, screenshot):
@@ -54,7 +61,8 @@ def test_bar_clicks_filter_the_overview_and_survive_zooming(page, app_url, scree
     page.locator(".kw").nth(0).locator(f"rect.bar[data-bin='{j}']").click()
     page.wait_for_function("document.querySelector('.keywords').dataset.filtered !== undefined")
     wait_settled(page)
-    want = set(kw["bins"][j]["rows"])
+    assert not expected["sample"]["sampled"], "the small demo's lassos are not sampled"
+    want = bar_rows(expected, kw, j)
     assert int(page.get_attribute(".keywords", "data-filtered")) == len(want)
     d = drawn(page)
     screenshot("filtered")
@@ -65,7 +73,7 @@ def test_bar_clicks_filter_the_overview_and_survive_zooming(page, app_url, scree
     if others:
         page.locator(".kw").nth(0).locator(f"rect.bar[data-bin='{others[0]}']").click()
         wait_settled(page)
-        want |= set(kw["bins"][others[0]]["rows"])
+        want |= bar_rows(expected, kw, others[0])
         assert drawn(page)["highlightRows"] == len(want)
     # A bar of another keyword narrows to the items in both.
     if len(keywords) > 1:
@@ -73,7 +81,7 @@ def test_bar_clicks_filter_the_overview_and_survive_zooming(page, app_url, scree
         j2 = max(range(len(kw2["bins"])), key=lambda b: kw2["bins"][b]["count"])
         page.locator(".kw").nth(1).locator(f"rect.bar[data-bin='{j2}']").click()
         wait_settled(page)
-        want &= set(kw2["bins"][j2]["rows"])
+        want &= bar_rows(expected, kw2, j2)
         assert drawn(page)["highlightRows"] == len(want)
     # Filters survive zooming.
     x, y = polygon[0]
@@ -84,6 +92,45 @@ def test_bar_clicks_filter_the_overview_and_survive_zooming(page, app_url, scree
     page.click(".clear-filter")
     wait_settled(page)
     assert drawn(page)["highlightRows"] == 0 and drawn(page)["highlighted"] == 0
+
+
+@pytest.fixture(scope="module")
+def sampled_url(built_data_dir):
+    """The same data served with a 40-item selection sample, so demo lassos are sampled."""
+    from conftest import LiveServer
+
+    server = LiveServer(built_data_dir, "--selection-sample", "40")
+    yield server.url
+    server.stop()
+
+
+def test_a_sampled_lasso_marks_its_sample_and_estimates_what_bars_hold(page, sampled_url, screenshot):
+    dataset, name, polygon, expected = lasso_selection(page, sampled_url)
+    count, sample = expected["count"], expected["sample"]
+    assert sample["sampled"] and sample["size"] == 40 < count
+    assert int(page.get_attribute(".keywords", "data-count")) == count
+    assert "random 40 of the selected items" in page.inner_text(".sel-summary")
+    kw = expected["keywords"]["keywords"][0]
+    j = max(range(len(kw["bins"])), key=lambda b: kw["bins"][b]["count"])
+    page.locator(".kw").nth(0).locator(f"rect.bar[data-bin='{j}']").click()
+    page.wait_for_function("document.querySelector('.keywords').dataset.filtered !== undefined")
+    wait_settled(page)
+    want = bar_rows(expected, kw, j)
+    estimate = round(len(want) * count / 40)
+    assert kw["bins"][j]["sample_count"] == len(want) and kw["bins"][j]["count"] == estimate
+    assert int(page.get_attribute(".keywords", "data-filtered")) == estimate
+    assert f"Filter: ≈{estimate:,} items match" in page.inner_text(".filter-note")
+    d = drawn(page)
+    assert d["highlightRows"] == len(want) and d["highlighted"] == len(want), "the sample's matches are ringed"
+    assert f"≈{estimate:,} ({len(want)} of a 40-item sample shown)" in page.inner_text("#overview .ov-status")
+    screenshot("sampled-filter")
+    # Every id of the selection, not just the sample's, is saved page by page.
+    with page.expect_download() as info:
+        page.click(".download-ids")
+    saved = Path(info.value.path()).read_text().split("\n")
+    everything = api(sampled_url, f"api/maps/{dataset}/{name}/selection/ids", {"polygon": polygon, "limit": 100000})
+    assert saved[:-1] == everything["ids"] and len(everything["ids"]) == count and saved[-1] == ""
+    assert info.value.suggested_filename == f"{dataset}-{name}-selection.txt"
 
 
 def test_escape_cancels_lasso_mode(page, app_url):

@@ -21,6 +21,7 @@ DEFAULTS = {
     "MAX_CONTENT_LENGTH": 256 * 1024,
     "TILE_CACHE_BYTES": 256 * 1024 * 1024,
     "KEYWORD_MAX_DOCS": 250,
+    "SELECTION_SAMPLE": 20_000,
 }
 NO_FRONTEND = ("DKMap API is running, but the frontend is not built "
                "(frontend/dist is missing): run scripts/setup.sh, then reload.\n")
@@ -28,7 +29,8 @@ NO_FRONTEND = ("DKMap API is running, but the frontend is not built "
 
 def create_app(config: dict | None = None) -> Flask:
     """Build the app; `config` overrides DATA_DIR, FRONTEND_DIST, MAX_CONTENT_LENGTH, TILE_CACHE_BYTES,
-    KEYWORD_MAX_DOCS (prompts sampled for keyphrase extraction per selection)."""
+    KEYWORD_MAX_DOCS (prompts sampled for keyphrase extraction per selection), SELECTION_SAMPLE (selected
+    items whose positions, ids and keyword bars a selection sends)."""
     app = Flask(__name__, static_folder=None)
     app.config.update(DEFAULTS)
     app.config.update(config or {})
@@ -38,7 +40,8 @@ def create_app(config: dict | None = None) -> Flask:
     app.json.compact = True
 
     app.extensions[EXTENSION_KEY] = Registry(app.config["DATA_DIR"], int(app.config["TILE_CACHE_BYTES"]),
-                                             int(app.config["KEYWORD_MAX_DOCS"]))
+                                             int(app.config["KEYWORD_MAX_DOCS"]),
+                                             int(app.config["SELECTION_SAMPLE"]))
     register_error_handlers(app)
     app.before_request(_refuse_oversized_bodies)
     for module in (datasets, maps, selection, items, compare):

@@ -39,14 +39,7 @@ class PointIndex:
             # Whole rows of cells are one contiguous range.
             return np.arange(self.starts[r0 * self.grid], self.starts[(r1 + 1) * self.grid], dtype=np.int64)
         rows = np.arange(r0, r1 + 1, dtype=np.int64) * self.grid
-        lo, hi = self.starts[rows + c0], self.starts[rows + c1 + 1]
-        lengths = hi - lo
-        total = int(lengths.sum())
-        if total == 0:
-            return np.empty(0, dtype=np.int64)
-        # Concatenate the ranges [lo_i, hi_i) without a Python loop.
-        offsets = np.repeat(lo - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
-        return np.arange(total, dtype=np.int64) + offsets
+        return _concatenated_ranges(self.starts[rows + c0], self.starts[rows + c1 + 1])
 
     def in_bbox(self, bbox: tuple[float, float, float, float]) -> np.ndarray:
         """Item rows with x0 <= x <= x1 and y0 <= y <= y1, in cell order."""
@@ -57,6 +50,74 @@ class PointIndex:
         xy = self.sorted_xy[cand]
         keep = (xy[:, 0] >= x0) & (xy[:, 0] <= x1) & (xy[:, 1] >= y0) & (xy[:, 1] <= y1)
         return self.order[cand[keep]]
+
+
+    def in_polygon(self, polygon: np.ndarray) -> np.ndarray:
+        """Item rows inside `polygon` (V×2, the even-odd rule of dkmap.geometry), in cell order.
+
+        Cells that no polygon edge meets are wholly inside or outside, so only their centre is
+        tested; items are tested one by one only in the cells along the boundary. A lasso over
+        millions of items then costs about its perimeter, not its area."""
+        from dkmap.geometry import points_in_polygon
+
+        poly = np.asarray(polygon, dtype=np.float64)
+        (x0, y0), (x1, y1) = poly.min(axis=0), poly.max(axis=0)
+        if self.n == 0 or (self.inside_unit and (x1 < 0 or y1 < 0 or x0 > 1 or y0 > 1)):
+            return np.empty(0, dtype=np.int64)
+        c0, c1 = int(self._cells(np.float64(x0))), int(self._cells(np.float64(x1)))
+        r0, r1 = int(self._cells(np.float64(y0))), int(self._cells(np.float64(y1)))
+        cols, rows = np.arange(c0, c1 + 1), np.arange(r0, r1 + 1)
+        boundary = self._cells_met_by_edges(poly, c0, r0, len(cols), len(rows))
+        if not self.inside_unit:  # border cells also hold the items clipped into them from outside
+            boundary[:, [0, -1]] |= (cols[[0, -1]] == 0) | (cols[[0, -1]] == self.grid - 1)
+            boundary[[0, -1], :] |= ((rows[[0, -1]] == 0) | (rows[[0, -1]] == self.grid - 1))[:, None]
+        centres = np.column_stack([np.tile(cols, len(rows)) + 0.5, np.repeat(rows, len(cols)) + 0.5]) / self.grid
+        inside = np.zeros(boundary.size, dtype=bool)
+        inside[points_in_polygon(centres, poly)] = True
+        cell_ids = (np.repeat(rows, len(cols)) * self.grid + np.tile(cols, len(rows)))
+        whole = cell_ids[inside & ~boundary.ravel()]
+        edge = cell_ids[boundary.ravel()]
+        tested = self._cell_members(edge)
+        hits = tested[points_in_polygon(self.sorted_xy[tested], poly)]
+        return self.order[np.concatenate([self._cell_members(whole), hits])]
+
+    def _cells_met_by_edges(self, poly: np.ndarray, c0: int, r0: int, n_cols: int, n_rows: int) -> np.ndarray:
+        """n_rows × n_cols mask of the cells (from column c0, row r0) that a polygon edge may touch:
+        the edge's bounding box overlaps the cell, slightly widened, and the cell's corners are not all
+        strictly on one side of the edge's line (conservative, so rounding can only add cells)."""
+        met = np.zeros((n_rows, n_cols), dtype=bool)
+        pad = 1e-9
+        for (xa, ya), (xb, yb) in zip(poly, np.roll(poly, -1, axis=0)):
+            ca0 = max(int(self._cells(np.float64(min(xa, xb) - pad))), c0)
+            ca1 = min(int(self._cells(np.float64(max(xa, xb) + pad))), c0 + n_cols - 1)
+            ra0 = max(int(self._cells(np.float64(min(ya, yb) - pad))), r0)
+            ra1 = min(int(self._cells(np.float64(max(ya, yb) + pad))), r0 + n_rows - 1)
+            if ca0 > ca1 or ra0 > ra1:
+                continue
+            cx = np.arange(ca0, ca1 + 2) / self.grid  # cell corners along x, then y
+            cy = np.arange(ra0, ra1 + 2) / self.grid
+            side = (xb - xa) * (cy[:, None] - ya) - (yb - ya) * (cx[None, :] - xa)  # corners' side of the line
+            scale = pad * (abs(xb - xa) + abs(yb - ya) + 1)
+            pos, neg = side > -scale, side < scale
+            # a cell is met unless its four corners are all clearly on the same side
+            any_pos = pos[:-1, :-1] | pos[1:, :-1] | pos[:-1, 1:] | pos[1:, 1:]
+            any_neg = neg[:-1, :-1] | neg[1:, :-1] | neg[:-1, 1:] | neg[1:, 1:]
+            met[ra0 - r0:ra1 - r0 + 1, ca0 - c0:ca1 - c0 + 1] |= any_pos & any_neg
+        return met
+
+    def _cell_members(self, cells: np.ndarray) -> np.ndarray:
+        """Indices into the cell order of every item in `cells`."""
+        return _concatenated_ranges(self.starts[cells], self.starts[cells + 1])
+
+
+def _concatenated_ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """The ranges [lo_i, hi_i) one after another, without a Python loop."""
+    lengths = hi - lo
+    total = int(lengths.sum())
+    if total == 0:
+        return np.empty(0, dtype=np.int64)
+    offsets = np.repeat(lo - np.concatenate([[0], np.cumsum(lengths)[:-1]]), lengths)
+    return np.arange(total, dtype=np.int64) + offsets
 
 
 class LevelledIndex:

@@ -26,6 +26,11 @@ RESCAN_INTERVAL_S = 2.0
 # Default prompts whose keyphrases are extracted per lasso (a seeded sample above this; similarities
 # still cover all): top-15 frequencies settle well before 250 (extraction: ~0.2 ms per prompt).
 KEYWORD_MAX_DOCS = 250
+# Selected items whose positions, ids and keyword similarities a selection sends (a uniform sample
+# above this): enough to draw the matches of a keyword bar densely, a few hundred kB of JSON.
+SELECTION_SAMPLE = 20_000
+# Selections computed at once; more wait, so concurrent lassos over millions cannot exhaust memory.
+SELECTION_SLOTS = 2
 EXTENSION_KEY = "dkmap_registry"
 
 
@@ -33,11 +38,14 @@ class Registry:
     """Lazily opened, shared stores for every dataset folder under `data_dir`."""
 
     def __init__(self, data_dir: str | Path, tile_cache_bytes: int = 256 << 20,
-                 keyword_max_docs: int = KEYWORD_MAX_DOCS) -> None:
+                 keyword_max_docs: int = KEYWORD_MAX_DOCS, selection_sample: int = SELECTION_SAMPLE) -> None:
         if keyword_max_docs < 1:
             raise ValueError(f"keyword_max_docs must be >= 1, got {keyword_max_docs}")
+        if selection_sample < 1:
+            raise ValueError(f"selection_sample must be >= 1, got {selection_sample}")
         self.data_dir = Path(data_dir).resolve()
         self.keyword_max_docs = int(keyword_max_docs)
+        self.selection_sample = int(selection_sample)
         self.tiles = LRUCache(tile_cache_bytes)  # encoded tiles, sized in bytes
         self._folders: dict[str, Path] = {}
         self._scanned_at = 0.0
@@ -45,7 +53,7 @@ class Registry:
         self._lock = threading.Lock()
         self._key_locks: dict[tuple, threading.Lock] = {}
         self._spec_lock = threading.Lock()
-        self._keyword_slots = threading.BoundedSemaphore(2)
+        self.selection_slots = threading.BoundedSemaphore(SELECTION_SLOTS)
         self.rescan()
 
     # ---- discovery -------------------------------------------------------------------------
@@ -208,15 +216,14 @@ class Registry:
 
         return self._once(("keywords",), KeywordExtractor)
 
-    def keyword_view(self, dataset: str, rows: np.ndarray) -> dict:
-        """Keywords of the selected rows with per-keyword similarity histograms (the rows of every bar)."""
+    def keyword_view(self, dataset: str, rows: np.ndarray, population: int) -> dict:
+        """Keywords of `rows` (a uniform sample of a selection of `population` items when fewer) with a
+        similarity histogram per keyword and the bar of every row."""
         ds = self.dataset(dataset)
         extractor = self.keyword_extractor()
         prompts = self.prompts(dataset)[rows]
         emb = np.asarray(ds.embedding("minilm")[rows]) if len(rows) else np.empty((0, 384), np.float32)
-        # Extraction is CPU-heavy; a few at a time keeps tiles and points responsive meanwhile.
-        with self._keyword_slots:
-            return extractor.extract(list(prompts), emb, max_docs=self.keyword_max_docs, rows=rows).to_dict()
+        return extractor.extract(list(prompts), emb, max_docs=self.keyword_max_docs, population=population).to_dict()
 
     def built_metrics(self, dataset: str) -> list[str]:
         """Metrics of `dataset` that have a built map folder."""

@@ -1,4 +1,9 @@
-"""`POST /api/maps/<dataset>/<metric>/selection`: the items inside a lasso, their stats and keywords."""
+"""`POST /api/maps/<dataset>/<metric>/selection[/ids]`: the items inside a lasso (or listed by id).
+
+A selection's count and metric statistics are exact. Everything sized by the items themselves
+(positions, ids, keyword similarities and bar membership) is sent for a bounded sample, so a lasso
+over a million items costs what one over SELECTION_SAMPLE does; the full list of ids is paged.
+"""
 
 from __future__ import annotations
 
@@ -11,23 +16,29 @@ from flask import Blueprint
 from dkmap.server import encode
 from dkmap.server.maps import json_response
 from dkmap.server.registry import registry
-from dkmap.server.validation import bad_request, json_body, parse_id_list, parse_polygon
+from dkmap.server.validation import MAX_SELECTION_IDS, bad_request, body_int, json_body, parse_id_list, parse_polygon
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("selection", __name__, url_prefix="/api/maps/<dataset>/<metric>")
 
+DEFAULT_ID_PAGE = 10_000
 
-def rows_in_polygon(served, polygon: np.ndarray) -> np.ndarray:
-    """Sorted rows whose position lies inside `polygon` (grid prefilter by its bbox, then exact test)."""
-    from dkmap.geometry import points_in_polygon
 
-    lo, hi = polygon.min(axis=0), polygon.max(axis=0)
-    cand = served.index().in_bbox((float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])))
-    if len(cand) == 0:
-        return cand
-    inside = points_in_polygon(np.asarray(served.positions[cand], dtype=np.float64), polygon)
-    return np.sort(cand[inside])  # `inside` indexes `cand`, which is in grid-cell order
+def sample_rows(random_levels: np.ndarray, rows: np.ndarray, size: int, seed: int = 0) -> np.ndarray:
+    """All `rows` if there are at most `size`, else a uniform random `size` of them; sorted.
+
+    The sample is the selection's items in the order the 'random' overlay shows them (its levels
+    rank every item by one random permutation), so the first items a user sees are in it; only the
+    last level needed is thinned, by a seeded draw, so the same selection gives the same sample."""
+    if len(rows) <= size:
+        return np.sort(rows)
+    levels = np.asarray(random_levels[rows])
+    reached = np.cumsum(np.bincount(levels))
+    cut = int(np.searchsorted(reached, size))  # the first level by which `size` items are shown
+    below, at = rows[levels < cut], rows[levels == cut]
+    extra = np.random.default_rng(seed).choice(len(at), size - len(below), replace=False)
+    return np.sort(np.concatenate([below, at[extra]]))
 
 
 def value_stats(values: np.ndarray) -> dict:
@@ -38,27 +49,55 @@ def value_stats(values: np.ndarray) -> dict:
             "max": float(values.max()), "median": float(np.median(values))}
 
 
-@bp.post("/selection")
-def selection(dataset: str, metric: str):
-    """Rows and ids inside the polygon (or of the listed ids), metric statistics, and the keyword
-    histograms (METHOD.md §7)."""
-    reg = registry()
-    served = reg.map(dataset, metric)
-    body = json_body()
+def selected_rows(reg, dataset: str, served, body: dict) -> np.ndarray:
+    """Rows named by the body: inside its 'polygon' (in map-cell order), or its 'ids' (sorted; 404
+    naming an unknown id)."""
     if ("polygon" in body) == ("ids" in body):
         bad_request("the body needs exactly one of 'polygon' (a lasso) or 'ids' (a list of item ids)")
     if "polygon" in body:
-        rows = rows_in_polygon(served, parse_polygon(body["polygon"]))
-    else:
-        ds = reg.dataset(dataset)
-        rows = np.unique([reg.row_of(ds, dataset, i) for i in parse_id_list(body["ids"])])
-    ids = reg.ids(dataset)[rows]
-    stats = value_stats(reg.metric_values(dataset, metric)[rows])
-    keywords = reg.keyword_view(dataset, rows)
+        return served.index().in_polygon(parse_polygon(body["polygon"]))
+    ds = reg.dataset(dataset)
+    return np.unique(np.asarray([reg.row_of(ds, dataset, i) for i in parse_id_list(body["ids"])], dtype=np.int64))
+
+
+@bp.post("/selection")
+def selection(dataset: str, metric: str):
+    """Count and metric statistics of every selected item; positions, ids and keyword histograms
+    (METHOD.md §7) of a sample of at most SELECTION_SAMPLE of them (all when fewer)."""
+    reg = registry()
+    served = reg.map(dataset, metric)
+    body = json_body()
+    values = reg.metric_values(dataset, metric)
+    # Bounded at a few at a time: a lasso over millions holds its candidate arrays until it answers.
+    with reg.selection_slots:
+        rows = selected_rows(reg, dataset, served, body)
+        sample = sample_rows(served.sampling_levels("random"), rows, reg.selection_sample)
+        stats = value_stats(values[rows])
+        keywords = reg.keyword_view(dataset, sample, population=len(rows))
+    xy = served.positions[sample]
     text = encode.obj({"count": int(len(rows))}, {
-        "rows": encode.int_list(rows),
-        "ids": json.dumps(ids.tolist(), separators=(",", ":")),
         "stats": encode.obj(stats),
+        "sample": encode.obj({"size": int(len(sample)), "sampled": bool(len(sample) < len(rows)),
+                              "id": reg.ids(dataset)[sample].tolist()}, {
+            "row": encode.int_list(sample), "x": encode.float_list(xy[:, 0]), "y": encode.float_list(xy[:, 1]),
+            "value": encode.float_list(values[sample], encode.FLOAT64_FMT)}),
         "keywords": encode.obj(keywords),
     })
+    return json_response(text)
+
+
+@bp.post("/selection/ids")
+def selection_ids(dataset: str, metric: str):
+    """One page of the selected items' ids and rows, in row order: `offset`, `limit` (≤ 100000)."""
+    reg = registry()
+    served = reg.map(dataset, metric)
+    body = json_body()
+    offset = body_int(body, "offset", 0, 2**53, 0)
+    limit = body_int(body, "limit", 1, MAX_SELECTION_IDS, DEFAULT_ID_PAGE)
+    with reg.selection_slots:
+        rows = np.sort(selected_rows(reg, dataset, served, body))
+    page = rows[offset:offset + limit]
+    end = offset + len(page)
+    text = encode.obj({"count": int(len(rows)), "offset": offset, "next_offset": end if end < len(rows) else None}, {
+        "ids": json.dumps(reg.ids(dataset)[page].tolist(), separators=(",", ":")), "rows": encode.int_list(page)})
     return json_response(text)

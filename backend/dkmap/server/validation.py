@@ -32,6 +32,16 @@ def parse_int(name: str, raw: str | None, lo: int, hi: int, default: int | None 
     return value
 
 
+def body_int(body: dict[str, Any], name: str, lo: int, hi: int, default: int) -> int:
+    """JSON field `name` as an int in [lo, hi]; `default` when absent."""
+    raw = body.get(name, default)
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        bad_request(f"field '{name}' must be an integer in {lo}..{hi}, got {raw!r}")
+    if not lo <= raw <= hi:
+        bad_request(f"field '{name}' must be in {lo}..{hi}, got {raw}")
+    return raw
+
+
 def parse_choice(name: str, raw: str | None, allowed: Iterable[str], default: str | None = None) -> str:
     """`raw` if it is one of `allowed`; `default` when absent."""
     allowed = list(allowed)

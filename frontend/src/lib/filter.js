@@ -1,4 +1,6 @@
 // Keyword-bar filters: bars of one keyword add up (union); different keywords narrow (intersection).
+// A selection carries a sample of its items (all of them when small) and, per keyword, the bar of
+// each sampled item; filters pick among the sample and scale the count to the whole selection.
 
 /** Key of one bar, as kept in state.filter. */
 export function barKey(keyword, bin) {
@@ -14,22 +16,26 @@ export function toggleBar(filter, keyword, bin) {
 }
 
 /**
- * Rows passing the filter given a selection response, or null when no bar is chosen.
- * Throws when a bar names a keyword or bin the selection does not have.
+ * Items passing the filter, or null when no bar is chosen: `rows` (a Set of the sampled items'
+ * rows that match), `estimate` (matches in the whole selection: exact unless the sample is one)
+ * and `sampled`. Throws when a bar names a keyword or bin the selection does not have.
  */
-export function filterRows(selection, filter) {
+export function filterMatches(selection, filter) {
   if (!filter || filter.length === 0) return null;
   const keywords = new Map((selection?.keywords?.keywords ?? []).map((k) => [k.keyword, k]));
-  const byKeyword = new Map();
+  const chosen = new Map();
   for (const { keyword, bin } of filter) {
     const kw = keywords.get(keyword);
     if (!kw || !kw.bins[bin]) throw new RangeError(`filter: no bar ${bin} for keyword "${keyword}"`);
-    if (!byKeyword.has(keyword)) byKeyword.set(keyword, new Set());
-    for (const r of kw.bins[bin].rows) byKeyword.get(keyword).add(r);
+    if (!chosen.has(kw)) chosen.set(kw, new Set());
+    chosen.get(kw).add(bin);
   }
-  let result = null;
-  for (const rows of byKeyword.values()) {
-    result = result === null ? rows : new Set([...result].filter((r) => rows.has(r)));
+  const sample = selection.sample;
+  const groups = [...chosen.entries()];
+  const rows = new Set();
+  for (let i = 0; i < sample.row.length; i += 1) {
+    if (groups.every(([kw, bins]) => bins.has(kw.bin_of[i]))) rows.add(sample.row[i]);
   }
-  return result;
+  const estimate = sample.sampled && sample.size > 0 ? Math.round((rows.size * selection.count) / sample.size) : rows.size;
+  return { rows, estimate, sampled: Boolean(sample.sampled) };
 }

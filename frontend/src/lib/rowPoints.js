@@ -1,16 +1,8 @@
-// Positions of particular items on one map, for drawing a selection, filter or SPEC cluster.
+// Positions of particular items on one map, for drawing a SPEC cluster or a selection made on the other map.
 import { toChunk } from './pointStore.js';
-import { polygonBBox } from './lasso.js';
 
 const ALL_LIMIT = 200000;
 const ITEM_LOOKUPS = 500;
-
-/** Every item in the lasso polygon's bounding box (the selection's rows are among them). */
-export async function boxPoints(api, { dataset, metric, mapInfo }, polygon) {
-  const bbox = polygonBBox(polygon);
-  const res = await api.getPoints(dataset, metric, { z: mapInfo.max_level, bbox, sampling: 'all', limit: ALL_LIMIT });
-  return toChunk(res, [bbox[0], bbox[1], 1, 1], 'box');
-}
 
 /**
  * Items by id: the whole map's points when it is small enough for one request, else the items'

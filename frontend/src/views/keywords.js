@@ -1,7 +1,8 @@
 // Keyword view: the lasso selection's size and statistics, one small histogram per keyword;
 // clicking bars filters the overview (bars of a keyword add up, keywords narrow).
 import { select, scaleLinear, max } from 'd3';
-import { toggleBar, filterRows } from '../lib/filter.js';
+import { toggleBar, filterMatches } from '../lib/filter.js';
+import { downloadSelectionIds } from '../lib/selectionIds.js';
 import { fmtCount, fmtValue } from '../lib/format.js';
 
 const W = 250;
@@ -16,17 +17,24 @@ export function keywordsView(root, store, api) {
   head.append('button').attr('type', 'button').attr('class', 'clear-selection').text('Clear selection')
     .on('click', () => store.set({ lassoPolygon: null, selection: null, filter: [], highlight: null }));
   const summary = el.append('div').attr('class', 'sel-summary');
+  const actions = el.append('div').attr('class', 'sel-actions');
+  const idsBtn = actions.append('button').attr('type', 'button').attr('class', 'download-ids').text('Download ids')
+    .attr('title', 'Save the ids of every selected item as a text file, one per line')
+    .on('click', () => downloadIds());
   const filterNote = el.append('div').attr('class', 'filter-note');
   const list = el.append('div').attr('class', 'kw-list');
   let token = 0;
   let note = '';
+  let request = null; // {dataset, metric, body} of the selection shown
+  let downloading = false;
 
   async function fetchSelection(s, body, source) {
     const my = ++token;
     note = '';
+    const metric = source === 'lasso' && s.lassoSlot === 'b' ? s.metricB : s.metric;
+    request = { dataset: s.dataset, metric, body };
     store.set({ selectionLoading: true, selection: null, filter: [], selectionSource: source });
     try {
-      const metric = source === 'lasso' && s.lassoSlot === 'b' ? s.metricB : s.metric;
       const res = await api.postSelection(s.dataset, metric, body);
       if (my === token) store.set({ selection: res, selectionLoading: false });
     } catch (err) {
@@ -40,8 +48,27 @@ export function keywordsView(root, store, api) {
     }
   }
 
+  async function downloadIds() {
+    const sel = store.get().selection;
+    if (!sel || !request || downloading) return;
+    downloading = true;
+    render(store.get());
+    const asked = request;
+    try {
+      await downloadSelectionIds(api, asked, sel.count, (got) => idsBtn.text(`Saving ${Math.round((100 * got) / Math.max(1, sel.count))}%…`));
+    } catch (err) {
+      store.set({ error: `Downloading the selection's ids failed: ${err.message}` });
+    } finally {
+      downloading = false;
+      idsBtn.text('Download ids');
+      render(store.get());
+    }
+  }
+
   function render(s) {
     const sel = s.selection;
+    idsBtn.property('disabled', !sel || sel.count === 0 || downloading);
+    actions.style('display', sel && !s.selectionLoading ? null : 'none');
     el.attr('data-count', sel ? sel.count : null).attr('data-keywords', sel ? sel.keywords.keywords.length : null);
     clearBtn.property('disabled', s.filter.length === 0);
     if (s.selectionLoading) {
@@ -63,11 +90,13 @@ export function keywordsView(root, store, api) {
     const source = s.selectionSource === 'cluster' && s.highlight ? ` (${s.highlight.label})` : '';
     summary.html(`<b class="sel-count">${fmtCount(sel.count)}</b> items selected${source}<br>`
       + `<span class="stats">mean ${fmtValue(st.mean)} · sd ${fmtValue(st.std)} · median ${fmtValue(st.median)} · min ${fmtValue(st.min)} · max ${fmtValue(st.max)}</span>`
-      + (sel.keywords.sampled ? `<br><span class="muted">keywords from ${fmtCount(sel.keywords.n_used)} of ${fmtCount(sel.keywords.n_selected)} prompts</span>` : ''));
-    let rows = null;
-    try { rows = filterRows(sel, s.filter); } catch { rows = null; }
-    filterNote.text(rows ? `Filter: ${fmtCount(rows.size)} items match (${s.filter.length} bar${s.filter.length > 1 ? 's' : ''}; bars of one keyword add up, different keywords narrow)` : (sel.keywords.keywords.length ? 'Click bars to filter the map to those items.' : 'No keywords found for this selection.'));
-    el.attr('data-filtered', rows ? rows.size : null);
+      + (sel.keywords.sampled ? `<br><span class="muted">keywords from ${fmtCount(sel.keywords.n_used)} of ${fmtCount(sel.keywords.n_selected)} prompts</span>` : '')
+      + (sel.sample.sampled ? `<br><span class="muted sample-note">bars estimated from a random ${fmtCount(sel.sample.size)} of the selected items, which the map marks</span>` : ''));
+    let matches = null;
+    try { matches = filterMatches(sel, s.filter); } catch { matches = null; }
+    const about = sel.sample.sampled ? '≈' : '';
+    filterNote.text(matches ? `Filter: ${about}${fmtCount(matches.estimate)} items match (${s.filter.length} bar${s.filter.length > 1 ? 's' : ''}; bars of one keyword add up, different keywords narrow)` : (sel.keywords.keywords.length ? 'Click bars to filter the map to those items.' : 'No keywords found for this selection.'));
+    el.attr('data-filtered', matches ? matches.estimate : null).attr('data-sampled', sel.sample.sampled ? 'true' : 'false');
 
     const chosen = new Set(s.filter.map((f) => `${f.keyword}\u0000${f.bin}`));
     const cards = list.selectAll('div.kw').data(sel.keywords.keywords, (k) => k.keyword).join((enter) => {
@@ -103,7 +132,7 @@ export function keywordsView(root, store, api) {
           }
         })
         .selectAll('title').data((b) => [b]).join('title')
-        .text((b) => `similarity ${fmtValue(b.lo)}–${fmtValue(b.hi)}: ${b.count} items (click to filter)`);
+        .text((b) => `similarity ${fmtValue(b.lo)}–${fmtValue(b.hi)}: ${about}${fmtCount(b.count)} items (click to filter)`);
       const axis = svg.select('.axis').selectAll('text').data(bins.length ? [bins[0].lo, bins[bins.length - 1].hi] : []).join('text')
         .attr('x', (_, i) => (i === 0 ? 0 : W)).attr('y', H + 12).attr('text-anchor', (_, i) => (i === 0 ? 'start' : 'end'))
         .text((v, i) => `${i === 0 ? 'similarity ' : ''}${fmtValue(v)}`);

@@ -5,12 +5,12 @@ import { makeColourScale } from '../lib/colour.js';
 import { tilesCovering, zoomLevel, pointTileLevel } from '../lib/tiles.js';
 import { makeViewport, visibleBBox, screenToMap, mapToScreen, centreOn } from '../lib/viewport.js';
 import { buildHitIndex, indexMatches } from '../lib/hitIndex.js';
-import { filterRows } from '../lib/filter.js';
+import { filterMatches } from '../lib/filter.js';
 import { fmtCount } from '../lib/format.js';
 import { LRU } from '../lib/lru.js';
 import { contourLayer } from '../layers/contour.js';
-import { pointStore } from '../lib/pointStore.js';
-import { boxPoints, idPoints } from '../lib/rowPoints.js';
+import { pointStore, toChunk } from '../lib/pointStore.js';
+import { idPoints } from '../lib/rowPoints.js';
 import { blitPoints, pointRadius, wantsRing, RING_LIGHT, RING_DARK, DIMMED } from '../layers/points.js';
 import { lassoLayer } from '../layers/lasso.js';
 import { renderLegend } from './legend.js';
@@ -86,6 +86,7 @@ export function overviewView(root, store, api, { slot = 'a' } = {}) {
   let highlightChunk = null;   // positions of filtered / highlighted items
   let highlightRows = null;    // Set of rows to emphasise, or null
   let highlightLabel = '';
+  let highlightCount = '';     // how many items the highlight stands for, as shown in the status line
   const itemCache = new LRU(500);
   let hoverToken = 0;
 
@@ -265,7 +266,7 @@ export function overviewView(root, store, api, { slot = 'a' } = {}) {
     const parts = [`z ${z}`];
     if (s.mode !== 'contour') parts.push(`${fmtCount(drawnPoints)} ${s.mode === 'overlay' ? 'sampled' : ''} items in view`.replace('  ', ' '));
     if (capped) parts.push('(thinned: zoom in to see every item)');
-    if (highlightRows) parts.push(`${highlightLabel}: ${fmtCount(highlightRows.size)}`);
+    if (highlightRows) parts.push(`${highlightLabel}: ${highlightCount}`);
     status.text(parts.join(' · '));
 
     publish({
@@ -369,17 +370,13 @@ export function overviewView(root, store, api, { slot = 'a' } = {}) {
   // d3-zoom cancels the default mousedown, which would otherwise focus the map.
   stage.on('pointerdown.focus', () => stage.node().focus({ preventScroll: true }));
 
-  // Positions of the filtered / highlighted items. The lasso's own map fetches the lasso's box;
-  // other items (a SPEC cluster, a selection made on the other map) are looked up by row.
+  // Positions of the filtered / highlighted items. The lasso's own map has them in the selection's
+  // sample; other items (a SPEC cluster, a selection made on the other map) are looked up by id.
   let highlightToken = 0;
-  async function loadSelectionPoints(s) {
-    const token = ++highlightToken;
-    highlightChunk = null;
-    if (!s.lassoPolygon || !s.mapInfo || s.lassoSlot !== slot) return;
-    try {
-      const chunk = await boxPoints(api, s, s.lassoPolygon);
-      if (token === highlightToken) { highlightChunk = chunk; index = null; schedule(); }
-    } catch (err) { reportError(err); }
+  function useSelectionSample(s) {
+    highlightToken += 1;
+    highlightChunk = s.selection ? toChunk({ points: s.selection.sample }, [0, 0, 1, 1], 'selection') : null;
+    index = null;
   }
   async function loadRowPoints(s, ids) {
     const token = ++highlightToken;
@@ -411,12 +408,19 @@ export function overviewView(root, store, api, { slot = 'a' } = {}) {
 
   function updateHighlight(s) {
     try {
-      const rows = filterRows(s.selection, s.filter);
+      const matches = filterMatches(s.selection, s.filter);
       const linked = s.selection && s.selectionSource === 'lasso' && s.lassoSlot !== slot;
-      if (rows) { highlightRows = rows; highlightLabel = 'filtered items'; } else if (s.highlight) {
-        highlightRows = new Set(s.highlight.rows); highlightLabel = s.highlight.label;
+      if (matches) {
+        highlightRows = matches.rows; highlightLabel = 'filtered items';
+        highlightCount = matches.sampled
+          ? `≈${fmtCount(matches.estimate)} (${fmtCount(matches.rows.size)} of a ${fmtCount(s.selection.sample.size)}-item sample shown)`
+          : fmtCount(matches.estimate);
+      } else if (s.highlight) {
+        highlightRows = new Set(s.highlight.rows); highlightLabel = s.highlight.label; highlightCount = fmtCount(highlightRows.size);
       } else if (linked) {
-        highlightRows = new Set(s.selection.rows); highlightLabel = 'selected on the other map';
+        const { sample } = s.selection;
+        highlightRows = new Set(sample.row); highlightLabel = 'selected on the other map';
+        highlightCount = sample.sampled ? `${fmtCount(s.selection.count)} (${fmtCount(sample.size)} sampled shown)` : fmtCount(s.selection.count);
       } else highlightRows = null;
     } catch (err) { highlightRows = null; reportError(err); }
     renderLegend(legendEl, { scale, mapInfo: s.mapInfo, mode: s.mode, generators: generatorsOf(s), filtered: highlightRows ? `dark ring: ${highlightLabel}` : '' });
@@ -455,10 +459,12 @@ export function overviewView(root, store, api, { slot = 'a' } = {}) {
     stage.classed('lasso-mode', s.lassoActive);
     if (s.lassoPolygon !== prev.lassoPolygon || s.lassoSlot !== prev.lassoSlot) {
       lasso.polygon(s.lassoSlot === slot ? s.lassoPolygon : null);
-      loadSelectionPoints(s);
     }
     if (s.highlight !== prev.highlight && s.highlight) loadRowPoints(s, s.highlight.ids);
-    if (s.selection !== prev.selection && s.selection && s.selectionSource === 'lasso' && s.lassoSlot !== slot) loadRowPoints(s, s.selection.ids);
+    if (s.selection !== prev.selection && s.selectionSource === 'lasso') {
+      if (s.lassoSlot === slot) useSelectionSample(s);
+      else if (s.selection) loadRowPoints(s, s.selection.sample.id);
+    }
     if (s.hover !== prev.hover) showLinkedHover(s);
     if (s.selection !== prev.selection || s.filter !== prev.filter || s.highlight !== prev.highlight
       || s.mode !== prev.mode || s.mapInfo !== prev.mapInfo) updateHighlight(s);
