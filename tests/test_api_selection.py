@@ -279,3 +279,14 @@ def test_selected_ids_come_in_pages(small_sample_server, data):
 def test_bad_id_pages_are_400(api, extra, needle):
     r = api.post(URL + "/ids", json={**EVERYTHING, **extra})
     assert r.status_code == 400 and needle in error_of(r)["message"]
+
+
+def test_the_sample_depends_on_the_items_not_their_order():
+    from dkmap.server.selection import sample_rows
+
+    levels = np.random.default_rng(1).permutation(5000) // 500
+    rows = np.arange(0, 5000, 2)
+    shuffled = np.random.default_rng(2).permutation(rows)
+    np.testing.assert_array_equal(sample_rows(levels, rows, 700), sample_rows(levels, shuffled, 700))
+    assert len(sample_rows(levels, rows, 700)) == 700
+    np.testing.assert_array_equal(sample_rows(levels, shuffled, 5000), rows)

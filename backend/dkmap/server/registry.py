@@ -219,10 +219,14 @@ class Registry:
     def keyword_view(self, dataset: str, rows: np.ndarray, population: int) -> dict:
         """Keywords of `rows` (a uniform sample of a selection of `population` items when fewer) with a
         similarity histogram per keyword and the bar of every row."""
+        from dkmap.data.gather import advise_random_access, gather_rows
+
         ds = self.dataset(dataset)
         extractor = self.keyword_extractor()
         prompts = self.prompts(dataset)[rows]
-        emb = np.asarray(ds.embedding("minilm")[rows]) if len(rows) else np.empty((0, 384), np.float32)
+        # Lassos read scattered rows of a store that may exceed memory (see dkmap.data.gather).
+        store = self._once(("minilm", dataset), lambda: advise_random_access(ds.embedding("minilm")))
+        emb = gather_rows(store, rows)
         return extractor.extract(list(prompts), emb, max_docs=self.keyword_max_docs, population=population).to_dict()
 
     def built_metrics(self, dataset: str) -> list[str]:

@@ -36,7 +36,7 @@ def sample_rows(random_levels: np.ndarray, rows: np.ndarray, size: int, seed: in
     levels = np.asarray(random_levels[rows])
     reached = np.cumsum(np.bincount(levels))
     cut = int(np.searchsorted(reached, size))  # the first level by which `size` items are shown
-    below, at = rows[levels < cut], rows[levels == cut]
+    below, at = rows[levels < cut], np.sort(rows[levels == cut])  # sorted: the same items, the same draw
     extra = np.random.default_rng(seed).choice(len(at), size - len(below), replace=False)
     return np.sort(np.concatenate([below, at[extra]]))
 
