@@ -39,12 +39,12 @@ def one_way(dataset: Path, space: str, way: str, n_rows: int, repeats: int, seed
     """Run in a child process: time `repeats` reads of `n_rows` rows, with bytes read from disk."""
     import numpy as np
 
-    from dkmap.data.gather import advise_random_access, gather_rows
+    from dkmap.data.gather import gather_rows, prepare_for_scattered_reads
     from dkmap.data.store import open_dataset
 
     store = open_dataset(dataset).embedding(space)
     if way != "default":
-        advise_random_access(store)
+        prepare_for_scattered_reads(store, memory_bytes=0)  # as for a store larger than memory
 
     def disk_bytes() -> int:
         return int(Path(f"/proc/{os.getpid()}/io").read_text().split("read_bytes: ")[1].split()[0])

@@ -141,7 +141,12 @@ class ServerHandle:
         from waitress import wasyncore
 
         # Closing from another thread races select(); a trigger thunk runs inside the loop.
-        self.server.trigger.pull_trigger(lambda: wasyncore.close_all(self.server._map))
+        try:
+            self.server.trigger.pull_trigger(lambda: wasyncore.close_all(self.server._map))
+        except OSError:
+            # The trigger pipe was found closed already (EBADF) in about 1 of 6 runs of the API tests, after
+            # every response of the test had arrived; cause not found (cf. Pylons/waitress#468). Close here.
+            wasyncore.close_all(self.server._map, ignore_all=True)
         self.thread.join(timeout=10)
         self.server.task_dispatcher.shutdown()
 

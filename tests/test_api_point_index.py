@@ -68,30 +68,33 @@ POLYGONS = {
 }
 
 
-@pytest.mark.parametrize("grid", [1, 16, 256])
+@pytest.mark.parametrize("grid, direct_below", [(1, 0), (16, 0), (256, 0), (256, 10**9)])
 @pytest.mark.parametrize("name", list(POLYGONS))
-def test_lasso_through_the_grid_equals_testing_every_point(pos, grid, name):
+def test_lasso_through_the_grid_equals_testing_every_point(pos, grid, direct_below, name):
     # Items in the notch and the sliver, where a cell's corners are all inside but some items are not.
     pos = np.concatenate([pos, [[0.50005, 0.5], [0.50005, 0.7], [0.5, 0.5], [0.3, 0.50006], [0.3, 0.50004]]])
     polygon = POLYGONS[name]
-    got = PointIndex(pos.astype(np.float32), grid=grid).in_polygon(polygon)
+    got = PointIndex(pos.astype(np.float32), grid=grid, test_every_item_below=direct_below).in_polygon(polygon)
     assert np.sort(got).tolist() == points_in_polygon(pos.astype(np.float32), polygon).tolist()
     assert len(np.unique(got)) == len(got)
 
 
-@pytest.mark.parametrize("name", ["triangle", "beyond the square", "outside", "on cell borders"])
-def test_lasso_counts_items_outside_the_unit_square_only_where_the_polygon_reaches(pos, name):
-    strays = np.concatenate([pos, [[-0.3, 0.5], [1.4, 0.2], [0.5, 1.7], [1.6, 1.6]]]).astype(np.float32)
-    polygon = POLYGONS[name]
-    got = PointIndex(strays, grid=32).in_polygon(polygon)
+@pytest.mark.parametrize("direct_below", [0, 10**9])
+@pytest.mark.parametrize("name", ["triangle", "beyond the square", "outside", "on cell borders", "far outside"])
+def test_lasso_counts_items_outside_the_unit_square_only_where_the_polygon_reaches(pos, name, direct_below):
+    strays = np.concatenate([pos, [[-0.3, 0.5], [1.4, 0.2], [0.5, 1.7], [1.6, 1.6], [1.8, 1.65]]]).astype(np.float32)
+    polygon = POLYGONS[name] if name in POLYGONS else np.array([[1.7, 1.6], [1.9, 1.6], [1.9, 1.7], [1.7, 1.7]])
+    got = PointIndex(strays, grid=32, test_every_item_below=direct_below).in_polygon(polygon)
     assert np.sort(got).tolist() == points_in_polygon(strays, polygon).tolist()
+    if name == "far outside":
+        assert got.tolist() == [len(pos) + 4]
 
 
 def test_lasso_over_many_items_equals_testing_every_point():
     rng = np.random.default_rng(5)
     many = rng.random((200_000, 2)).astype(np.float32)
     polygon = star(0.5, 0.5, 0.4, 0.2)
-    got = PointIndex(many, grid=256).in_polygon(polygon)
+    got = PointIndex(many, grid=256, test_every_item_below=0).in_polygon(polygon)
     assert np.sort(got).tolist() == points_in_polygon(many, polygon).tolist()
 
 

@@ -8,13 +8,15 @@ import numpy as np
 class PointIndex:
     """Items bucketed into a `grid`×`grid` lattice over the unit square, stored cell by cell."""
 
-    def __init__(self, positions: np.ndarray, grid: int = 256) -> None:
+    def __init__(self, positions: np.ndarray, grid: int = 256, test_every_item_below: int = 50_000) -> None:
         if grid < 1:
             raise ValueError(f"grid must be >= 1, got {grid}")
         pos = np.asarray(positions, dtype=np.float32)
         if pos.ndim != 2 or pos.shape[1] != 2:
             raise ValueError(f"positions must be N×2, got shape {pos.shape}")
         self.grid = grid
+        # Lassos whose bounding box holds at most this many items test each of them directly.
+        self.test_every_item_below = test_every_item_below
         self.n = len(pos)
         cx, cy = self._cells(pos[:, 0]), self._cells(pos[:, 1])
         cell = cy.astype(np.int64) * grid + cx
@@ -67,6 +69,11 @@ class PointIndex:
         c0, c1 = int(self._cells(np.float64(x0))), int(self._cells(np.float64(x1)))
         r0, r1 = int(self._cells(np.float64(y0))), int(self._cells(np.float64(y1)))
         cols, rows = np.arange(c0, c1 + 1), np.arange(r0, r1 + 1)
+        box_lo, box_hi = self.starts[rows * self.grid + c0], self.starts[rows * self.grid + c1 + 1]
+        if int((box_hi - box_lo).sum()) <= self.test_every_item_below:
+            # Classifying cells costs ~1 ms: for a few items, test each (clipped border cells included).
+            cand = _concatenated_ranges(box_lo, box_hi)
+            return self.order[cand[points_in_polygon(self.sorted_xy[cand], poly)]]
         boundary = self._cells_met_by_edges(poly, c0, r0, len(cols), len(rows))
         if not self.inside_unit:  # border cells also hold the items clipped into them from outside
             boundary[:, [0, -1]] |= (cols[[0, -1]] == 0) | (cols[[0, -1]] == self.grid - 1)

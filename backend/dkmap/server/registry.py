@@ -219,13 +219,13 @@ class Registry:
     def keyword_view(self, dataset: str, rows: np.ndarray, population: int) -> dict:
         """Keywords of `rows` (a uniform sample of a selection of `population` items when fewer) with a
         similarity histogram per keyword and the bar of every row."""
-        from dkmap.data.gather import advise_random_access, gather_rows
+        from dkmap.data.gather import gather_rows
 
         ds = self.dataset(dataset)
         extractor = self.keyword_extractor()
         prompts = self.prompts(dataset)[rows]
         # Lassos read scattered rows of a store that may exceed memory (see dkmap.data.gather).
-        store = self._once(("minilm", dataset), lambda: advise_random_access(ds.embedding("minilm")))
+        store = self._once(("minilm", dataset), lambda: _prepared(ds.embedding("minilm")))
         emb = gather_rows(store, rows)
         return extractor.extract(list(prompts), emb, max_docs=self.keyword_max_docs, population=population).to_dict()
 
@@ -233,6 +233,13 @@ class Registry:
         """Metrics of `dataset` that have a built map folder."""
         ds = self.dataset(dataset)
         return [m for m in ds.metrics if (ds.root / "maps" / m / "manifest.json").is_file()]
+
+
+def _prepared(store):
+    from dkmap.data.gather import prepare_for_scattered_reads
+
+    log.info("MiniLM store advised for lasso reads: %s", prepare_for_scattered_reads(store))
+    return store
 
 
 def _serialised(lock: threading.Lock, run: Callable[[], Any]) -> Any:
