@@ -202,3 +202,37 @@ def test_a_rebuilt_map_is_served_without_a_restart(api, tmp_path):
         assert not np.array_equal(as_grid(tile_before), got, equal_nan=True)
     finally:
         server.close()
+
+
+def test_points_of_listed_rows_carry_their_positions_on_each_map(api, built):
+    rows = [17, 3, 239, 3, 0]
+    body = api.post(f"/api/maps/{DATASET}/{METRIC}/points/rows", json={"rows": rows}).json()
+    pts = body["points"]
+    assert body["returned"] == 5 and pts["row"] == rows  # in the order asked, repeats kept
+    np.testing.assert_array_equal(np.array(pts["x"], dtype=np.float32), built["positions"][rows, 0])
+    np.testing.assert_array_equal(np.array(pts["y"], dtype=np.float32), built["positions"][rows, 1])
+    np.testing.assert_allclose(pts["value"], built["values"][rows], rtol=1e-9)
+    assert pts["id"] == built["ids"][rows].tolist()
+    other = BUILT_METRICS[1]
+    on_other = api.post(f"/api/maps/{DATASET}/{other}/points/rows", json={"rows": rows}).json()["points"]
+    np.testing.assert_array_equal(np.array(on_other["x"], dtype=np.float32), np.load(map_dir(api, other) / "positions.npy")[rows, 0])
+
+
+@pytest.mark.parametrize("body, needle", [
+    ({}, "field 'rows' must be a list of integer item rows"),
+    ({"rows": []}, "field 'rows' must hold 1 to 100000 rows, got 0"),
+    ({"rows": [1, "2"]}, "field 'rows' must be a list of integer item rows"),
+    ({"rows": [1, True]}, "field 'rows' must be a list of integer item rows"),
+    ({"rows": [1, 2.0]}, "field 'rows' must be a list of integer item rows"),
+    ({"rows": [5, 240]}, "field 'rows' holds row 240, outside 0..239"),
+    ({"rows": [-1]}, "field 'rows' holds row -1, outside 0..239"),
+    ({"rows": [10 ** 30]}, "outside 0..239"),
+])
+def test_bad_row_lists_are_400(api, body, needle):
+    r = api.post(f"/api/maps/{DATASET}/{METRIC}/points/rows", json=body)
+    assert r.status_code == 400 and needle in error_of(r)["message"]
+
+
+def test_row_lists_beyond_the_body_cap_are_413(api):
+    r = api.post(f"/api/maps/{DATASET}/{METRIC}/points/rows", json={"rows": [7] * 100_001})
+    assert r.status_code == 413 and "request body too large" in error_of(r)["message"]

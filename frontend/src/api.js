@@ -58,6 +58,11 @@ export function postSelection(dataset, metric, body, init) {
   return postJson(`api/maps/${enc(dataset)}/${enc(metric)}/selection`, body, init);
 }
 
+/** Listed items (`rows`, at most 20,000 per request) with their positions on this map. */
+export function postRowPoints(dataset, metric, rows, init) {
+  return postJson(`api/maps/${enc(dataset)}/${enc(metric)}/points/rows`, { rows }, init);
+}
+
 /** One page of a selection's ids (same body as postSelection, plus `offset` and `limit`). */
 export function postSelectionIds(dataset, metric, body, init) {
   return postJson(`api/maps/${enc(dataset)}/${enc(metric)}/selection/ids`, body, init);

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, jsonify, request
 from dkmap.server import encode
 from dkmap.server.registry import registry
 from dkmap.server.served_map import SAMPLINGS
-from dkmap.server.validation import parse_bbox, parse_choice, parse_int
+from dkmap.server.validation import json_body, parse_bbox, parse_choice, parse_int, parse_row_list
 
 log = logging.getLogger(__name__)
 
@@ -91,13 +91,27 @@ def points(dataset: str, metric: str):
             rows = rows[np.linspace(0, total - 1, limit).astype(np.int64)]
         else:
             rows = rows[:limit]  # coarser levels come first, so the cap keeps the nesting
-    xy = served.positions[rows]
-    values = reg.metric_values(dataset, metric)[rows]
-    ids = reg.ids(dataset)[rows]
     text = encode.obj(
         {"z": z, "sampling": sampling, "total_in_view": total, "returned": int(len(rows)), "capped": capped},
-        {"points": encode.obj({"id": ids.tolist()}, {
-            "row": encode.int_list(rows), "x": encode.float_list(xy[:, 0]),
-            "y": encode.float_list(xy[:, 1]), "value": encode.float_list(values, encode.FLOAT64_FMT)})},
+        {"points": points_of(reg, dataset, metric, served, rows)},
     )
     return json_response(text)
+
+
+@bp.post("/points/rows")
+def points_of_rows(dataset: str, metric: str):
+    """The listed items (body `{"rows": [...]}`, 1 to 100 000 rows) with their positions on this map."""
+    reg = registry()
+    served = reg.map(dataset, metric)
+    rows = parse_row_list(json_body().get("rows"), len(served.positions))
+    return json_response(encode.obj({"returned": int(len(rows))},
+                                    {"points": points_of(reg, dataset, metric, served, rows)}))
+
+
+def points_of(reg, dataset: str, metric: str, served, rows: np.ndarray) -> str:
+    """Columnar JSON of `rows`: row, id, x, y (on this map) and metric value."""
+    xy = served.positions[rows]
+    values = reg.metric_values(dataset, metric)[rows]
+    return encode.obj({"id": reg.ids(dataset)[rows].tolist()}, {
+        "row": encode.int_list(rows), "x": encode.float_list(xy[:, 0]),
+        "y": encode.float_list(xy[:, 1]), "value": encode.float_list(values, encode.FLOAT64_FMT)})

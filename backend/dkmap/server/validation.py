@@ -101,6 +101,18 @@ def parse_polygon(raw: Any, max_vertices: int = MAX_POLYGON_VERTICES) -> np.ndar
     return np.asarray(raw, dtype=np.float64)
 
 
+def parse_row_list(raw: Any, n_items: int, max_rows: int = MAX_SELECTION_IDS) -> np.ndarray:
+    """A non-empty list of at most `max_rows` item rows, each in 0..n_items-1, as int64."""
+    if not isinstance(raw, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in raw):
+        bad_request("field 'rows' must be a list of integer item rows")
+    if not 1 <= len(raw) <= max_rows:
+        bad_request(f"field 'rows' must hold 1 to {max_rows} rows, got {len(raw)}")
+    bad = next((v for v in raw if not 0 <= v < n_items), None)
+    if bad is not None:
+        bad_request(f"field 'rows' holds row {bad}, outside 0..{n_items - 1}")
+    return np.asarray(raw, dtype=np.int64)
+
+
 def parse_id_list(raw: Any, max_ids: int = MAX_SELECTION_IDS) -> list[str]:
     """A non-empty list of at most `max_ids` item ids (strings)."""
     if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw):

@@ -10,7 +10,7 @@ import { fmtCount } from '../lib/format.js';
 import { LRU } from '../lib/lru.js';
 import { contourLayer } from '../layers/contour.js';
 import { pointStore, toChunk } from '../lib/pointStore.js';
-import { idPoints } from '../lib/rowPoints.js';
+import { rowPoints } from '../lib/rowPoints.js';
 import { blitPoints, pointRadius, wantsRing, RING_LIGHT, RING_DARK, DIMMED } from '../layers/points.js';
 import { lassoLayer } from '../layers/lasso.js';
 import { renderLegend } from './legend.js';
@@ -371,19 +371,19 @@ export function overviewView(root, store, api, { slot = 'a' } = {}) {
   stage.on('pointerdown.focus', () => stage.node().focus({ preventScroll: true }));
 
   // Positions of the filtered / highlighted items. The lasso's own map has them in the selection's
-  // sample; other items (a SPEC cluster, a selection made on the other map) are looked up by id.
+  // sample; other items (a SPEC cluster, a selection made on the other map) are looked up by row.
   let highlightToken = 0;
   function useSelectionSample(s) {
     highlightToken += 1;
     highlightChunk = s.selection ? toChunk({ points: s.selection.sample }, [0, 0, 1, 1], 'selection') : null;
     index = null;
   }
-  async function loadRowPoints(s, ids) {
+  async function loadRowPoints(s, rows) {
     const token = ++highlightToken;
     highlightChunk = null;
-    if (!ids || !s.mapInfo) return;
+    if (!rows || !s.mapInfo) return;
     try {
-      const chunk = await idPoints(api, s, ids);
+      const chunk = await rowPoints(api, s, rows);
       if (token === highlightToken) { highlightChunk = chunk; index = null; schedule(); }
     } catch (err) { reportError(err); }
   }
@@ -460,10 +460,10 @@ export function overviewView(root, store, api, { slot = 'a' } = {}) {
     if (s.lassoPolygon !== prev.lassoPolygon || s.lassoSlot !== prev.lassoSlot) {
       lasso.polygon(s.lassoSlot === slot ? s.lassoPolygon : null);
     }
-    if (s.highlight !== prev.highlight && s.highlight) loadRowPoints(s, s.highlight.ids);
+    if (s.highlight !== prev.highlight && s.highlight) loadRowPoints(s, s.highlight.rows);
     if (s.selection !== prev.selection && s.selectionSource === 'lasso') {
       if (s.lassoSlot === slot) useSelectionSample(s);
-      else if (s.selection) loadRowPoints(s, s.selection.sample.id);
+      else if (s.selection) loadRowPoints(s, s.selection.sample.row);
     }
     if (s.hover !== prev.hover) showLinkedHover(s);
     if (s.selection !== prev.selection || s.filter !== prev.filter || s.highlight !== prev.highlight
