@@ -53,7 +53,6 @@ class PointIndex:
         keep = (xy[:, 0] >= x0) & (xy[:, 0] <= x1) & (xy[:, 1] >= y0) & (xy[:, 1] <= y1)
         return self.order[cand[keep]]
 
-
     def in_polygon(self, polygon: np.ndarray) -> np.ndarray:
         """Item rows inside `polygon` (V×2, the even-odd rule of dkmap.geometry), in cell order.
 
@@ -78,10 +77,10 @@ class PointIndex:
         if not self.inside_unit:  # border cells also hold the items clipped into them from outside
             boundary[:, [0, -1]] |= (cols[[0, -1]] == 0) | (cols[[0, -1]] == self.grid - 1)
             boundary[[0, -1], :] |= ((rows[[0, -1]] == 0) | (rows[[0, -1]] == self.grid - 1))[:, None]
-        centres = np.column_stack([np.tile(cols, len(rows)) + 0.5, np.repeat(rows, len(cols)) + 0.5]) / self.grid
+        cell_col, cell_row = np.tile(cols, len(rows)), np.repeat(rows, len(cols))  # row-major, as `boundary`
         inside = np.zeros(boundary.size, dtype=bool)
-        inside[points_in_polygon(centres, poly)] = True
-        cell_ids = (np.repeat(rows, len(cols)) * self.grid + np.tile(cols, len(rows)))
+        inside[points_in_polygon(np.column_stack([cell_col + 0.5, cell_row + 0.5]) / self.grid, poly)] = True
+        cell_ids = cell_row * self.grid + cell_col
         whole = cell_ids[inside & ~boundary.ravel()]
         edge = cell_ids[boundary.ravel()]
         tested = self._cell_members(edge)
