@@ -4,9 +4,9 @@ A lasso reads a few thousand rows spread over a store that may not fit in memory
 20M items take 15 GB). By default the kernel reads ~100 KB to 1 MB around every page a memory map
 touches, which turns 20k rows into gigabytes of disk reads and evicts what other requests need;
 and one thread waits for one read at a time. A store that fits in memory is instead read in whole
-once, in the background. Measured on the 20M build (BENCHMARKS.md "Serving
-sharded builds"): 20k cold rows read 15 GB in 10 s by default, 95 MB in 1.3 s with random access
-advised, 0.4 s with 8 reads in flight.
+once, in the background. Measured on the 20M build (BENCHMARKS.md "Scattered row reads"): 20k
+cold rows read 15 GB in 13.2 s by default, 97 MB in 1.2 s with random access advised, 0.48 s with 8
+reads in flight.
 """
 
 from __future__ import annotations

@@ -108,10 +108,10 @@ def points_of_rows(dataset: str, metric: str):
                                     {"points": points_of(reg, dataset, metric, served, rows)}))
 
 
-def points_of(reg, dataset: str, metric: str, served, rows: np.ndarray) -> str:
-    """Columnar JSON of `rows`: row, id, x, y (on this map) and metric value."""
+def points_of(reg, dataset: str, metric: str, served, rows: np.ndarray, fields: dict | None = None) -> str:
+    """Columnar JSON of `rows`: row, id, x, y (on this map) and metric value, after any plain `fields`."""
     xy = served.positions[rows]
     values = reg.metric_values(dataset, metric)[rows]
-    return encode.obj({"id": reg.ids(dataset)[rows].tolist()}, {
+    return encode.obj({**(fields or {}), "id": reg.ids(dataset)[rows].tolist()}, {
         "row": encode.int_list(rows), "x": encode.float_list(xy[:, 0]),
         "y": encode.float_list(xy[:, 1]), "value": encode.float_list(values, encode.FLOAT64_FMT)})

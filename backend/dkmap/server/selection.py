@@ -14,7 +14,7 @@ import numpy as np
 from flask import Blueprint
 
 from dkmap.server import encode
-from dkmap.server.maps import json_response
+from dkmap.server.maps import json_response, points_of
 from dkmap.server.registry import registry
 from dkmap.server.validation import MAX_SELECTION_IDS, bad_request, body_int, json_body, parse_id_list, parse_polygon
 
@@ -67,20 +67,16 @@ def selection(dataset: str, metric: str):
     reg = registry()
     served = reg.map(dataset, metric)
     body = json_body()
-    values = reg.metric_values(dataset, metric)
     # Bounded at a few at a time: a lasso over millions holds its candidate arrays until it answers.
     with reg.selection_slots:
         rows = selected_rows(reg, dataset, served, body)
         sample = sample_rows(served.sampling_levels("random"), rows, reg.selection_sample)
-        stats = value_stats(values[rows])
+        stats = value_stats(reg.metric_values(dataset, metric)[rows])
         keywords = reg.keyword_view(dataset, sample, population=len(rows))
-    xy = served.positions[sample]
     text = encode.obj({"count": int(len(rows))}, {
         "stats": encode.obj(stats),
-        "sample": encode.obj({"size": int(len(sample)), "sampled": bool(len(sample) < len(rows)),
-                              "id": reg.ids(dataset)[sample].tolist()}, {
-            "row": encode.int_list(sample), "x": encode.float_list(xy[:, 0]), "y": encode.float_list(xy[:, 1]),
-            "value": encode.float_list(values[sample], encode.FLOAT64_FMT)}),
+        "sample": points_of(reg, dataset, metric, served, sample,
+                            {"size": int(len(sample)), "sampled": bool(len(sample) < len(rows))}),
         "keywords": encode.obj(keywords),
     })
     return json_response(text)
