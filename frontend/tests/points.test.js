@@ -1,6 +1,5 @@
 import { describe, it, expect } from 'vitest';
 import { toChunk, mergeChunks } from '../src/lib/pointStore.js';
-import { fillMasked, padGrid, tileGeometry } from '../src/layers/contourGeometry.js';
 import { stampOffsets, blitPoints } from '../src/layers/points.js';
 import { makeViewport } from '../src/lib/viewport.js';
 import { buildHitIndex, indexMatches } from '../src/lib/hitIndex.js';
@@ -20,17 +19,6 @@ describe('point chunks', () => {
     const merged = mergeChunks([left, right, below], 'M');
     expect(merged.n).toBe(4);
     expect([...merged.row]).toEqual([0, 3, 1, 2]);
-  });
-});
-
-describe('contour mask fill', () => {
-  it('fills masked cells next to data with the neighbour mean and the rest with the fallback', () => {
-    const v = Float32Array.from([1, 3, NaN, NaN, NaN, NaN, NaN, NaN, NaN]);
-    const out = fillMasked(v, 3, 1, -9);
-    expect(out[0]).toBe(1);
-    expect(out[2]).toBe(3);
-    expect(out[3]).toBe(2);
-    expect(out[8]).toBe(-9);
   });
 });
 
@@ -62,28 +50,5 @@ describe('hit index', () => {
     expect(idx.find(0.9, 0.9, 0.05)).toBeNull();
     expect(indexMatches(idx, [a], extra, idx.keepRows)).toBe(true);
     expect(indexMatches(idx, [a, extra], extra, idx.keepRows)).toBe(false);
-  });
-});
-
-describe('padGrid', () => {
-  it('adds a ring of cells copying the edge', () => {
-    const out = padGrid(Float64Array.from([1, 2, 3, 4]), 2);
-    expect([...out]).toEqual([1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4]);
-  });
-});
-
-describe('tileGeometry', () => {
-  it('fills each threshold where the grid reaches it and outlines the masked cells', () => {
-    const T = 8;
-    const v = new Float32Array(T * T);
-    for (let r = 0; r < T; r += 1) for (let c = 0; c < T; c += 1) v[r * T + c] = c < 4 ? 1 : 3;
-    v[0] = NaN;
-    const { bands, mask } = tileGeometry(v, T, [2, 5], -10);
-    expect(bands).toHaveLength(2);
-    expect(bands[0].coordinates.length).toBeGreaterThan(0);
-    expect(bands[1].coordinates.length).toBe(0);
-    const xs = bands[0].coordinates.flat(2).map((p) => p[0]);
-    expect(Math.min(...xs)).toBeGreaterThan(4); // the value-3 half only (padded units: cell c at c + 1)
-    expect(mask.coordinates.length).toBe(1);
   });
 });

@@ -1,6 +1,45 @@
-// Contour geometry of one tile grid: filled bands per threshold and the masked region, as
-// GeoJSON MultiPolygons in tile-cell coordinates. Pure, so it runs in a worker or inline.
+// Contour tiles as data: a tile response parsed into a grid, the estimate at a map point, and the
+// geometry of a grid (filled bands per threshold and the masked region, as GeoJSON MultiPolygons in
+// tile-cell coordinates). Pure, so it runs in a worker or inline.
 import { contours } from 'd3';
+import { tileKey } from '../lib/tiles.js';
+
+/** Flatten a tile response's rows (null = masked) into a Float32Array with NaN for masked cells. */
+export function parseTile(tile) {
+  const size = tile.size;
+  if (!Number.isInteger(size) || !Array.isArray(tile.values) || tile.values.length !== size) {
+    throw new Error(`contour tile ${tile.z}/${tile.x}/${tile.y}: expected ${size} rows of ${size} values`);
+  }
+  const out = new Float32Array(size * size);
+  let masked = 0;
+  for (let r = 0; r < size; r += 1) {
+    const row = tile.values[r];
+    for (let c = 0; c < size; c += 1) {
+      const v = row[c];
+      if (v === null || v === undefined) { out[r * size + c] = NaN; masked += 1; } else out[r * size + c] = v;
+    }
+  }
+  return { size, values: out, masked };
+}
+
+/**
+ * The estimate at map point (x, y) from the finest parsed tile `tileAt(key)` has, from level zMax
+ * down: a number, NaN if masked, null if no tile covering the point is loaded.
+ */
+export function valueAt(tileAt, x, y, zMax) {
+  for (let z = zMax; z >= 0; z -= 1) {
+    const n = 2 ** z;
+    const tx = Math.min(n - 1, Math.floor(x * n));
+    const ty = Math.min(n - 1, Math.floor(y * n));
+    const parsed = tileAt(tileKey(z, tx, ty));
+    if (!parsed) continue;
+    const T = parsed.size;
+    const c = Math.min(T - 1, Math.max(0, Math.floor((x * n - tx) * T)));
+    const r = Math.min(T - 1, Math.max(0, Math.floor((y * n - ty) * T)));
+    return parsed.values[r * T + c];
+  }
+  return null;
+}
 
 /** Masked cells (NaN) take the mean of valid neighbours for a few passes, so band edges meet the mask cleanly. */
 export function fillMasked(values, size, passes = 2, fallback = 0) {

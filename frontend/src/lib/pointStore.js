@@ -1,5 +1,6 @@
 // Point tiles: the points endpoint queried per tile and cached, so panning reuses what was loaded.
 import { LRU } from './lru.js';
+import { fetchQueue } from './fetchQueue.js';
 import { childrenOf, drawPlan, tileBounds, tileKey } from './tiles.js';
 
 const SUBDIVIDE_DEPTH = 4;
@@ -55,20 +56,17 @@ export function mergeChunks(chunks, key) {
  */
 export function pointStore({ fetchPoints }) {
   const cache = new LRU(512);
-  const inFlight = new Map();
-  const failed = new Set();
+  const fetches = fetchQueue((job, signal) => loadTile(job.tile, job.sampling, job.zParam, signal, 0))
+    .skip((ck) => cache.has(ck))
+    .onLoad((ck, chunk) => cache.set(ck, chunk));
   let src = null;
-  let generation = 0;
-  let changed = () => {};
-  let errored = () => {};
   const store = {};
 
-  store.onChange = (fn) => { changed = fn; return store; };
-  store.onError = (fn) => { errored = fn; return store; };
+  store.onChange = (fn) => { fetches.onSettle(fn); return store; };
+  store.onError = (fn) => { fetches.onError(fn); return store; };
   store.source = (next) => {
-    generation += 1;
-    for (const ctrl of inFlight.values()) ctrl.abort();
-    inFlight.clear(); cache.clear(); failed.clear();
+    fetches.reset();
+    cache.clear();
     src = next;
     return store;
   };
@@ -95,20 +93,7 @@ export function pointStore({ fetchPoints }) {
   store.chunksFor = (needed, sampling, zParam) => {
     if (!src) return { chunks: [], pending: 0 };
     const isReady = (key) => cache.has(cacheKey(sampling, zParam, key));
-    for (const t of needed) {
-      const ck = cacheKey(sampling, zParam, t.key);
-      if (cache.has(ck) || inFlight.has(ck) || failed.has(ck)) continue;
-      const ctrl = new AbortController();
-      const gen = generation;
-      inFlight.set(ck, ctrl);
-      loadTile(t, sampling, zParam, ctrl.signal, 0)
-        .then((chunk) => { if (gen === generation) cache.set(ck, chunk); })
-        .catch((err) => {
-          if (gen !== generation || err.name === 'AbortError') return;
-          failed.add(ck); errored(err);
-        })
-        .finally(() => { if (gen === generation) { inFlight.delete(ck); changed(); } });
-    }
+    fetches.want(needed.map((tile) => ({ key: cacheKey(sampling, zParam, tile.key), tile, sampling, zParam })));
     const chunks = [];
     const seen = new Set();
     for (const { source } of drawPlan(needed, isReady)) {
@@ -135,15 +120,7 @@ export function pointStore({ fetchPoints }) {
         }
       }
     }
-    return { chunks, pending: inFlight.size };
+    return { chunks, pending: fetches.counts().inFlight };
   };
-
-  /** Cancel requests for tiles not in `keep` (cache keys), e.g. after a fast pan. */
-  store.cancelExcept = (needed, sampling, zParam) => {
-    const keep = new Set(needed.map((t) => cacheKey(sampling, zParam, t.key)));
-    for (const [ck, ctrl] of inFlight) if (!keep.has(ck)) { ctrl.abort(); inFlight.delete(ck); }
-  };
-
-  store.pending = () => inFlight.size;
   return store;
 }
