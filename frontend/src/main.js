@@ -1,7 +1,7 @@
 // Wires the store, the API and the views; loads datasets and the chosen map.
 import './style.css';
 import * as api from './api.js';
-import { createStore, initialState } from './state.js';
+import { createStore, initialState, mapStore } from './state.js';
 import { settingsView } from './views/settings.js';
 import { overviewView } from './views/overview.js';
 import { keywordsView } from './views/keywords.js';
@@ -10,6 +10,7 @@ import { compareView } from './views/compare.js';
 
 performance.mark('dkmap:start');
 const store = createStore(initialState());
+const maps = { a: mapStore(store, 'a'), b: mapStore(store, 'b') };
 
 function setLoading(key, message) {
   const loading = { ...store.get().loading };
@@ -34,8 +35,8 @@ store.subscribe((s) => {
 
 settingsView(document.getElementById('settings'), store);
 compareView(document.getElementById('compare'), store, api);
-overviewView(document.getElementById('overview'), store, api, { slot: 'a' });
-overviewView(document.getElementById('overview-b'), store, api, { slot: 'b' });
+overviewView(document.getElementById('overview'), maps.a, api);
+overviewView(document.getElementById('overview-b'), maps.b, api);
 keywordsView(document.getElementById('keywords'), store, api);
 instanceView(document.getElementById('instance'), store, api);
 
@@ -43,42 +44,44 @@ function firstBuilt(dataset) {
   return dataset?.metrics.find((m) => m.built)?.name ?? null;
 }
 
-let mapToken = 0;
-async function loadMap(s) {
-  const my = ++mapToken;
-  store.set({ mapInfo: null, item: null, focusMarker: null, highlight: null, lassoPolygon: null, filter: [] });
-  if (!s.dataset || !s.metric) return;
-  setLoading('map', `Loading map ${s.dataset} / ${s.metric}…`);
-  try {
-    const info = await api.getMap(s.dataset, s.metric);
-    if (my === mapToken) {
-      store.set({ mapInfo: info, error: null });
-      performance.mark('dkmap:map-info');
+/**
+ * Loads the info of one map (a sub-store) for `load(dataset, metric, {clear, loaded, then})`:
+ * `clear` is set with `mapInfo: null` first, `loaded` with the info, and `then()` runs once it is
+ * set; a newer load of the same map wins.
+ */
+function mapLoader(map, loadingKey, describe) {
+  let token = 0;
+  return async (dataset, metric, { clear = {}, loaded = {}, then = () => {} } = {}) => {
+    const my = ++token;
+    map.set({ mapInfo: null, ...clear });
+    if (!dataset || !metric) return;
+    setLoading(loadingKey, `Loading map ${describe(dataset, metric)}…`);
+    try {
+      const info = await api.getMap(dataset, metric);
+      if (my === token) { map.set({ mapInfo: info, ...loaded }); then(); }
+    } catch (err) {
+      if (my === token) store.set({ error: `Map ${dataset} / ${metric}: ${err.message}` });
+    } finally {
+      if (my === token) setLoading(loadingKey, null);
     }
-  } catch (err) {
-    if (my === mapToken) store.set({ error: `Map ${s.dataset} / ${s.metric}: ${err.message}` });
-  } finally {
-    if (my === mapToken) setLoading('map', null);
-  }
+  };
+}
+
+const loadMainMap = mapLoader(maps.a, 'map', (dataset, metric) => `${dataset} / ${metric}`);
+function loadMap(s) {
+  loadMainMap(s.dataset, s.metric, {
+    clear: { item: null, focusMarker: null, highlight: null, lassoPolygon: null, filter: [] },
+    loaded: { error: null },
+    then: () => performance.mark('dkmap:map-info'),
+  });
 }
 
 // The side-by-side map: a second metric of the same dataset, loaded like the first.
-let mapBToken = 0;
-store.subscribe(async (s, prev) => {
+const loadSideMap = mapLoader(maps.b, 'mapB', (_, metric) => metric);
+store.subscribe((s, prev) => {
   if (s.dataset !== prev.dataset && s.metricB) { store.set({ metricB: null }); return; }
-  const my = ++mapBToken;
   document.querySelector('.app').classList.toggle('side-by-side', Boolean(s.metricB));
-  store.set({ mapInfoB: null });
-  if (!s.metricB) return;
-  setLoading('mapB', `Loading map ${s.metricB}…`);
-  try {
-    const info = await api.getMap(s.dataset, s.metricB);
-    if (my === mapBToken) store.set({ mapInfoB: info });
-  } catch (err) {
-    if (my === mapBToken) store.set({ error: `Map ${s.dataset} / ${s.metricB}: ${err.message}` });
-  } finally {
-    if (my === mapBToken) setLoading('mapB', null);
-  }
+  loadSideMap(s.dataset, s.metricB);
 }, ['metricB', 'dataset']);
 
 store.subscribe((s, prev) => {

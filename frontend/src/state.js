@@ -1,4 +1,7 @@
-// One store for the whole app: views read snapshots and subscribe to the keys they draw.
+// One store for the whole app: views read snapshots and subscribe to the keys they draw. Each map
+// reads and writes it through its own sub-store (`mapStore`), which names that map's keys plainly.
+
+const isPlain = (patch) => patch !== null && typeof patch === 'object' && !Array.isArray(patch);
 
 /**
  * Create a store holding a plain state object.
@@ -17,7 +20,7 @@ export function createStore(initial = {}) {
   let notifying = false;
 
   function set(patch) {
-    if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) {
+    if (!isPlain(patch)) {
       throw new TypeError('store.set(patch): patch must be a plain object');
     }
     const changed = Object.keys(patch).filter((key) => !Object.is(state[key], patch[key]));
@@ -56,6 +59,61 @@ export function createStore(initial = {}) {
   }
 
   return { get, set, subscribe };
+}
+
+/** Where each map keeps its own state in the app state: the main map ('a') under the plain names. */
+const MAP_KEYS = {
+  a: { metric: 'metric', mapInfo: 'mapInfo', drawn: 'drawn' },
+  b: { metric: 'metricB', mapInfo: 'mapInfoB', drawn: 'drawnB' },
+};
+const ALL_MAP_KEYS = new Set(Object.values(MAP_KEYS).flatMap((keys) => Object.values(keys)));
+
+/** Which maps there are: 'a', the main map, and 'b', the one shown side by side. */
+export const SLOTS = Object.freeze(Object.keys(MAP_KEYS));
+
+/**
+ * The store as one map sees it (a sub-store): `get()` is the app state with this map's own keys
+ * (`metric`, `mapInfo`, `drawn`) under those plain names and no other map's; `set` and `subscribe`
+ * take the plain names too. Every other key is the app's, shared by all maps.
+ */
+export function mapStore(store, slot) {
+  const own = mapKeys(slot);
+  const mine = Object.fromEntries(Object.entries(own).map(([name, key]) => [key, name]));
+  const toApp = (name) => own[name] ?? name;
+  const views = new WeakMap(); // app state → this map's view of it, so views keep their identity
+
+  function view(state) {
+    let v = views.get(state);
+    if (!v) {
+      v = {};
+      for (const [key, value] of Object.entries(state)) if (!ALL_MAP_KEYS.has(key)) v[key] = value;
+      for (const [name, key] of Object.entries(own)) v[name] = state[key];
+      views.set(state, Object.freeze(v));
+    }
+    return v;
+  }
+
+  return {
+    slot,
+    get: () => view(store.get()),
+    set: (patch) => store.set(isPlain(patch) ? Object.fromEntries(Object.entries(patch).map(([name, v]) => [toApp(name), v])) : patch)
+      .map((key) => mine[key] ?? key),
+    subscribe: (fn, keys = null) => store.subscribe(
+      (next, prev, changed) => fn(view(next), view(prev), changed.map((key) => mine[key] ?? key)),
+      keys === null ? null : keys.map(toApp),
+    ),
+  };
+}
+
+/** The metric shown on map `slot` in app state `s`. */
+export function metricOf(s, slot) {
+  return s[mapKeys(slot).metric];
+}
+
+function mapKeys(slot) {
+  const keys = MAP_KEYS[slot];
+  if (!keys) throw new Error(`invalid map slot ${JSON.stringify(slot)}; valid: ${SLOTS.join(', ')}`);
+  return keys;
 }
 
 /** The app's initial state: every key any view reads is declared here. */

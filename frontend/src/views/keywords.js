@@ -4,6 +4,7 @@ import { select, scaleLinear, max } from 'd3';
 import { toggleBar, filterMatches } from '../lib/filter.js';
 import { downloadSelectionIds } from '../lib/selectionIds.js';
 import { fmtCount, fmtValue } from '../lib/format.js';
+import { metricOf } from '../state.js';
 
 const W = 250;
 const H = 54;
@@ -31,7 +32,7 @@ export function keywordsView(root, store, api) {
   async function fetchSelection(s, body, source) {
     const my = ++token;
     note = '';
-    const metric = source === 'lasso' && s.lassoSlot === 'b' ? s.metricB : s.metric;
+    const metric = metricOf(s, source === 'lasso' ? s.lassoSlot : 'a');
     request = { dataset: s.dataset, metric, body };
     store.set({ selectionLoading: true, selection: null, filter: [], selectionSource: source });
     try {
