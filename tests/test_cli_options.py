@@ -14,7 +14,7 @@ def test_build_projection_options_reach_the_build_settings():
 
 def test_evaluate_rejects_a_hidden_width_below_two(tmp_path, capsys):
     assert main(["evaluate", "--npz", str(tmp_path / "none.npz"), "--hidden", "1"]) == 1
-    assert "hidden must be an integer >= 2" in capsys.readouterr().err
+    assert "hidden must be None or an integer >= 2" in capsys.readouterr().err
 
 
 def test_evaluate_rejects_a_negative_lam(tmp_path, capsys):

@@ -38,7 +38,8 @@ def parse_table(text: str) -> list[dict]:
 def test_json_matches_printed_table(npz_file, tmp_path, capsys):
     out = tmp_path / "result.json"
     methods = ["dkmap", "dkmap-no-kr", "dkmap-no-gk", "pca-kde", "pca-idw"]
-    rows = run_evaluate(npz=npz_file, methods=methods, epochs=4, json_out=out, progress=False)
+    rows = run_evaluate(npz=npz_file, methods=methods, settings={"epochs": 4}, json_out=out,
+                        progress=False)
     printed = parse_table(capsys.readouterr().out)
     saved = json.loads(out.read_text())
     assert saved == rows
@@ -64,10 +65,10 @@ def test_table_shows_missing_values_as_nan():
     ({"dataset_dir": "x", "npz": "y"}, "either dataset_dir"),
     ({"dataset_dir": "x"}, "metric is required"),
     ({"npz": "NPZ", "methods": ["dkmap", "lda-kde"]}, "unknown methods"),
-    ({"npz": "NPZ", "epochs": 0}, "epochs"),
-    ({"npz": "NPZ", "hidden": 1}, "hidden must be an integer >= 2"),
-    ({"npz": "NPZ", "lam": -0.5}, "lam must be a finite number >= 0"),
-    ({"npz": "NPZ", "lam": float("nan")}, "lam must be a finite number >= 0"),
+    ({"npz": "NPZ", "settings": {"epochs": 0}}, "epochs"),
+    ({"npz": "NPZ", "settings": {"hidden": 1}}, "hidden must be None or an integer >= 2"),
+    ({"npz": "NPZ", "settings": {"lam": -0.5}}, "lam must be a finite number >= 0"),
+    ({"npz": "NPZ", "settings": {"lam": float("nan")}}, "lam must be a finite number >= 0"),
     ({"npz": "/nonexistent.npz"}, "does not exist"),
 ])
 def test_bad_arguments_are_rejected(kwargs, match, npz_file):
@@ -91,8 +92,10 @@ def test_hidden_width_reaches_the_dkmap_variants_only(npz_file, monkeypatch):
     real_fit = DKMap.fit
     monkeypatch.setattr(DKMap, "fit", lambda self, x, m, **kw: widths.append(self.hidden_for(x.shape[1]))
                         or real_fit(self, x, m, **kw))
-    narrow = run_evaluate(npz=npz_file, methods=["dkmap", "pca-kde"], epochs=2, hidden=3, progress=False)
-    wide = run_evaluate(npz=npz_file, methods=["dkmap", "pca-kde"], epochs=2, hidden=64, progress=False)
+    narrow = run_evaluate(npz=npz_file, methods=["dkmap", "pca-kde"],
+                          settings={"epochs": 2, "hidden": 3}, progress=False)
+    wide = run_evaluate(npz=npz_file, methods=["dkmap", "pca-kde"],
+                        settings={"epochs": 2, "hidden": 64}, progress=False)
     assert widths == [3, 64]
     assert narrow[0]["mae"] != wide[0]["mae"]
     assert narrow[1] == {**wide[1], "seconds": narrow[1]["seconds"]}   # the baseline does not change
@@ -105,8 +108,9 @@ def test_lam_reaches_dkmap_and_no_gk_while_no_kr_keeps_zero(npz_file, monkeypatc
     real_fit = DKMap.fit
     monkeypatch.setattr(DKMap, "fit", lambda self, x, m, **kw: lams.append(self.lam) or real_fit(self, x, m, **kw))
     methods = ["dkmap", "dkmap-no-gk", "dkmap-no-kr"]
-    weighted = run_evaluate(npz=npz_file, methods=methods, epochs=2, lam=3.0, progress=False)
-    default = run_evaluate(npz=npz_file, methods=methods, epochs=2, progress=False)
+    weighted = run_evaluate(npz=npz_file, methods=methods, settings={"epochs": 2, "lam": 3.0},
+                            progress=False)
+    default = run_evaluate(npz=npz_file, methods=methods, settings={"epochs": 2}, progress=False)
     assert lams[:3] == [3.0, 3.0, 0.0]
     assert lams[3:] == [DKMap().lam, DKMap().lam, 0.0]
     assert weighted[0]["mae"] != default[0]["mae"]

@@ -8,6 +8,8 @@ import torch
 
 from dkmap.evaluation.synthetic import smooth_landscape
 from dkmap.projection import DKMap, FittedMap
+from dkmap.projection.model import AUTO_STEPS, auto_steps
+from dkmap.projection.train import TRUST_SLACK, choose_checkpoint
 from dkmap.projection.kernel import nadaraya_watson
 from helpers.torch_threads import one_thread  # noqa: F401  (autouse fixture)
 
@@ -34,7 +36,14 @@ def test_fitted_kernel_predicts_planted_landscape(landscape, fitted):
     assert fitted.kernel["alpha"] != 1.0 and fitted.kernel["beta"] != 1.0
     assert set(fitted.kernel) == {"alpha", "beta", "scale", "m_mean", "m_std"}
     assert fitted.kernel["m_mean"] == pytest.approx(m_train.mean())
-    assert len(fitted.history) == 15 and fitted.history[-1]["mse_val"] < fitted.history[0]["mse_val"]
+    # 15 epochs of 7 batches (700 fit items: 100 are held out for selection), 10 checkpoints.
+    assert fitted.training["steps"] == 105 and fitted.training["n_select"] == 100
+    assert [h["step"] for h in fitted.history] == list(range(10, 101, 10)) + [105]
+    assert fitted.history[-1]["mse_val"] < fitted.history[0]["mse_val"]
+    assert fitted.training["best_step"] in {h["step"] for h in fitted.history}
+    floor = max(h["select_trust"] for h in fitted.history) - TRUST_SLACK
+    eligible = [h for h in fitted.history if h["select_trust"] >= floor]
+    assert min(eligible, key=lambda h: h["select_mse"])["step"] == fitted.training["best_step"]
 
 
 def test_predict_is_the_documented_formula(fitted):
@@ -103,7 +112,7 @@ def test_uneven_batches_and_any_metric_scale():
     ({"x_nan": True}, "x contains NaN"),
     ({"m_inf": True}, "m contains NaN or inf"),
     ({"m_short": True}, "one value per row"),
-    ({"rows": 150}, "two mini-batches"),
+    ({"rows": 31}, "at least 32"),
 ])
 def test_fit_rejects_bad_input(change, match):
     x, m = smooth_landscape(change.get("rows", 300), d=4)
@@ -118,7 +127,9 @@ def test_fit_rejects_bad_input(change, match):
 
 
 @pytest.mark.parametrize("setting", [{"epochs": 0}, {"batch_size": 8}, {"val_fraction": 0.7},
-                                     {"lam": -1.0}, {"hidden": 1}, {"lr": 0.0}])
+                                     {"lam": -1.0}, {"hidden": 1}, {"lr": 0.0}, {"steps": 0},
+                                     {"select_fraction": 0.6}, {"lam": float("inf")},
+                                     {"leave_one_out": 1}, {"checkpoints": 0}, {"seed": 1.5}])
 def test_settings_are_validated(setting):
     name = next(iter(setting))
     with pytest.raises(ValueError, match=name):
@@ -130,3 +141,114 @@ def test_transform_and_predict_reject_bad_shapes(fitted):
         fitted.transform(np.zeros((3, 5), dtype=np.float32))
     with pytest.raises(ValueError, match="positions"):
         fitted.predict(np.zeros((3, 3)))
+
+
+def test_steps_and_epochs_are_exclusive():
+    with pytest.raises(ValueError, match="steps must be None when epochs is given"):
+        DKMap(steps=10, epochs=2)
+
+
+def test_tiny_dataset_trains_with_a_bounded_automatic_budget():
+    x, m = smooth_landscape(300, d=4, seed=8)
+    fitted = DKMap(hidden=16).fit(x, m, progress=False)
+    # 300 items: 100 held out for selection, one batch of the other 200, the budget's floor.
+    assert fitted.training["n_select"] == 100 and fitted.training["n_trained"] == 200
+    assert fitted.training["steps"] == auto_steps(200, 200) == AUTO_STEPS[0]
+    assert fitted.history[-1]["step"] == AUTO_STEPS[0]
+    assert np.isfinite(fitted.predict(fitted.transform(x))).all()
+
+
+def test_automatic_budget_grows_with_n_between_its_bounds():
+    lo, hi = AUTO_STEPS
+    assert auto_steps(2_000, 1000) == lo
+    assert lo < auto_steps(30_000, 1000) < hi
+    assert auto_steps(10**6, 1000) == hi
+    assert DKMap().steps_for(30_000) == auto_steps(30_000, 1000)
+    assert DKMap(epochs=3).steps_for(30_000) == 90 and DKMap(steps=7).steps_for(30_000) == 7
+
+
+def test_selection_set_size_follows_n():
+    model = DKMap()
+    assert model.selection_size(250) == 0                 # too few items to spare any
+    assert model.selection_size(5_000) == 500
+    assert model.selection_size(10**6) == 2_000
+    assert DKMap(select_fraction=0.0).selection_size(5_000) == 0
+    assert DKMap(lam=0.0).selection_size(5_000) == 0     # w/o KR: nothing metric-driven at all
+
+
+def test_selection_reads_no_test_item():
+    """Perturbing the test items' metric changes nothing in the fitted model (evaluate's path)."""
+    from dkmap.evaluation.report import RUNNERS, Split
+
+    x, m = smooth_landscape(900, d=4, seed=9)
+    settings = {"steps": 40, "hidden": 16, "batch_size": 200}
+
+    def fit(m_test):
+        split = Split(x_train=x[:700], m_train=m[:700], x_test=x[700:], m_test=m_test)
+        return RUNNERS["dkmap"](split, settings, 0, False, {})
+
+    a, b = fit(m[700:]), fit(m[700:][::-1] * 3.0 + 11.0)
+    np.testing.assert_array_equal(a.pos_test, b.pos_test)
+    np.testing.assert_array_equal(a.pred_test, b.pred_test)
+
+
+def test_build_fit_reads_no_test_item():
+    """The build's fit (pipeline.fit_projection) sees only train items: test metrics are inert."""
+    from dkmap.config import BuildSettings
+    from dkmap.pipeline import fit_projection
+
+    x, m = smooth_landscape(900, d=4, seed=10)
+    is_train = np.arange(900) % 5 != 0
+    settings = BuildSettings(batch_size=200, hidden=16, projection={"steps": 40})
+    perturbed = m.copy()
+    perturbed[~is_train] = np.random.default_rng(0).normal(size=(~is_train).sum()) * 100.0
+    a, n_a = fit_projection(x, m, is_train, settings, progress=False)
+    b, n_b = fit_projection(x, perturbed, is_train, settings, progress=False)
+    assert n_a == n_b == is_train.sum()
+    assert a.training["n_select"] == 100
+    assert a.kernel == b.kernel
+    np.testing.assert_array_equal(a.transform(x), b.transform(x))
+
+
+def test_checkpoint_choice_keeps_neighbourhoods_within_the_slack():
+    # (mse, trust, step): the lowest MSE (step 1) loses too much trust; step 3 is the best allowed.
+    kept = [(0.10, 0.70, 1), (0.30, 0.80, 2), (0.20, 0.805, 3), (0.25, 0.81, 4)]
+    assert choose_checkpoint(kept)[2] == 3
+    assert choose_checkpoint([(0.5, 0.1, 7)])[2] == 7
+
+
+def test_unit_blocks_are_detected_only_where_every_block_is_unit_norm():
+    from dkmap.projection.network import unit_blocks
+
+    rng = np.random.default_rng(0)
+    unit = lambda a: a / np.linalg.norm(a, axis=1, keepdims=True)   # noqa: E731
+    t, v1, v2 = (unit(rng.normal(size=(50, 8))) for _ in range(3))
+    assert unit_blocks(np.hstack([t, v1])) == 2
+    assert unit_blocks(np.hstack([t, v1, v2])) == 3
+    assert unit_blocks(rng.normal(size=(50, 16))) == 1
+    assert unit_blocks(np.hstack([t, 2 * v1])) == 1
+
+
+def test_agreement_features_sum_to_the_text_image_cosine():
+    from dkmap.projection.network import AgreementFeatures
+
+    rng = np.random.default_rng(1)
+    t, v = (rng.normal(size=(5, 6)) for _ in range(2))
+    t /= np.linalg.norm(t, axis=1, keepdims=True)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    out = AgreementFeatures(12, 2)(torch.from_numpy(np.hstack([t, v]))).numpy()
+    assert out.shape == (5, 18)
+    np.testing.assert_allclose(out[:, :12], np.hstack([t, v]))
+    np.testing.assert_allclose(out[:, 12:].sum(1) / np.sqrt(6), (t * v).sum(1), rtol=1e-12)
+
+
+def test_fitted_map_with_agreement_features_saves_and_loads(tmp_path):
+    from dkmap.evaluation.crossmodal import CrossModalSpec, cross_modal
+
+    x, m, _ = cross_modal(CrossModalSpec(n=300, half=8, topics=4, seed=3))
+    fitted = DKMap(steps=20, hidden=16, batch_size=100).fit(x, m, progress=False)
+    assert fitted.training["blocks"] == 2 and fitted.net.blocks == 2
+    assert DKMap(steps=20, hidden=16, agreement=False).fit(x, m, progress=False).net.blocks == 1
+    fitted.save(tmp_path / "p.pt")
+    loaded = FittedMap.load(tmp_path / "p.pt", device="cpu")
+    np.testing.assert_array_equal(loaded.transform(x), fitted.transform(x))

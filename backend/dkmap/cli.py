@@ -30,11 +30,39 @@ def cmd_ingest(args: argparse.Namespace) -> None:
           f"metrics: {', '.join(ds.metrics)})")
 
 
+# Projection settings the command line can set: (flag, DKMap field, type, help).
+PROJECTION_OPTIONS = (
+    ("--steps", "steps", int, "optimiser steps (default: automatic, see docs/defaults.md)"),
+    ("--epochs", "epochs", int, "passes over the mini-batches instead of a step budget"),
+    ("--hidden", "hidden", int, "width of the projection MLP (default: min(D, 512))"),
+    ("--lam", "lam", float, "weight λ of the kernel-regression term (default 2.0)"),
+    ("--batch-size", "batch_size", int, "mini-batch size (default 1000)"),
+    ("--lr", "lr", float, "Adam learning rate (default 0.002)"),
+    ("--select-fraction", "select_fraction", float,
+     "train items held out to choose checkpoints and calibrate the kernel (default 0.1; 0: off)"),
+)
+TOP_LEVEL_PROJECTION = ("epochs", "batch_size", "hidden")
+
+
+def _add_projection_options(p: argparse.ArgumentParser) -> None:
+    for flag, dest, kind, text in PROJECTION_OPTIONS:
+        p.add_argument(flag, dest=dest, type=kind, help=text)
+
+
+def _projection_overrides(args: argparse.Namespace) -> dict:
+    return {dest: getattr(args, dest) for _, dest, _, _ in PROJECTION_OPTIONS
+            if getattr(args, dest, None) is not None}
+
+
 def _build_settings(args: argparse.Namespace):
     from dkmap.config import BuildSettings
 
-    overrides = {k: getattr(args, k) for k in ("epochs", "seed", "hidden") if getattr(args, k, None) is not None}
-    return BuildSettings(**overrides)
+    given = _projection_overrides(args)
+    top = {k: v for k, v in given.items() if k in TOP_LEVEL_PROJECTION}
+    projection = {k: v for k, v in given.items() if k not in TOP_LEVEL_PROJECTION}
+    if getattr(args, "seed", None) is not None:
+        top["seed"] = args.seed
+    return BuildSettings(**top, projection=projection)
 
 
 def cmd_build(args: argparse.Namespace) -> None:
@@ -82,13 +110,22 @@ def cmd_serve(args: argparse.Namespace) -> None:
 def cmd_evaluate(args: argparse.Namespace) -> None:
     from dkmap.evaluation.command import run_evaluate
 
+    if args.suite:
+        if args.npz or args.dataset:
+            raise CliError("--suite runs its own sets; give it without --dataset or --npz")
+        from dkmap.evaluation.command import run_suite_command
+
+        run_suite_command(args.suite, settings=_projection_overrides(args), seed=args.seed,
+                          json_out=args.json, compare_old=args.compare_old, only=args.only)
+        return
     if bool(args.npz) == bool(args.dataset):
-        raise CliError("give either --dataset DIR --metric NAME, or --npz FILE")
+        raise CliError("give either --dataset DIR --metric NAME, --npz FILE or --suite NAME")
     if args.dataset and not args.metric:
         raise CliError("--dataset needs --metric NAME")
     run_evaluate(dataset_dir=args.dataset, metric=args.metric, npz=args.npz,
-                 methods=_comma_list(args.methods) if args.methods else None, epochs=args.epochs,
-                 hidden=args.hidden, lam=args.lam, seed=args.seed, json_out=args.json, progress=not args.quiet)
+                 methods=_comma_list(args.methods) if args.methods else None,
+                 settings=_projection_overrides(args), seed=args.seed, json_out=args.json,
+                 progress=not args.quiet)
 
 
 def cmd_compare_spec(args: argparse.Namespace) -> None:
@@ -123,7 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default=str(DEFAULT_DATA), help="folder of dataset folders")
     p.add_argument("--serve", action="store_true", help="serve the maps when ready")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--epochs", type=int)
+    _add_projection_options(p)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=5000)
     p.set_defaults(func=cmd_demo)
@@ -133,8 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metric", required=True)
     p.add_argument("--engine", choices=["local", "dask"], default="local")
     p.add_argument("--scheduler", help="dask scheduler address (default: a LocalCluster)")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--hidden", type=int, help="width of the projection MLP (default: min(D, 512))")
+    _add_projection_options(p)
     p.add_argument("--seed", type=int)
     p.add_argument("--force", action="store_true", help="rebuild even when the inputs are unchanged")
     p.set_defaults(func=cmd_build)
@@ -152,11 +188,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dataset", type=Path)
     p.add_argument("--metric")
     p.add_argument("--npz", type=Path, help=".npz with x_train, m_train, x_test, m_test")
+    p.add_argument("--suite", help="a named suite of synthetic cross-modal sets: dev, heldout or tiny")
+    p.add_argument("--only", type=_comma_list, help="with --suite: only these sets (comma list)")
+    p.add_argument("--compare-old", action="store_true",
+                   help="with --suite: also run the old defaults (20 epochs, no selection) on each set")
     p.add_argument("--methods", help="comma list (default: all)")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--hidden", type=int, help="width of the projection MLP (default: min(D, 512))")
-    p.add_argument("--lam", type=float, help="weight λ of the kernel-regression term (default: DKMap's, 1.0); "
-                                             "w/o KR keeps λ = 0")
+    _add_projection_options(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", type=Path, help="write the results as JSON")
     p.set_defaults(func=cmd_evaluate)

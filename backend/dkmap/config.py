@@ -11,8 +11,9 @@ from typing import Any
 class BuildSettings:
     """Settings of one map build (`dkmap build`); all of them go into the manifest and the reuse key."""
 
-    # projection (METHOD.md §2-3); training may use a sample of the train items
-    epochs: int = 20
+    # projection (METHOD.md §2-3); training may use a sample of the train items. epochs=None is
+    # DKMap's automatic step budget; `projection` holds DKMap's other settings (lam, steps, …).
+    epochs: int | None = None
     batch_size: int = 1000
     hidden: int | None = None
     seed: int = 0
@@ -43,12 +44,13 @@ class BuildSettings:
     index_pq: bool = False
 
     def __post_init__(self) -> None:
-        positive_ints = ("epochs", "batch_size", "train_max", "tile_size", "max_grid", "refine_val_max",
+        positive_ints = ("batch_size", "train_max", "tile_size", "max_grid", "refine_val_max",
                          "index_exact_max", "subdivide_min_points")
         for name in positive_ints:
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"BuildSettings.{name} must be a positive int, got {value!r}")
+        self.projection_model()   # validates the projection's settings once, by DKMap's own rules
         if self.tile_size & (self.tile_size - 1):
             raise ValueError(f"BuildSettings.tile_size must be a power of two, got {self.tile_size}")
         if self.max_grid < self.tile_size:
@@ -75,13 +77,24 @@ class BuildSettings:
             raise ValueError(f"BuildSettings.bluenoise_radius0 must be > 0, "
                              f"got {self.bluenoise_radius0}")
 
-    @property
-    def precomputed_levels(self) -> int:
-        """Number of levels whose full grid (2^z·T cells a side) stays within max_grid."""
-        levels = 0
-        while levels <= self.max_level and (self.tile_size << levels) <= self.max_grid:
-            levels += 1
-        return levels
+    def projection_model(self):
+        """The DKMap estimator these settings describe (ValueError naming a bad or unknown key)."""
+        from dkmap.projection import DKMap
+
+        if not isinstance(self.projection, dict):
+            raise ValueError(f"BuildSettings.projection must be a dict of DKMap settings, got "
+                             f"{type(self.projection).__name__}")
+        top = {"epochs": self.epochs, "batch_size": self.batch_size, "hidden": self.hidden,
+               "seed": self.seed}
+        allowed = {f.name for f in dataclasses.fields(DKMap)} - set(top) - {"device"}
+        clash = sorted(set(self.projection) & (set(top) | {"device"}))
+        if clash:
+            raise ValueError(f"BuildSettings.projection must not set {clash}: they are BuildSettings "
+                             f"fields of their own (or chosen at run time)")
+        unknown = sorted(set(self.projection) - allowed)
+        if unknown:
+            raise ValueError(f"unknown projection settings {unknown}; allowed: {sorted(allowed)}")
+        return DKMap(**top, **self.projection)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

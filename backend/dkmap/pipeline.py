@@ -37,7 +37,7 @@ from dkmap.contour.refine import (detail_leaves, refine_alphas, tile_counts, val
                                   validation_split)
 from dkmap.contour.tiles import ContourField, Kernel, level_grid
 from dkmap.data.store import SHARDED, feature_spaces, image_space, open_dataset
-from dkmap.projection import DKMap
+from dkmap.projection.calibration import density_scaled_alpha
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +139,9 @@ def finish_map(tmp: Path, *, dataset: str, metric: str, positions: np.ndarray, m
     k = fitted.kernel
     beta = float(k["beta"])
     alpha0 = float(k["alpha"]) / norm["scale"] ** (2 * beta)   # ‖c·d‖^{2β} = c^{2β}‖d‖^{2β}
+    if fitted.training.get("n_select"):
+        # The kernel was calibrated for the n_fit training items; the map sums over all items.
+        alpha0 = density_scaled_alpha(alpha0, beta, n_fit, len(m))
     kernel = Kernel(alpha=alpha0, beta=beta, scale=float(k["scale"]), m_mean=float(k["m_mean"]))
     positions = np.asarray(positions, dtype=np.float64)
     with stages("subdivision"):
@@ -187,7 +190,8 @@ def finish_map(tmp: Path, *, dataset: str, metric: str, positions: np.ndarray, m
         "kernel": {"alpha": alpha0, "beta": beta, "scale": kernel.scale, "m_mean": kernel.m_mean},
         "projection_kernel": {key: float(v) for key, v in k.items()},
         "normalisation": norm,
-        "training": {"n_fit": n_fit, "n_train": int(is_train.sum())},
+        "training": {"n_fit": n_fit, "n_train": int(is_train.sum()), **fitted.training,
+                     "projection": fitted.settings, "how_chosen": "docs/defaults.md"},
         "colour_domain": [float(lo), float(hi)],
         "value_range": [float(m.min()), float(m.max())],
         "tile_size": s.tile_size,
@@ -234,12 +238,7 @@ def fit_projection(x, m: np.ndarray, is_train: np.ndarray, settings: BuildSettin
         train = np.sort(rng.choice(train, size=settings.train_max, replace=False))
         log.info("training the projection on a sample of %d of %d train items", len(train),
                  int(is_train.sum()))
-    batch = min(settings.batch_size, len(train) // 2)
-    if batch < 16:
-        raise ValueError(f"the dataset has {len(train)} train items; at least 32 are needed to fit a map")
-    options = dict(settings.projection)
-    model = DKMap(hidden=settings.hidden, epochs=settings.epochs, batch_size=batch, seed=settings.seed,
-                  **options)
+    model = settings.projection_model()
     return model.fit(x[train], m[train], progress=progress), int(len(train))
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +13,8 @@ from dkmap.evaluation.report import Split, check_methods, evaluate, format_table
 log = logging.getLogger(__name__)
 
 NPZ_KEYS = ("x_train", "m_train", "x_test", "m_test")
+# Baseline results of suite sets are kept here (they do not depend on DKMap's settings).
+DEFAULT_SUITE_CACHE = Path("data/cache/suite")
 
 
 def load_npz(path: str | Path) -> Split:
@@ -47,32 +48,60 @@ def load_dataset_split(dataset_dir: str | Path, metric: str) -> Split:
 
 def run_evaluate(dataset_dir: str | Path | None = None, metric: str | None = None,
                  npz: str | Path | None = None, methods: list[str] | None = None,
-                 epochs: int | None = None, seed: int = 0, json_out: str | Path | None = None,
-                 progress: bool = True, hidden: int | None = None, lam: float | None = None) -> list[dict]:
+                 settings: dict | None = None, seed: int = 0, json_out: str | Path | None = None,
+                 progress: bool = True) -> list[dict]:
     """Evaluate the methods on one split, print the table to stdout, optionally write JSON.
 
-    Give either dataset_dir and metric, or npz. Returns the rows (as written to JSON).
+    Give either dataset_dir and metric, or npz. settings: DKMap settings for the DKMap variants
+    (validated by DKMap before any data is read). Returns the rows (as written to JSON).
     """
+    from dkmap.projection import DKMap
+
     if (npz is None) == (dataset_dir is None):
         raise ValueError("give either dataset_dir (with metric) or npz, not both or neither")
     if dataset_dir is not None and not metric:
         raise ValueError("metric is required with dataset_dir")
-    if epochs is not None and (not isinstance(epochs, int) or epochs < 1):
-        raise ValueError(f"epochs must be an integer >= 1, got {epochs!r}")
-    if hidden is not None and (not isinstance(hidden, int) or hidden < 2):
-        raise ValueError(f"hidden must be an integer >= 2, got {hidden!r}")
-    if lam is not None and (isinstance(lam, bool) or not isinstance(lam, (int, float)) or not math.isfinite(lam)
-                            or lam < 0):
-        raise ValueError(f"lam must be a finite number >= 0, got {lam!r}")
+    settings = dict(settings or {})
+    DKMap(**settings)
     methods = check_methods(methods)
     split = load_npz(npz) if npz is not None else load_dataset_split(dataset_dir, metric)
     log.info("evaluating on %d train and %d test items, D=%d", len(split.x_train),
              len(split.x_test), split.x_train.shape[1])
-    rows = evaluate(split, methods=methods, epochs=epochs, seed=seed, progress=progress, hidden=hidden, lam=lam)
+    rows = evaluate(split, methods=methods, settings=settings, seed=seed, progress=progress)
     print(format_table(rows))
     if json_out is not None:
-        out = Path(json_out)
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text(json.dumps(rows, indent=2, allow_nan=False) + "\n")
-        tmp.replace(out)
+        write_json(json_out, rows)
     return rows
+
+
+def run_suite_command(suite: str, settings: dict | None = None, seed: int = 0,
+                      json_out: str | Path | None = None, compare_old: bool = False,
+                      only: list[str] | None = None,
+                      cache_dir: str | Path | None = DEFAULT_SUITE_CACHE) -> list[dict]:
+    """`dkmap evaluate --suite NAME`: every set of the suite at the given settings (default: the
+    defaults), optionally beside the old defaults; prints the table and the medians."""
+    from dkmap.evaluation.suite import OLD_DEFAULTS, format_suite, run_suite, suite_specs
+    from dkmap.projection import DKMap
+
+    settings = dict(settings or {})
+    DKMap(**settings)
+    specs = suite_specs(suite)
+    unknown = sorted(set(only or []) - set(specs))
+    if unknown:
+        raise ValueError(f"unknown sets {unknown} in suite {suite!r}; choose from {sorted(specs)}")
+    variants = {"defaults" if not settings else "given": settings}
+    if compare_old:
+        variants["old defaults"] = OLD_DEFAULTS
+    rows = run_suite(suite, variants, cache_dir=None if cache_dir is None else Path(cache_dir),
+                     seed=seed, only=only)
+    print(format_suite(rows))
+    if json_out is not None:
+        write_json(json_out, rows)
+    return rows
+
+
+def write_json(path: str | Path, rows: list[dict]) -> None:
+    out = Path(path)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(json.dumps(rows, indent=2, allow_nan=False) + "\n")
+    tmp.replace(out)

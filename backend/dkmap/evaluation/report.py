@@ -60,7 +60,7 @@ def _dkmap(variant: str) -> Callable[..., Placement]:
     def run(split: Split, settings: dict, seed: int, progress: bool, cache: dict) -> Placement:
         from dkmap.projection import DKMap
 
-        options: dict = {"seed": seed, "batch_size": min(1000, len(split.x_train) // 2), **settings}
+        options: dict = {"seed": seed, **settings}
         if variant == "no-kr":
             options["lam"] = 0.0
         if variant == "no-gk":
@@ -115,14 +115,13 @@ def _rounded(value: float) -> float | None:
     return None if value is None or not math.isfinite(value) else float(f"{value:.{DIGITS}g}")
 
 
-def evaluate(split: Split, methods: list[str] | None = None, epochs: int | None = None,
-             seed: int = 0, progress: bool = True, hidden: int | None = None,
-             lam: float | None = None) -> list[dict]:
+def evaluate(split: Split, methods: list[str] | None = None, settings: dict | None = None,
+             seed: int = 0, progress: bool = True) -> list[dict]:
     """One result row per method: out-of-sample MAE/RMSE/MAPE, in-sample MAE, trust@20, seconds.
 
-    epochs, hidden (the MLP's width) and lam (the kernel-regression weight; w/o KR keeps 0) set the
-    DKMap variants; None keeps DKMap's defaults."""
-    settings = {k: v for k, v in (("epochs", epochs), ("hidden", hidden), ("lam", lam)) if v is not None}
+    settings (DKMap's, e.g. {"lam": 2, "hidden": 256}) apply to the DKMap variants; w/o KR keeps
+    λ = 0 and w/o GK a fixed α = β = 1. None keeps DKMap's defaults."""
+    settings = dict(settings or {})
     rows = []
     cache: dict = {}
     k = min(TRUST_K, max(1, (min(len(split.x_test), 5000) - 1) // 2))

@@ -58,10 +58,19 @@ class MapErrors:
 
 
 def kernel_regression_errors(y: torch.Tensor, m_z: torch.Tensor, is_val: torch.Tensor,
-                             kernel: KernelParams) -> MapErrors:
-    """Predict every batch point from the batch's train part (itself included for train points)."""
+                             kernel: KernelParams, leave_one_out: bool = False) -> MapErrors:
+    """Predict every batch point from the batch's train part.
+
+    A train point's own value is in its estimate (as in the papers) unless `leave_one_out`: then
+    it is predicted from the other points only, which rewards neighbourhoods whose values agree
+    instead of positions that isolate each point.
+    """
     y_tr, m_tr = y[~is_val], m_z[~is_val]
     k = t_kernel(squared_distances(y, y_tr), kernel.alpha, kernel.beta)
+    if leave_one_out:
+        rows = torch.nonzero(~is_val).squeeze(1)
+        k = k.index_put((rows, torch.arange(len(rows), device=k.device)),
+                        torch.zeros(len(rows), dtype=k.dtype, device=k.device))
     estimate = kernel.scale * (k @ m_tr) / k.sum(1).clamp_min(torch.finfo(k.dtype).tiny)
     err = (estimate - m_z).pow(2)
     return MapErrors(train=err[~is_val].mean(), val=err[is_val].mean())

@@ -1,17 +1,27 @@
-"""The training loop: fixed mini-batches with cached multi-scale P, Adam on KL + λ·L_map."""
+"""The training loop: a budget of optimiser steps on KL + λ·L_map, with checkpoint selection.
+
+Mini-batches come from a few fixed random partitions whose multi-scale P is computed once. When
+held-out selection items are given, the network is scored at checkpoints by how well its map
+predicts them from the training items (the kernel calibrated for that many centres), and the best
+checkpoint is kept: this is early stopping on train items only.
+"""
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from dkmap.evaluation.metrics import trustworthiness
 from dkmap.projection.affinities import multiscale_affinities
+from dkmap.projection.calibration import Calibration, calibrate_kernel
 from dkmap.projection.loss import KernelParams, kernel_regression_errors, kl_divergence
 from dkmap.projection.network import ProjectionNet
 
@@ -20,8 +30,37 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# P of every batch is kept when it fits in this many bytes; otherwise recomputed each epoch.
+# P of every batch is kept when it fits in this many bytes; otherwise recomputed per step.
 AFFINITY_CACHE_BYTES = 2 << 30
+# Distinct batches wanted for a small N: more partitions give the network more views of the data.
+MIN_DISTINCT_BATCHES = 24
+# Checkpoint scoring: at most this many training items as centres (seeded sample), and the
+# kernel's β searched only at the last checkpoint (α and s at every one).
+SELECT_CENTRES_MAX = 10_000
+TRUST_K = 20
+# How far below the best checkpoint's trustworthiness a chosen checkpoint may be (see
+# choose_checkpoint; measured in docs/defaults.md).
+TRUST_SLACK = 0.02
+
+
+@dataclass
+class Selection:
+    """Held-out train items that score checkpoints: features (n, D) and z-scored metric (n,)."""
+
+    x: torch.Tensor
+    m_z: torch.Tensor
+
+
+@dataclass
+class Training:
+    """What training produced: the chosen network and kernel, per-checkpoint records, timings."""
+
+    net: ProjectionNet
+    kernel: KernelParams
+    history: list[dict]
+    affinity_seconds: float
+    steps: int
+    best_step: int | None = None
 
 
 def make_batches(n: int, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -30,6 +69,19 @@ def make_batches(n: int, batch_size: int, rng: np.random.Generator) -> list[np.n
     Near-equal sizes mean no batch is a tiny remainder whose KL and validation split are noise.
     """
     return np.array_split(rng.permutation(n), math.ceil(n / batch_size))
+
+
+def make_partitions(n: int, batch_size: int, steps: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Batches of enough random partitions to give ≥ MIN_DISTINCT_BATCHES distinct ones (when the
+    step budget uses them), within the affinity cache."""
+    per_partition = math.ceil(n / batch_size)
+    size = min(batch_size, n)
+    by_cache = max(1, AFFINITY_CACHE_BYTES // (per_partition * size * size * 4))
+    wanted = math.ceil(min(MIN_DISTINCT_BATCHES, steps) / per_partition)
+    batches: list[np.ndarray] = []
+    for _ in range(max(1, min(wanted, by_cache))):
+        batches += make_batches(n, batch_size, rng)
+    return batches
 
 
 def batch_affinities(x: torch.Tensor, batches: list[np.ndarray], device: torch.device,
@@ -42,23 +94,59 @@ def batch_affinities(x: torch.Tensor, batches: list[np.ndarray], device: torch.d
     return out
 
 
-def train_projection(x: torch.Tensor, m_z: torch.Tensor, settings: DKMap, device: torch.device,
-                     progress: bool = True) -> tuple[ProjectionNet, KernelParams, list[dict], float]:
-    """Fit the network and kernel on x (N, D float32, CPU) and z-scored metric m_z (N,).
+class _Scorer:
+    """Scores a checkpoint: calibrated kernel-regression MSE of the selection items."""
 
-    Returns the trained network, kernel parameters, one history record per epoch, and the
-    seconds spent precomputing affinities.
+    def __init__(self, x: torch.Tensor, m_z: torch.Tensor, selection: Selection, seed: int) -> None:
+        rng = np.random.default_rng(seed + 1)
+        keep = np.sort(rng.choice(len(x), min(len(x), SELECT_CENTRES_MAX), replace=False))
+        self.x_centres = x[torch.from_numpy(keep)]
+        self.m_centres = m_z[torch.from_numpy(keep)].cpu().numpy()
+        self.selection = selection
+
+    def __call__(self, net: ProjectionNet, kernel: KernelParams, betas) -> tuple[Calibration, float]:
+        """The calibrated kernel's selection MSE, and the selection items' trustworthiness."""
+        centres = net.project(self.x_centres).numpy()
+        queries = net.project(self.selection.x).numpy()
+        net.train()
+        calibration = calibrate_kernel(centres, self.m_centres, queries, self.selection.m_z.numpy(),
+                                       alpha0=max(kernel.alpha.item(), 1e-12), betas=betas)
+        k = min(TRUST_K, (len(queries) - 1) // 2)
+        return calibration, trustworthiness(self.selection.x.numpy(), queries, k=k)
+
+
+def choose_checkpoint(kept: list[tuple]) -> tuple:
+    """The checkpoint (mse, trust, step, …) of lowest selection MSE among those whose selection
+    trustworthiness is within TRUST_SLACK of the best reached.
+
+    Early checkpoints predict best but keep neighbourhoods worst (the metric term shapes the map
+    first, KL catches up later), so MSE alone would trade the map's structure away.
     """
+    floor = max(k[1] for k in kept) - TRUST_SLACK
+    return min((k for k in kept if k[1] >= floor), key=lambda k: k[0])
+
+
+def _checkpoint_steps(steps: int, every: int) -> set[int]:
+    return {s for s in range(every, steps + 1, every)} | {steps}
+
+
+def train_projection(x: torch.Tensor, m_z: torch.Tensor, settings: DKMap, device: torch.device,
+                     steps: int, progress: bool = True,
+                     selection: Selection | None = None, blocks: int = 1) -> Training:
+    """Fit the network and kernel on x (N, D float32, CPU) and z-scored metric m_z (N,) for
+    `steps` optimiser steps. With `selection`, the best checkpoint by its score is returned.
+    blocks: unit-norm embedding blocks of x (see network.AgreementFeatures; 1: none)."""
     n, d_in = x.shape
     rng = np.random.default_rng(settings.seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(settings.seed)
-        net = ProjectionNet(d_in, settings.hidden_for(d_in)).to(device)
+        net = ProjectionNet(d_in, settings.hidden_for(d_in), blocks).to(device)
     kernel = KernelParams(settings.learn_kernel).to(device)
     params = list(net.parameters()) + [p for p in kernel.parameters() if p.requires_grad]
     optimiser = torch.optim.Adam(params, lr=settings.lr)
 
-    batches = make_batches(n, settings.batch_size, rng)
+    batch_size = min(settings.batch_size, n)
+    batches = make_partitions(n, batch_size, steps, rng)
     cache_bytes = sum(len(b) ** 2 for b in batches) * 4
     cached = None
     started = time.perf_counter()
@@ -68,52 +156,73 @@ def train_projection(x: torch.Tensor, m_z: torch.Tensor, settings: DKMap, device
         log.info("affinities need %.1f GiB: recomputing them per batch", cache_bytes / 2**30)
     affinity_seconds = time.perf_counter() - started
     m_z = m_z.to(device)
-    history: list[dict] = []
-    step = 0
-    for epoch in range(settings.epochs):
-        net.train()
-        started = time.perf_counter()
-        sums = {"kl": 0.0, "map": 0.0, "mse_train": 0.0, "mse_val": 0.0}
-        bar = tqdm(rng.permutation(len(batches)), desc=f"epoch {epoch + 1}/{settings.epochs}",
-                   unit="batch", disable=not progress, leave=False)
-        for b in bar:
-            idx = torch.from_numpy(batches[b])
-            xb = x[idx].to(device)
-            if cached is not None:
-                p = cached[b]
-            else:
-                with torch.no_grad():
-                    p = multiscale_affinities(xb)
-            if step < settings.exaggeration_steps:
-                p = p * settings.exaggeration
-            y = net(xb)
-            kl = kl_divergence(p, y)
-            is_val = torch.zeros(len(idx), dtype=torch.bool)
-            n_val = max(1, round(len(idx) * settings.val_fraction))
-            is_val[torch.from_numpy(rng.permutation(len(idx))[:n_val])] = True
-            is_val = is_val.to(device)
-            with torch.set_grad_enabled(settings.lam > 0):
-                errors = kernel_regression_errors(y, m_z[idx.to(device)], is_val, kernel)
-                l_map = settings.w_train * errors.train + settings.w_val * errors.val
-            loss = kl + settings.lam * l_map if settings.lam > 0 else kl
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            step += 1
-            sums["kl"] += kl.item()
-            sums["map"] += l_map.item()
-            sums["mse_train"] += errors.train.item()
-            sums["mse_val"] += errors.val.item()
-            bar.set_postfix(kl=f"{kl.item():.3f}", map=f"{l_map.item():.3f}",
-                            alpha=f"{kernel.alpha.item():.3g}", beta=f"{kernel.beta.item():.3g}")
-        record = {k: v / len(batches) for k, v in sums.items()}
-        record.update(epoch=epoch + 1, alpha=kernel.alpha.item(), beta=kernel.beta.item(),
+    scorer = _Scorer(x, m_z, selection, settings.seed) if selection is not None else None
+    checkpoints = _checkpoint_steps(steps, max(1, steps // settings.checkpoints))
+    kept: list[tuple[float, float, int, dict, dict]] = []
+    records: list[dict] = []
+    sums = {"kl": 0.0, "map": 0.0, "mse_train": 0.0, "mse_val": 0.0}
+    since = 0
+    started = time.perf_counter()
+    order: list[int] = []
+    net.train()
+    for step in tqdm(range(1, steps + 1), desc="train", unit="step", disable=not progress, leave=False):
+        if not order:
+            order = list(rng.permutation(len(batches)))
+        b = order.pop()
+        idx = torch.from_numpy(batches[b])
+        xb = x[idx].to(device)
+        if cached is not None:
+            p = cached[b]
+        else:
+            with torch.no_grad():
+                p = multiscale_affinities(xb)
+        if step <= settings.exaggeration_steps:
+            p = p * settings.exaggeration
+        y = net(xb)
+        kl = kl_divergence(p, y)
+        is_val = torch.zeros(len(idx), dtype=torch.bool)
+        n_val = max(1, round(len(idx) * settings.val_fraction))
+        is_val[torch.from_numpy(rng.permutation(len(idx))[:n_val])] = True
+        is_val = is_val.to(device)
+        with torch.set_grad_enabled(settings.lam > 0):
+            errors = kernel_regression_errors(y, m_z[idx.to(device)], is_val, kernel,
+                                              leave_one_out=settings.leave_one_out)
+            l_map = settings.w_train * errors.train + settings.w_val * errors.val
+        loss = kl + settings.lam * l_map if settings.lam > 0 else kl
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        sums["kl"] += kl.item()
+        sums["map"] += l_map.item()
+        sums["mse_train"] += errors.train.item()
+        sums["mse_val"] += errors.val.item()
+        since += 1
+        if step not in checkpoints:
+            continue
+        record = {k: v / since for k, v in sums.items()}
+        record.update(step=step, alpha=kernel.alpha.item(), beta=kernel.beta.item(),
                       scale=kernel.scale.item(), seconds=time.perf_counter() - started)
         if not all(math.isfinite(v) for v in record.values()):
-            raise FloatingPointError(f"training diverged in epoch {epoch + 1}: {record}")
-        history.append(record)
-        log.info("epoch %d/%d kl=%.4f map=%.4f mse_val=%.4f alpha=%.4g beta=%.4g s=%.4g (%.1fs)",
-                 epoch + 1, settings.epochs, record["kl"], record["map"], record["mse_val"],
-                 record["alpha"], record["beta"], record["scale"], record["seconds"])
+            raise FloatingPointError(f"training diverged by step {step}: {record}")
+        if scorer is not None:
+            score, trust = scorer(net, kernel, betas=(kernel.beta.item(),))
+            record["select_mse"] = score.mse
+            record["select_trust"] = trust
+            kept.append((score.mse, trust, step, copy.deepcopy(net.state_dict()),
+                         copy.deepcopy(kernel.state_dict())))
+        records.append(record)
+        log.info("step %d/%d kl=%.4f map=%.4f mse_val=%.4f select=%s alpha=%.4g beta=%.4g (%.1fs)",
+                 step, steps, record["kl"], record["map"], record["mse_val"],
+                 f"{record['select_mse']:.4f}" if "select_mse" in record else "-",
+                 record["alpha"], record["beta"], record["seconds"])
+        sums = dict.fromkeys(sums, 0.0)
+        since = 0
+        started = time.perf_counter()
+    best_step = None
+    if kept:
+        _, _, best_step, net_state, kernel_state = choose_checkpoint(kept)
+        net.load_state_dict(net_state)
+        kernel.load_state_dict(kernel_state)
     net.eval()
-    return net, kernel, history, affinity_seconds
+    return Training(net=net, kernel=kernel, history=records, affinity_seconds=affinity_seconds,
+                    steps=steps, best_step=best_step)

@@ -1,0 +1,83 @@
+"""The evaluation suite at the defaults beside the old defaults; writes "## Accuracy at the defaults
+(issue 15)" of BENCHMARKS.md.
+
+    .venv/bin/python scripts/bench_suite.py                       # dev and heldout, both variants
+    .venv/bin/python scripts/bench_suite.py --suites heldout --only held-clip-10k
+Rows are kept in data/cache/bench_suite.json (keyed by suite, set and variant), so suites can be
+run separately; the section is re-rendered from all kept rows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "scripts"))
+from benchmarks_md import write_section  # noqa: E402
+
+SECTION = "## Accuracy at the defaults (issue 15)"
+CACHE = ROOT / "data" / "cache" / "bench_suite.json"
+SUITE_CACHE = ROOT / "data" / "cache" / "suite"
+
+
+def load_rows() -> dict[str, dict]:
+    return json.loads(CACHE.read_text()) if CACHE.is_file() else {}
+
+
+def save_rows(rows: dict[str, dict]) -> None:
+    CACHE.parent.mkdir(parents=True, exist_ok=True)
+    tmp = CACHE.with_name(CACHE.name + ".tmp")
+    tmp.write_text(json.dumps(rows, indent=1))
+    tmp.replace(CACHE)
+
+
+def render(rows: dict[str, dict], command: str) -> str:
+    from dkmap.evaluation.suite import format_suite, medians
+
+    out = [f"Command: `{command}` (2-core CPU, no GPU; the machine was shared with other work, so "
+           "fit seconds are comparable within this table only). Ratio: out-of-sample MAE over the "
+           "best of the six classic baselines (PCA/t-SNE/UMAP × KDE/IDW) on that set; trust ratio: "
+           "trustworthiness@20 of the test items over t-SNE's. References: an autoencoder map with "
+           "its better contour, and an MLP regressor on the full features (no map).", ""]
+    for suite in ("dev", "heldout"):
+        mine = [r for r in rows.values() if r["suite"] == suite]
+        if not mine:
+            continue
+        out += [f"### {suite} group", "", "```", format_suite(mine), "```", ""]
+        med = medians(mine)
+        if "defaults" in med and "old defaults" in med:
+            out.append(f"{suite}: median ratio {med['defaults']['ratio']:.3f} at the defaults against "
+                       f"{med['old defaults']['ratio']:.3f} at the old defaults.")
+            out.append("")
+    return "\n".join(out)
+
+
+def main() -> None:
+    from dkmap.evaluation.suite import OLD_DEFAULTS, run_suite
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--suites", nargs="+", default=["dev", "heldout"])
+    ap.add_argument("--only", nargs="*", help="only these sets")
+    ap.add_argument("--no-old", action="store_true", help="skip the old defaults")
+    args = ap.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    os.chdir(ROOT)
+    rows = load_rows()
+    variants = {"defaults": {}} if args.no_old else {"defaults": {}, "old defaults": OLD_DEFAULTS}
+    def keep(row: dict) -> None:
+        rows[f"{row['suite']}/{row['set']}/{row['variant']}"] = row
+        save_rows(rows)
+
+    for suite in args.suites:
+        run_suite(suite, variants, cache_dir=SUITE_CACHE, only=args.only, on_row=keep)
+    write_section(SECTION, render(rows, ".venv/bin/python scripts/bench_suite.py"))
+    print(render(rows, ".venv/bin/python scripts/bench_suite.py"))
+
+
+if __name__ == "__main__":
+    main()
