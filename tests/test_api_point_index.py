@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from dkmap.geometry import points_in_polygon
-from dkmap.server.point_index import LevelledIndex, PointIndex
+from dkmap.maps.point_index import LevelledIndex, PointIndex
 
 
 def brute(pos, bbox, mask=None):
