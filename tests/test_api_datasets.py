@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from api_fixtures import DATASET, GENERATORS, api, error_of, start_server  # noqa: F401
+from helpers.api_server import error_of, start_server
+from helpers.tiny import DATASET, GENERATORS
 from dkmap.data.store import open_dataset
 
 

@@ -8,7 +8,8 @@ import re
 import numpy as np
 import pytest
 
-from api_fixtures import DATASET, api, error_of  # noqa: F401
+from helpers.api_server import error_of
+from helpers.tiny import DATASET
 from dkmap.data.encoders import embed_prompts_minilm
 from dkmap.data.store import open_dataset
 from dkmap.geometry import points_in_polygon
@@ -185,7 +186,7 @@ def test_bad_id_selections(api, body, status, needle):
 @pytest.fixture(scope="module")
 def small_sample_server(api):
     """The same data served with a 60-item selection sample and 50 prompts for keyphrases."""
-    from api_fixtures import start_server
+    from helpers.api_server import start_server
 
     running, server = start_server(api.data_dir, {"KEYWORD_MAX_DOCS": 50, "SELECTION_SAMPLE": 60})
     yield running

@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from api_fixtures import DATASET, tiny_data_dir
+from helpers.tiny import DATASET
 from dkmap.contour import store
 from dkmap.maps import open_built
 
@@ -51,8 +51,8 @@ def run_threads(n: int, target) -> list:
 
 
 @pytest.fixture(scope="module")
-def data_dir():
-    return tiny_data_dir() / DATASET
+def data_dir(tiny_data_dir):
+    return tiny_data_dir / DATASET
 
 
 def test_concurrent_distinct_deep_tiles_equal_sequential_ones(data_dir):

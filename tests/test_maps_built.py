@@ -8,19 +8,19 @@ import shutil
 import numpy as np
 import pytest
 
-from api_fixtures import DATASET, tiny_data_dir
 import dkmap
 from dkmap.contour.tiles import cell_centres
 from dkmap.data.store import open_dataset
 from dkmap.maps import FORMAT, Manifest, MapError, manifest_path, map_dir, open_map
 from dkmap.projection.kernel import Kernel
+from helpers.tiny import DATASET
 
 METRICS = ("clip_a", "diff_ab")
 
 
 @pytest.fixture(scope="module")
-def dataset_dir():
-    return tiny_data_dir() / DATASET
+def dataset_dir(tiny_data_dir):
+    return tiny_data_dir / DATASET
 
 
 @pytest.mark.parametrize("metric", METRICS)
