@@ -1,4 +1,4 @@
-"""The server's grid indexes answer viewport and lasso queries exactly as a brute-force scan does."""
+"""dkmap.maps.point_index: the grid indexes answer viewport and lasso queries as a brute-force scan does."""
 
 from __future__ import annotations
 
