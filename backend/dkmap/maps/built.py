@@ -61,7 +61,7 @@ class BuiltMap:
         return self.manifest.max_level
 
     @property
-    def stored_levels(self) -> int:
+    def n_stored_levels(self) -> int:
         """How many levels (0, 1, ...) are stored as whole grids; deeper ones are computed on request."""
         return len(self.manifest.stored_levels)
 
@@ -71,7 +71,8 @@ class BuiltMap:
 
     @property
     def feature_spaces(self) -> list[str]:
-        """The embedding spaces whose concatenation (in this order) is the projected feature."""
+        """The embedding spaces whose concatenation (in this order) is the projected feature, from the
+        dataset.yaml of the dataset folder holding this map."""
         from dkmap.data.store import feature_spaces, read_meta
 
         return feature_spaces(read_meta(self.root.parent.parent), self.metric)

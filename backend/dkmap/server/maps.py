@@ -38,7 +38,7 @@ def info(dataset: str, metric: str):
         "kind": meta.get("kind", "score"), "description": meta.get("description", ""),
         "unit": meta.get("unit", ""), "bounds": [0, 0, 1, 1],
         "tile_size": built.tile_size, "max_level": built.max_level,
-        "precomputed_levels": built.stored_levels,
+        "precomputed_levels": built.n_stored_levels,
         "colour_domain": man["colour_domain"], "value_range": man["value_range"],
         "diverging": meta.get("kind") == "difference",
         "kernel": built.kernel.to_dict(),
