@@ -23,8 +23,8 @@ import pandas as pd
 import torch
 
 from dkmap.contour import binning
-from dkmap.contour.direct import direct_values
-from dkmap.contour.tiles import ContourField, Kernel, cell_centres
+from dkmap.contour.tiles import ContourField, cell_centres
+from dkmap.projection.kernel import Kernel
 
 ROOT = Path(__file__).resolve().parents[1]
 SECTION = "## Map build (issue 5)"
@@ -88,7 +88,7 @@ def part_accuracy(args) -> str:
             pick = rng.choice(T * T, size=args.cells, replace=False)
             centres = cell_centres(z, T, tx, ty)[pick]
             t0 = time.perf_counter()
-            exact = direct_values(centres, pos, val, alpha, beta, kernel.scale, kernel.m_mean)
+            exact = kernel.evaluate(centres, pos, val)
             t_direct = (time.perf_counter() - t0) / len(pick) * cells_fft
             err = float(np.abs(tile.ravel()[pick] - exact).max())
             worst = max(worst, err / vrange)
@@ -105,7 +105,7 @@ def part_accuracy(args) -> str:
     rows = 32
     centres = cell_centres(0, T, 0, 0)[:rows * T]
     t0 = time.perf_counter()
-    exact = direct_values(centres, pos, val, kernel.alpha, kernel.beta, kernel.scale, kernel.m_mean)
+    exact = kernel.evaluate(centres, pos, val)
     t_direct = (time.perf_counter() - t0) * (T / rows)
     err = float(np.abs(grid[:rows].ravel() - exact).max())
     lines += ["", f"Same cells, in one run: level 0 (256² cells, α=1e4, β=1) by FFT {t_fft:.2f} s vs "
@@ -186,7 +186,7 @@ def _test_error(path: Path, manifest: dict, n_test: int = 2000) -> str:
     train = np.asarray(ds.is_train)
     test = np.flatnonzero(~train)[:n_test]
     k = manifest["kernel"]
-    pred = direct_values(pos[test], pos[train], val[train], k["alpha"], k["beta"], k["scale"], k["m_mean"])
+    pred = Kernel.from_fitted(k).evaluate(pos[test], pos[train], val[train])
     mae = float(np.mean(np.abs(pred - val[test])))
     base = float(np.mean(np.abs(val[train].mean() - val[test])))
     return (f"Out-of-sample MAE at {len(test)} test items (train items as centres, α_0): {mae:.3f} "
@@ -223,8 +223,8 @@ def part_schedule(args) -> str:
 def _zoom_png(dataset: Path, metric: str, out: Path) -> str:
     """The same region at three zoom levels, side by side (matplotlib-free: PIL)."""
     from PIL import Image
-    from dkmap.contour.store import open_map
-    bm = open_map(dataset, metric)
+    from dkmap.maps import open_built
+    bm = open_built(dataset, metric)
     pos = np.asarray(bm.positions)
     centre = np.median(pos, axis=0)
     lo, hi = bm.colour_domain

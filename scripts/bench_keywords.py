@@ -4,7 +4,7 @@ One run, same prompts, same stored MiniLM embeddings, phrase embeddings cached f
   - keyphrase step: `KeyBERT.extract_keywords` (the baseline, what lassos ran before) vs
     `KeywordExtractor.keyphrases` on the server's sample (KEYWORD_MAX_DOCS prompts), same output checked;
   - the whole keyword view as the server builds it for lassos of several sizes: the selection's
-    sample (`selection.sample_rows`, at most SELECTION_SAMPLE items), `Registry.keyword_view` on it,
+    sample (`selection.sample_rows`, at most SELECTION_SAMPLE items), `ops.keywords.keyword_view` on it,
     JSON encoding.
 Writes the block "### keyword extraction" into the BENCHMARKS.md section of the load test.
 
@@ -50,6 +50,7 @@ def main() -> None:
     from sklearn.feature_extraction.text import CountVectorizer
 
     from dkmap.server import encode
+    from dkmap.server.ops.keywords import keyword_view
     from dkmap.server.registry import Registry
     from dkmap.server.selection import sample_rows
 
@@ -88,7 +89,7 @@ def main() -> None:
         "", f"Same keyphrases as KeyBERT for every prompt: {'yes' if same else 'NO'}; "
         f"speed-up {t_keybert / t_ours:.0f}×.", "",
         "Whole keyword view of a lasso of consecutive rows (the selection's sample of at most "
-        f"{reg.selection_sample:,} items, then `Registry.keyword_view`: keyphrases, similarities of every "
+        f"{reg.selection_sample:,} items, then `dkmap.server.ops.keywords.keyword_view`: keyphrases, similarities of every "
         "sampled item, histograms), and its JSON encoding:", "",
         "| selected items | sampled items | keyword view ms | JSON ms | JSON MB |", "|---:|---:|---:|---:|---:|",
     ]
@@ -98,7 +99,7 @@ def main() -> None:
         rows = np.arange(start, start + size)
         def view_of_lasso():
             sample = sample_rows(random_levels, rows, reg.selection_sample)
-            return sample, reg.keyword_view(args.dataset, sample, population=len(rows))
+            return sample, keyword_view(reg, args.dataset, sample, population=len(rows))
 
         t_view, (sample, view) = best_of(args.repeats, view_of_lasso)
         t_json, text = best_of(args.repeats, lambda: encode.obj(view))

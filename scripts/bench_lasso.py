@@ -42,7 +42,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from dkmap.geometry import points_in_polygon
-    from dkmap.server.point_index import PointIndex
+    from dkmap.maps.point_index import PointIndex
 
     positions = np.load(args.dataset / "maps" / args.metric / "positions.npy")
     t0 = time.perf_counter()

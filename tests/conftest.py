@@ -1,39 +1,62 @@
-"""Shared fixtures: a small built demo dataset, a real server process on loopback, a real browser."""
+"""The one conftest: the tiny built dataset with the Flask app and test client over it (most API
+tests), a waitress server in a thread over it (tests of HTTP itself), the small built demo dataset
+with `dkmap serve` in a subprocess (end-to-end and browser tests), and a real browser."""
 
 from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
-import requests
 
-ROOT = Path(__file__).resolve().parents[1]
+from helpers.live_server import ARTIFACTS, LiveServer
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-ARTIFACTS = ROOT / "test-artifacts"
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def small_build_settings():
-    """Build settings small enough for the test suite: few epochs, small tiles, few levels."""
+def demo_build_settings():
+    """Build settings of the demo maps for the browser tests: few epochs, small tiles, few levels."""
     from dkmap.config import BuildSettings
 
     return BuildSettings(epochs=4, batch_size=500, tile_size=64, max_grid=256, max_level=5)
+
+
+@pytest.fixture(scope="session")
+def tiny_data_dir(tmp_path_factory) -> Path:
+    """A DATA_DIR holding the tiny dataset (helpers.tiny) with the maps of BUILT_METRICS built."""
+    from helpers.tiny import build_tiny
+
+    return build_tiny(tmp_path_factory.mktemp("tiny-data"))
+
+
+@pytest.fixture(scope="session")
+def app(tiny_data_dir):
+    """The Flask app over the tiny DATA_DIR."""
+    from dkmap.server.app import create_app
+
+    return create_app({"DATA_DIR": str(tiny_data_dir)})
+
+
+@pytest.fixture
+def client(app):
+    """Flask's test client of `app`: requests without a socket."""
+    return app.test_client()
+
+
+@pytest.fixture(scope="module")
+def api(tiny_data_dir):
+    """A real waitress server over the tiny DATA_DIR, one per test module (helpers.api_server)."""
+    from helpers.api_server import start_server
+
+    running, server = start_server(tiny_data_dir)
+    yield running
+    server.close()
 
 
 @pytest.fixture(scope="session")
@@ -46,47 +69,8 @@ def built_data_dir(tmp_path_factory) -> Path:
     data_dir = tmp_path_factory.mktemp("data")
     root = build_demo(data_dir, size="small", seed=0, progress=False)
     for metric in open_dataset(root).metrics:
-        build_map(root, metric, settings=small_build_settings(), progress=False)
+        build_map(root, metric, settings=demo_build_settings(), progress=False)
     return data_dir
-
-
-class LiveServer:
-    """`dkmap serve` in a subprocess on 127.0.0.1, stopped at the end of the session."""
-
-    def __init__(self, data_dir: Path, *options: str):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        ARTIFACTS.mkdir(exist_ok=True)
-        self.log = open(ARTIFACTS / f"server-{self.port}.log", "w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "dkmap.cli", "serve", "--data", str(data_dir), "--port", str(self.port), *options],
-            cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
-        )
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"dkmap serve exited with status {self.proc.returncode}")
-            try:
-                if requests.get(self.url + "/api/datasets", timeout=2).ok:
-                    return
-            except requests.ConnectionError:
-                time.sleep(0.3)
-        self.stop()
-        raise RuntimeError("dkmap serve did not answer within 120 s")
-
-    def get(self, path: str, **kw) -> requests.Response:
-        return requests.get(self.url + path, timeout=kw.pop("timeout", 60), **kw)
-
-    def post(self, path: str, **kw) -> requests.Response:
-        return requests.post(self.url + path, timeout=kw.pop("timeout", 120), **kw)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-        self.log.close()
 
 
 @pytest.fixture(scope="session")

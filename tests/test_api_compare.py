@@ -5,14 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from api_fixtures import DATASET, api, error_of  # noqa: F401
+from helpers.api_server import error_of
+from helpers.tiny import DATASET
 from dkmap.compare.spec import spec
 from dkmap.data.store import open_dataset
 
 
-def test_spec_matches_the_library_on_the_stored_spaces(api):
-    ds = open_dataset(api.data_dir / DATASET)
-    body = api.get(f"/api/datasets/{DATASET}/compare/spec", params={"x": "text", "y": "image", "k": 3}).json()
+def test_spec_matches_the_library_on_the_stored_spaces(client, tiny_data_dir):
+    ds = open_dataset(tiny_data_dir / DATASET)
+    body = client.get(f"/api/datasets/{DATASET}/compare/spec",
+                      query_string={"x": "text", "y": "image", "k": 3}).get_json()
     assert body["x"] == "text" and body["y"] == "image_a"
     expected = spec(ds.embedding("text"), ds.embedding("image_a"), k=3)
     assert body["spec_diff"] == pytest.approx(expected.spec_diff, rel=1e-9)

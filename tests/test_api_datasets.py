@@ -11,17 +11,18 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from api_fixtures import DATASET, GENERATORS, api, error_of, start_server  # noqa: F401
+from helpers.api_server import error_of, start_server
+from helpers.tiny import DATASET, GENERATORS
 from dkmap.data.store import open_dataset
 
 
 @pytest.fixture(scope="module")
-def ds(api):
-    return open_dataset(api.data_dir / DATASET)
+def ds(tiny_data_dir):
+    return open_dataset(tiny_data_dir / DATASET)
 
 
-def test_datasets_lists_the_folder_with_metrics_and_spaces(api, ds):
-    body = api.get("/api/datasets").json()
+def test_datasets_lists_the_folder_with_metrics_and_spaces(client, tiny_data_dir, ds):
+    body = client.get("/api/datasets").get_json()
     assert [d["name"] for d in body["datasets"]] == [DATASET]
     entry = body["datasets"][0]
     assert entry["n_items"] == ds.n
@@ -31,13 +32,13 @@ def test_datasets_lists_the_folder_with_metrics_and_spaces(api, ds):
     diff = next(m for m in entry["metrics"] if m["name"] == "diff_ab")
     assert diff["kind"] == "difference" and diff["generators"] == ["a", "b"]
     for m in entry["metrics"]:
-        assert m["built"] == (api.data_dir / DATASET / "maps" / m["name"] / "manifest.json").is_file()
+        assert m["built"] == (tiny_data_dir / DATASET / "maps" / m["name"] / "manifest.json").is_file()
 
 
-def test_item_returns_its_row_values_and_image_urls(api, ds):
+def test_item_returns_its_row_values_and_image_urls(client, ds):
     row = 17
     item_id = str(ds.ids[row])
-    body = api.get(f"/api/datasets/{DATASET}/items/{item_id}").json()
+    body = client.get(f"/api/datasets/{DATASET}/items/{item_id}").get_json()
     assert body["id"] == item_id and body["row"] == row
     assert body["prompt"] == ds.prompts[row]
     assert body["split"] == ("train" if ds.is_train[row] else "test")
@@ -45,24 +46,25 @@ def test_item_returns_its_row_values_and_image_urls(api, ds):
         assert body["metrics"][name] == pytest.approx(ds.metric(name)[row])
     assert set(body["images"]) == set(GENERATORS)
     for gen, url in body["images"].items():
-        image = api.get(url)
+        image = client.get(url, buffered=True)   # buffered: the image file is closed at once
         assert image.status_code == 200
-        assert image.content == ds.image_path(row, gen).read_bytes()
+        assert image.data == ds.image_path(row, gen).read_bytes()
 
 
 @pytest.mark.parametrize("gen", GENERATORS)
-def test_image_bytes_are_the_items_file(api, ds, gen):
+def test_image_bytes_are_the_items_file(client, ds, gen):
     row = 5
-    r = api.get(f"/api/datasets/{DATASET}/items/{ds.ids[row]}/image", params={"model": gen})
+    r = client.get(f"/api/datasets/{DATASET}/items/{ds.ids[row]}/image", query_string={"model": gen},
+                   buffered=True)
     assert r.status_code == 200
     assert r.headers["Content-Type"] == "image/png"
-    assert r.content == ds.image_path(row, gen).read_bytes()
-    assert Image.open(io.BytesIO(r.content)).size == (8, 8)
+    assert r.data == ds.image_path(row, gen).read_bytes()
+    assert Image.open(io.BytesIO(r.data)).size == (8, 8)
 
 
-def test_image_defaults_to_the_first_generator(api, ds):
-    r = api.get(f"/api/datasets/{DATASET}/items/{ds.ids[3]}/image")
-    assert r.content == ds.image_path(3, GENERATORS[0]).read_bytes()
+def test_image_defaults_to_the_first_generator(client, ds):
+    r = client.get(f"/api/datasets/{DATASET}/items/{ds.ids[3]}/image", buffered=True)
+    assert r.data == ds.image_path(3, GENERATORS[0]).read_bytes()
 
 
 @pytest.mark.parametrize("path, status, needle", [
@@ -80,14 +82,14 @@ def test_image_defaults_to_the_first_generator(api, ds):
     (f"/api/datasets/{DATASET}/compare/spec?x=text&y=text", 400, "must name different spaces"),
     (f"/api/datasets/{DATASET}/compare/spec?x=text&y=image&k=51", 400, "'k' must be in 1..50"),
 ])
-def test_bad_inputs_get_json_errors(api, path, status, needle):
-    r = api.get(path)
+def test_bad_inputs_get_json_errors(client, path, status, needle):
+    r = client.get(path)
     assert r.status_code == status
     assert needle in error_of(r)["message"]
 
 
-def test_wrong_method_is_a_json_405(api):
-    r = api.post("/api/datasets")
+def test_wrong_method_is_a_json_405(client):
+    r = client.post("/api/datasets")
     assert r.status_code == 405
     assert "method POST is not allowed" in error_of(r)["message"]
 
@@ -138,20 +140,20 @@ def test_path_traversal_never_reaches_a_file(api, path):
     assert content_type.startswith("application/json")
 
 
-def test_a_dataset_folder_added_later_is_found(api, tmp_path):
+def test_a_dataset_folder_added_later_is_found(tiny_data_dir, tmp_path):
     running, server = start_server(tmp_path)
     try:
         missing = running.get(f"/api/datasets/{DATASET}/items/item-0001")
         assert missing.status_code == 404 and "available: none" in error_of(missing)["message"]
-        shutil.copytree(api.data_dir / DATASET, tmp_path / DATASET)
+        shutil.copytree(tiny_data_dir / DATASET, tmp_path / DATASET)
         time.sleep(2.1)
         assert running.get(f"/api/datasets/{DATASET}/items/item-0001").json()["id"] == "item-0001"
     finally:
         server.close()
 
 
-def test_an_unreadable_dataset_is_a_json_500_and_left_out_of_the_list(api, tmp_path):
-    shutil.copytree(api.data_dir / DATASET, tmp_path / DATASET)
+def test_an_unreadable_dataset_is_a_json_500_and_left_out_of_the_list(tiny_data_dir, tmp_path):
+    shutil.copytree(tiny_data_dir / DATASET, tmp_path / DATASET)
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "dataset.yaml").write_text("name: broken\n")
     running, server = start_server(tmp_path)
@@ -166,8 +168,8 @@ def test_an_unreadable_dataset_is_a_json_500_and_left_out_of_the_list(api, tmp_p
         server.close()
 
 
-def test_root_without_frontend_says_to_run_setup(tmp_path, api):
-    running, server = start_server(api.data_dir, {"FRONTEND_DIST": str(tmp_path / "missing")})
+def test_root_without_frontend_says_to_run_setup(tmp_path, tiny_data_dir):
+    running, server = start_server(tiny_data_dir, {"FRONTEND_DIST": str(tmp_path / "missing")})
     try:
         r = running.get("/")
         assert r.status_code == 503
@@ -177,13 +179,13 @@ def test_root_without_frontend_says_to_run_setup(tmp_path, api):
         server.close()
 
 
-def test_root_serves_the_frontend_and_its_assets_only(tmp_path, api):
+def test_root_serves_the_frontend_and_its_assets_only(tmp_path, tiny_data_dir):
     dist = tmp_path / "dist"
     (dist / "assets").mkdir(parents=True)
     (dist / "index.html").write_text("<!doctype html><title>DKMap</title>")
     (dist / "assets" / "app.js").write_text("console.log('dkmap')")
     (tmp_path / "outside.txt").write_text(SECRET)
-    running, server = start_server(api.data_dir, {"FRONTEND_DIST": str(dist)})
+    running, server = start_server(tiny_data_dir, {"FRONTEND_DIST": str(dist)})
     try:
         assert "<title>DKMap</title>" in running.get("/").text
         assert running.get("/assets/app.js").text == "console.log('dkmap')"
@@ -196,12 +198,13 @@ def test_root_serves_the_frontend_and_its_assets_only(tmp_path, api):
 
 @pytest.mark.parametrize("gen", GENERATORS)
 @pytest.mark.parametrize("row, k", [(0, 8), (101, 1), (239, 100)])
-def test_similar_images_are_the_true_nearest_neighbours(api, ds, gen, row, k):
+def test_similar_images_are_the_true_nearest_neighbours(client, ds, gen, row, k):
     emb = np.asarray(ds.embedding(f"image_{gen}"), dtype=np.float64)
     scores = emb @ emb[row]
     scores[row] = -np.inf
     expected = np.argsort(-scores, kind="stable")[:k]
-    body = api.get(f"/api/datasets/{DATASET}/items/{ds.ids[row]}/similar", params={"k": k, "model": gen}).json()
+    body = client.get(f"/api/datasets/{DATASET}/items/{ds.ids[row]}/similar",
+                      query_string={"k": k, "model": gen}).get_json()
     assert body["id"] == str(ds.ids[row]) and body["model"] == gen and body["k"] == k
     got = body["neighbours"]
     assert len(got) == k
@@ -210,9 +213,9 @@ def test_similar_images_are_the_true_nearest_neighbours(api, ds, gen, row, k):
     assert [n["row"] for n in got] == expected.tolist()
     for n in got:
         assert n["id"] == str(ds.ids[n["row"]]) and n["prompt"] == ds.prompts[n["row"]]
-        assert api.get(n["image"]).content == ds.image_path(n["row"], gen).read_bytes()
+        assert client.get(n["image"], buffered=True).data == ds.image_path(n["row"], gen).read_bytes()
 
 
-def test_similar_defaults_to_eight_neighbours_of_the_first_generator(api, ds):
-    body = api.get(f"/api/datasets/{DATASET}/items/{ds.ids[4]}/similar").json()
+def test_similar_defaults_to_eight_neighbours_of_the_first_generator(client, ds):
+    body = client.get(f"/api/datasets/{DATASET}/items/{ds.ids[4]}/similar").get_json()
     assert body["model"] == GENERATORS[0] and body["k"] == 8 and len(body["neighbours"]) == 8

@@ -8,7 +8,8 @@ import re
 import numpy as np
 import pytest
 
-from api_fixtures import DATASET, api, error_of  # noqa: F401
+from helpers.api_server import error_of
+from helpers.tiny import DATASET
 from dkmap.data.encoders import embed_prompts_minilm
 from dkmap.data.store import open_dataset
 from dkmap.geometry import points_in_polygon
@@ -18,9 +19,9 @@ URL = f"/api/maps/{DATASET}/{METRIC}/selection"
 
 
 @pytest.fixture(scope="module")
-def data(api):
-    ds = open_dataset(api.data_dir / DATASET)
-    folder = api.data_dir / DATASET / "maps" / METRIC
+def data(tiny_data_dir):
+    ds = open_dataset(tiny_data_dir / DATASET)
+    folder = tiny_data_dir / DATASET / "maps" / METRIC
     return {"ds": ds, "pos": np.load(folder / "positions.npy").astype(np.float64), "folder": folder}
 
 
@@ -35,7 +36,7 @@ def in_box(pos, box):
     return (pos[:, 0] > x0) & (pos[:, 0] < x1) & (pos[:, 1] > y0) & (pos[:, 1] < y1)
 
 
-def test_convex_lasso_returns_exactly_the_items_inside(api, data):
+def test_convex_lasso_returns_exactly_the_items_inside(client, data):
     pos, ds = data["pos"], data["ds"]
     box = box_around(pos, 0.2, 0.8)
     x0, y0, x1, y1 = box
@@ -43,7 +44,7 @@ def test_convex_lasso_returns_exactly_the_items_inside(api, data):
     polygon = [[x0, y0], [x1, y0], [x0, y1]]
     u, v = (pos[:, 0] - x0) / (x1 - x0), (pos[:, 1] - y0) / (y1 - y0)
     expected = np.flatnonzero((u > 0) & (v > 0) & (u + v < 1))
-    body = api.post(URL, json={"polygon": polygon}).json()
+    body = client.post(URL, json={"polygon": polygon}).get_json()
     sample = body["sample"]
     assert sample["row"] == expected.tolist()
     assert body["count"] == sample["size"] == len(expected) > 0 and sample["sampled"] is False
@@ -58,7 +59,7 @@ def test_convex_lasso_returns_exactly_the_items_inside(api, data):
     assert body["stats"]["median"] == pytest.approx(np.median(values))
 
 
-def test_concave_lasso_excludes_the_notch(api, data):
+def test_concave_lasso_excludes_the_notch(client, data):
     pos = data["pos"]
     x0, y0, x1, y1 = box_around(pos, 0.1, 0.9)
     xm, ym = (x0 + x1) / 2, (y0 + y1) / 2
@@ -67,16 +68,16 @@ def test_concave_lasso_excludes_the_notch(api, data):
     left = in_box(pos, (x0, y0, xm, y1))
     bottom = in_box(pos, (x0, ym, x1, y1))
     expected = np.flatnonzero(left | bottom)
-    body = api.post(URL, json={"polygon": polygon}).json()
+    body = client.post(URL, json={"polygon": polygon}).get_json()
     assert body["sample"]["row"] == expected.tolist() and body["count"] == len(expected)
     assert not (in_box(pos, (xm, y0, x1, ym))[body["sample"]["row"]]).any()
 
 
-def test_keywords_come_from_the_selected_prompts_with_histograms_over_every_item(api, data):
+def test_keywords_come_from_the_selected_prompts_with_histograms_over_every_item(client, data):
     pos, ds = data["pos"], data["ds"]
     box = box_around(pos, 0.15, 0.85)
     x0, y0, x1, y1 = box
-    body = api.post(URL, json={"polygon": [[x0, y0], [x1, y0], [x1, y1], [x0, y1]]}).json()
+    body = client.post(URL, json={"polygon": [[x0, y0], [x1, y0], [x1, y1], [x0, y1]]}).get_json()
     rows = body["sample"]["row"]
     assert rows == np.flatnonzero(in_box(pos, box)).tolist()
     kw = body["keywords"]
@@ -103,8 +104,8 @@ def test_keywords_come_from_the_selected_prompts_with_histograms_over_every_item
             assert np.all(sims >= b["lo"] - 1e-4) and np.all(sims <= b["hi"] + 1e-4)
 
 
-def test_empty_selection(api):
-    body = api.post(URL, json={"polygon": [[2, 2], [3, 2], [3, 3]]}).json()
+def test_empty_selection(client):
+    body = client.post(URL, json={"polygon": [[2, 2], [3, 2], [3, 3]]}).get_json()
     assert body["count"] == 0 and body["sample"]["row"] == [] and body["sample"]["id"] == []
     assert body["stats"]["mean"] is None
     assert body["keywords"]["keywords"] == [] and body["keywords"]["n_selected"] == 0
@@ -121,8 +122,8 @@ def test_empty_selection(api):
     ({"polygon": [[0, 0], [1, 0], [None, 1]]}, "vertex 2 must be a pair of numbers"),
     ([[0, 0], [1, 0], [1, 1]], "must be a JSON object"),
 ])
-def test_bad_polygons_are_400(api, body, needle):
-    r = api.post(URL, json=body)
+def test_bad_polygons_are_400(client, body, needle):
+    r = client.post(URL, json=body)
     assert r.status_code == 400
     assert needle in error_of(r)["message"]
 
@@ -133,22 +134,22 @@ def test_bad_polygons_are_400(api, body, needle):
     '{"polygon": [[0, 0], [1, 0], [1e400, 1]]}',
     '{"polygon": [[0, 0], [1, 0], [-Infinity, 1]]}',
 ])
-def test_non_finite_vertices_are_400(api, text):
-    r = api.post(URL, data=text, headers={"Content-Type": "application/json"})
+def test_non_finite_vertices_are_400(client, text):
+    r = client.post(URL, data=text, headers={"Content-Type": "application/json"})
     assert r.status_code == 400
     assert "vertex 2 must hold finite numbers" in error_of(r)["message"]
 
 
-def test_malformed_json_and_wrong_content_type_are_400(api):
-    r = api.post(URL, data="{not json", headers={"Content-Type": "application/json"})
+def test_malformed_json_and_wrong_content_type_are_400(client):
+    r = client.post(URL, data="{not json", headers={"Content-Type": "application/json"})
     assert r.status_code == 400 and "must be a JSON object" in error_of(r)["message"]
-    r = api.post(URL, data='{"polygon": [[0,0],[1,0],[1,1]]}', headers={"Content-Type": "text/plain"})
+    r = client.post(URL, data='{"polygon": [[0,0],[1,0],[1,1]]}', headers={"Content-Type": "text/plain"})
     assert r.status_code == 400 and "must be JSON" in error_of(r)["message"]
 
 
-def test_oversized_body_is_413(api):
+def test_oversized_body_is_413(client):
     big = '{"polygon": [' + ",".join(["[0.5, 0.5]"] * 40000) + "]}"
-    r = api.post(URL, data=big, headers={"Content-Type": "application/json"})
+    r = client.post(URL, data=big, headers={"Content-Type": "application/json"})
     assert r.status_code == 413
     assert "request body too large" in error_of(r)["message"]
 
@@ -157,15 +158,15 @@ def test_oversized_body_is_413(api):
     (f"/api/maps/nope/{METRIC}/selection", "unknown dataset 'nope'"),
     (f"/api/maps/{DATASET}/nope/selection", "unknown metric 'nope'"),
 ])
-def test_selection_on_unknown_map_is_404(api, url, needle):
-    r = api.post(url, json={"polygon": [[0, 0], [1, 0], [1, 1]]})
+def test_selection_on_unknown_map_is_404(client, url, needle):
+    r = client.post(url, json={"polygon": [[0, 0], [1, 0], [1, 1]]})
     assert r.status_code == 404 and needle in error_of(r)["message"]
 
 
-def test_selection_by_ids_gives_the_view_of_those_items(api, data):
+def test_selection_by_ids_gives_the_view_of_those_items(client, data):
     ds = data["ds"]
     rows = [40, 3, 17, 3, 200]
-    body = api.post(URL, json={"ids": [str(ds.ids[r]) for r in rows]}).json()
+    body = client.post(URL, json={"ids": [str(ds.ids[r]) for r in rows]}).get_json()
     assert body["sample"]["row"] == sorted(set(rows)) and body["count"] == 4
     assert body["stats"]["mean"] == pytest.approx(ds.metric(METRIC)[sorted(set(rows))].mean())
     assert body["keywords"]["n_selected"] == 4
@@ -177,26 +178,25 @@ def test_selection_by_ids_gives_the_view_of_those_items(api, data):
     ({"ids": [1, 2]}, 400, "field 'ids' must be a list of item id strings"),
     ({"ids": ["item-0001"], "polygon": [[0, 0], [1, 0], [1, 1]]}, 400, "exactly one of 'polygon'"),
 ])
-def test_bad_id_selections(api, body, status, needle):
-    r = api.post(URL, json=body)
+def test_bad_id_selections(client, body, status, needle):
+    r = client.post(URL, json=body)
     assert r.status_code == status and needle in error_of(r)["message"]
 
 
 @pytest.fixture(scope="module")
-def small_sample_server(api):
-    """The same data served with a 60-item selection sample and 50 prompts for keyphrases."""
-    from api_fixtures import start_server
+def small_sample_client(tiny_data_dir):
+    """A test client of the same data with a 60-item selection sample and 50 prompts for keyphrases."""
+    from dkmap.server.app import create_app
 
-    running, server = start_server(api.data_dir, {"KEYWORD_MAX_DOCS": 50, "SELECTION_SAMPLE": 60})
-    yield running
-    server.close()
+    app = create_app({"DATA_DIR": str(tiny_data_dir), "KEYWORD_MAX_DOCS": 50, "SELECTION_SAMPLE": 60})
+    return app.test_client()
 
 
 EVERYTHING = {"polygon": [[-1, -1], [2, -1], [2, 2], [-1, 2]]}
 
 
-def test_large_selections_send_a_uniform_sample_with_exact_count_and_stats(small_sample_server, data):
-    body = small_sample_server.post(URL, json=EVERYTHING).json()
+def test_large_selections_send_a_uniform_sample_with_exact_count_and_stats(small_sample_client, data):
+    body = small_sample_client.post(URL, json=EVERYTHING).get_json()
     n = len(data["pos"])
     values = data["ds"].metric(METRIC)
     assert body["count"] == n
@@ -212,11 +212,11 @@ def test_large_selections_send_a_uniform_sample_with_exact_count_and_stats(small
     cut = levels[rows].max()
     assert set(np.flatnonzero(levels < cut)) <= set(rows.tolist())
     # The same selection gives the same sample.
-    assert small_sample_server.post(URL, json=EVERYTHING).json()["sample"] == sample
+    assert small_sample_client.post(URL, json=EVERYTHING).get_json()["sample"] == sample
 
 
-def test_sampled_bars_count_the_sample_and_estimate_the_selection(small_sample_server, data):
-    body = small_sample_server.post(URL, json=EVERYTHING).json()
+def test_sampled_bars_count_the_sample_and_estimate_the_selection(small_sample_client, data):
+    body = small_sample_client.post(URL, json=EVERYTHING).get_json()
     n, kw = len(data["pos"]), body["keywords"]
     assert kw["n_selected"] == n and kw["n_scored"] == 60 and kw["n_used"] == 50 and kw["sampled"] is True
     assert kw["keywords"]
@@ -246,12 +246,12 @@ def test_sample_of_a_large_selection_is_uniform(data):
     assert abs(first - second) < 2
 
 
-def test_selected_ids_come_in_pages(small_sample_server, data):
+def test_selected_ids_come_in_pages(small_sample_client, data):
     ids = data["ds"].ids.astype(str)
     n = len(ids)
     got, offset, pages = [], 0, 0
     while offset is not None:
-        page = small_sample_server.post(URL + "/ids", json={**EVERYTHING, "offset": offset, "limit": 100}).json()
+        page = small_sample_client.post(URL + "/ids", json={**EVERYTHING, "offset": offset, "limit": 100}).get_json()
         assert page["count"] == n and page["offset"] == offset
         got += page["ids"]
         assert page["rows"] == list(range(offset, offset + len(page["ids"])))
@@ -259,12 +259,12 @@ def test_selected_ids_come_in_pages(small_sample_server, data):
     assert got == ids.tolist() and pages == -(-n // 100)
     # Pages of a lasso follow row order and hold exactly its items.
     polygon = [[0.2, 0.2], [0.8, 0.25], [0.5, 0.9]]
-    full = small_sample_server.post(URL + "/ids", json={"polygon": polygon}).json()
+    full = small_sample_client.post(URL + "/ids", json={"polygon": polygon}).get_json()
     inside = points_in_polygon(data["pos"], np.asarray(polygon))
     assert full["rows"] == inside.tolist() and full["ids"] == ids[inside].tolist() and full["next_offset"] is None
-    beyond = small_sample_server.post(URL + "/ids", json={"polygon": polygon, "offset": len(inside) + 5}).json()
+    beyond = small_sample_client.post(URL + "/ids", json={"polygon": polygon, "offset": len(inside) + 5}).get_json()
     assert beyond["ids"] == [] and beyond["next_offset"] is None and beyond["count"] == len(inside)
-    by_id = small_sample_server.post(URL + "/ids", json={"ids": [ids[7], ids[3]], "limit": 1}).json()
+    by_id = small_sample_client.post(URL + "/ids", json={"ids": [ids[7], ids[3]], "limit": 1}).get_json()
     assert by_id["ids"] == [ids[3]] and by_id["next_offset"] == 1
 
 
@@ -276,8 +276,8 @@ def test_selected_ids_come_in_pages(small_sample_server, data):
     ({"limit": True}, "field 'limit' must be an integer"),
     ({"limit": 2.5}, "field 'limit' must be an integer"),
 ])
-def test_bad_id_pages_are_400(api, extra, needle):
-    r = api.post(URL + "/ids", json={**EVERYTHING, **extra})
+def test_bad_id_pages_are_400(client, extra, needle):
+    r = client.post(URL + "/ids", json={**EVERYTHING, **extra})
     assert r.status_code == 400 and needle in error_of(r)["message"]
 
 

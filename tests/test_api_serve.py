@@ -10,7 +10,6 @@ import time
 import pytest
 import requests
 
-from api_fixtures import tiny_data_dir
 
 
 def free_port() -> int:
@@ -20,9 +19,9 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def served():
+def served(tiny_data_dir):
     port = free_port()
-    code = f"from dkmap.server.serve import serve; serve({str(tiny_data_dir())!r}, port={port}, threads=2)"
+    code = f"from dkmap.server.serve import serve; serve({str(tiny_data_dir)!r}, port={port}, threads=2)"
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 60

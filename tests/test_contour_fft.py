@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from dkmap.contour.binning import bin_linear
-from dkmap.contour.direct import direct_sums
 from dkmap.contour.fft import convolve_t_kernel
+from dkmap.projection.kernel import kernel_sums
 
 
 @pytest.mark.parametrize("beta", [0.6, 1.0, 1.7])
@@ -21,7 +21,7 @@ def test_fft_equals_direct_for_points_on_nodes(beta):
     out = convolve_t_kernel(grids, 1.0 / res, alpha, beta, device="cpu").numpy()[:, :res, :res]
     centres = (np.arange(res) + 0.5) / res
     xx, yy = np.meshgrid(centres, centres)
-    num, den = direct_sums(np.column_stack([xx.ravel(), yy.ravel()]), pos, val, alpha, beta, "cpu")
+    num, den = kernel_sums(np.column_stack([xx.ravel(), yy.ravel()]), pos, val, alpha, beta, "cpu")
     np.testing.assert_allclose(out[0].ravel(), num, rtol=0, atol=1e-10 * np.abs(num).max())
     np.testing.assert_allclose(out[1].ravel(), den, rtol=1e-10)
 

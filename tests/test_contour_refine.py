@@ -5,7 +5,7 @@ import pytest
 
 from dkmap.contour.refine import (detail_leaves, refine_alphas, tile_counts, upsample2,
                                   validation_mse_fn, validation_split)
-from dkmap.contour.tiles import Kernel
+from dkmap.projection.kernel import Kernel
 
 
 def _check_constraint(result, mse_fn):
@@ -74,15 +74,15 @@ def test_tile_counts_and_detail_leaves():
 
 
 @pytest.mark.parametrize("alpha,beta", [(300.0, 1.0), (3e4, 0.8)])
-def test_grid_validation_sums_match_direct_sums(alpha, beta):
+def test_grid_validation_sums_match_kernel_sums(alpha, beta):
     # the route used for large N: FFT far field + exact near field must agree with exact sums
-    from dkmap.contour.direct import direct_sums
+    from dkmap.projection.kernel import kernel_sums
     from dkmap.contour.refine import GridValidation
     rng = np.random.default_rng(7)
     pos = (rng.random((6, 2))[rng.integers(0, 6, 5000)] + rng.normal(size=(5000, 2)) * 0.05).clip(0, 1)
     val = np.sin(5 * pos[:, 0]) + rng.normal(size=5000) * 0.1
     grid = GridValidation(pos[:200], pos[200:], val[200:], beta, cells=128, near_cells=16, device="cpu")
     num, den = grid.sums(alpha)
-    exact_num, exact_den = direct_sums(pos[:200], pos[200:], val[200:], alpha, beta, "cpu")
+    exact_num, exact_den = kernel_sums(pos[:200], pos[200:], val[200:], alpha, beta, "cpu")
     assert np.abs(num / den - exact_num / exact_den).max() <= 1e-3 * (val.max() - val.min())
     np.testing.assert_allclose(den, exact_den, rtol=2e-3)

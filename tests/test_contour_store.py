@@ -1,4 +1,4 @@
-"""Deep contour tiles of a built map (dkmap.contour.store) under concurrent requests."""
+"""Deep contour tiles of a built map (dkmap.contour.store.TileStore) under concurrent requests."""
 
 from __future__ import annotations
 
@@ -8,17 +8,22 @@ import time
 import numpy as np
 import pytest
 
-from api_fixtures import DATASET, tiny_data_dir
+from helpers.tiny import DATASET
 from dkmap.contour import store
-from dkmap.contour.store import open_map
+from dkmap.maps import open_built
 
 METRIC = "clip_a"
+
+
+def open_map(data_dir, metric: str) -> store.TileStore:
+    """The tile store of the built map of `metric`."""
+    return open_built(data_dir, metric).tiles
 
 
 def deep_tiles(bm, count: int, first_only: bool = False) -> list[tuple[int, int, int]]:
     """`count` distinct tiles of levels past the stored ones, near the items. `first_only`: of the
     first such level, so that none needs another deep tile (its leaf ancestor) computed first."""
-    first = max(bm.manifest["precomputed_levels"]) + 1
+    first = max(bm.manifest.stored_levels) + 1
     last = first if first_only else bm.max_level
     keys = sorted({(z, int(x * (1 << z)), int(y * (1 << z))) for z in range(first, last + 1)
                    for x, y in np.asarray(bm.positions[::7], dtype=np.float64)})
@@ -46,8 +51,8 @@ def run_threads(n: int, target) -> list:
 
 
 @pytest.fixture(scope="module")
-def data_dir():
-    return tiny_data_dir() / DATASET
+def data_dir(tiny_data_dir):
+    return tiny_data_dir / DATASET
 
 
 def test_concurrent_distinct_deep_tiles_equal_sequential_ones(data_dir):
@@ -119,7 +124,7 @@ def test_prepared_map_bins_every_item_once_for_all_deep_levels(data_dir, monkeyp
     from dkmap.contour.tiles import ContourField
 
     plain = open_map(data_dir, METRIC)
-    first = max(plain.manifest["precomputed_levels"]) + 1
+    first = max(plain.manifest.stored_levels) + 1
     keys = [k for k in deep_tiles(plain, 40) if plain.leaf_ancestor(*k) is None]
     levels = sorted({k[0] for k in keys})
     assert len(levels) >= 2 and len({plain.alpha(z) for z in levels}) >= 2, "needs deep levels with distinct α"
@@ -132,35 +137,35 @@ def test_prepared_map_bins_every_item_once_for_all_deep_levels(data_dir, monkeyp
     prepared = open_map(data_dir, METRIC)
     assert prepared.has_deep_levels and first <= prepared.max_level
     prepared.prepare_deep_tiles()
-    assert binned_items == [prepared.n_items]
+    assert binned_items == [len(prepared.positions)]
     assert prepared._sorted_x is not None
     got = [prepared.tile(*k) for k in keys]
-    assert binned_items == [prepared.n_items], "a deep tile re-binned every item"
+    assert binned_items == [len(prepared.positions)], "a deep tile re-binned every item"
     for k, a, b in zip(keys, want, got):
         np.testing.assert_array_equal(a, b, err_msg=f"tile {k}")
 
 
 def test_a_map_without_deep_levels_has_nothing_to_prepare(data_dir):
     bm = open_map(data_dir, METRIC)
-    bm.max_level = max(bm.manifest["precomputed_levels"])   # as if built with every level stored
+    bm.max_level = max(bm.manifest.stored_levels)   # as if built with every level stored
     assert not bm.has_deep_levels
     bm.prepare_deep_tiles()
     assert bm._field is None
 
 
 def test_the_server_prepares_deep_tiles_in_the_background_when_it_opens_a_map(data_dir):
-    from dkmap.server.served_map import ServedMap
+    from dkmap.server.registry import Registry
 
-    served = ServedMap(data_dir, METRIC)
-    assert served.deep_tiles_ready.wait(60)
-    field = served.store._field
+    built = Registry(data_dir.parent).map(DATASET, METRIC)
+    assert built.deep_tiles_ready.wait(60)
+    field = built.tiles._field
     assert field is not None and field._globals.get(("binned", field.precomputed_levels - 1)) is not None
 
 
 def test_item_counts_per_tile_add_up_at_every_level(data_dir):
     bm = open_map(data_dir, METRIC)
     pos = np.asarray(bm.positions, dtype=np.float64)
-    for z in (0, 1, 2, max(bm.manifest["precomputed_levels"]) + 1):
+    for z in (0, 1, 2, max(bm.manifest.stored_levels) + 1):
         n = 1 << z
         counts = np.array([[bm.count_in_tile(z, x, y) for x in range(n)] for y in range(n)])
         again = np.array([[bm.count_in_tile(z, x, y) for x in range(n)] for y in range(n)])

@@ -15,12 +15,12 @@ import pytest
 import torch
 
 from dkmap.config import BuildSettings
-from dkmap.contour.direct import direct_values
-from dkmap.contour.store import MapError, open_map
 from dkmap.contour.tiles import cell_centres
+from dkmap.maps import MapError, open_built
 from dkmap.data.store import write_dataset
 from dkmap.pipeline import build_map, normalise_positions
 from dkmap.projection import FittedMap
+from dkmap.projection.kernel import Kernel
 
 SETTINGS = dict(epochs=2, batch_size=200, hidden=16, tile_size=16, max_grid=32, max_level=4,
                 refine_val_max=100, bluenoise_radius0=0.1, subdivide_min_points=2, index_exact_max=500)
@@ -86,28 +86,26 @@ def test_kernel_rescaled_consistently_with_the_projection(built):
     raw = fitted.train_positions.astype(np.float64)
     c, shift = manifest["normalisation"]["scale"], np.array(manifest["normalisation"]["shift"])
     queries_raw = raw[:50] + 0.1
-    k = manifest["kernel"]
-    ours = direct_values(queries_raw * c + shift, raw * c + shift, fitted.train_values, k["alpha"],
-                         k["beta"], k["scale"], k["m_mean"], "cpu")
+    ours = Kernel.from_fitted(manifest["kernel"]).evaluate(queries_raw * c + shift, raw * c + shift,
+                                                            fitted.train_values, "cpu")
     np.testing.assert_allclose(ours, fitted.predict(queries_raw), rtol=1e-6, atol=1e-6)
     assert normalise_positions(raw, 0.1)[0].max() <= 0.9 + 1e-12
 
 
 def test_tiles_from_the_loader_match_direct_evaluation(built):
     root, path = built
-    bm = open_map(root, "clipscore")
-    manifest = bm.manifest
+    bm = open_built(root, "clipscore")
+    manifest = bm.manifest.data
     pos = np.load(path / "positions.npy").astype(np.float64)
     values = np.load(path / "values.npy")
-    k = manifest["kernel"]
     tol = 1e-3 * (values.max() - values.min())
     for z, x, y in [(0, 0, 0), (1, 1, 0), (3, 4, 3)]:
         tile = bm.tile(z, x, y)
         assert tile.shape == (16, 16) and tile.dtype == np.float32
-        if bm.leaf_ancestor(z, x, y) is not None:
+        if bm.tiles.leaf_ancestor(z, x, y) is not None:
             continue
-        exact = direct_values(cell_centres(z, 16, x, y), pos, values, bm.alpha(z), k["beta"],
-                              k["scale"], k["m_mean"], "cpu").reshape(16, 16)
+        exact = bm.kernel.with_alpha(bm.alpha(z)).evaluate(cell_centres(z, 16, x, y), pos, values,
+                                                           "cpu").reshape(16, 16)
         ok = ~np.isnan(tile)
         assert ok.any() and np.abs(tile[ok] - exact[ok]).max() <= tol
     with pytest.raises(ValueError, match="outside"):
@@ -148,7 +146,7 @@ def test_failed_or_killed_build_leaves_the_previous_map_intact(built):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert (path / "manifest.json").read_text() == manifest
-    open_map(root, "clipscore")                      # the previous build still loads and verifies
+    open_built(root, "clipscore")                      # the previous build still loads and verifies
     build_map(root, "clipscore", SETTINGS, progress=False)
     assert not list(path.parent.glob(".clipscore.tmp-*"))   # leftovers cleaned by the next build
 
@@ -168,10 +166,10 @@ def test_corrupted_artifacts_are_detected(built, tmp_path):
     data[-5] ^= 0xFF
     level.write_bytes(bytes(data))
     with pytest.raises(MapError, match="level_1.npy: checksum"):
-        open_map(root, "clipscore")
+        open_built(root, "clipscore")
     (root / "maps" / "clipscore" / "positions.npy").write_bytes(b"short")
     with pytest.raises(MapError, match="positions.npy: 5 bytes"):
-        open_map(root, "clipscore", verify=False)
+        open_built(root, "clipscore", verify=False)
 
 
 def test_mismatched_artifacts_are_detected(built, tmp_path):
@@ -185,13 +183,13 @@ def test_mismatched_artifacts_are_detected(built, tmp_path):
                                                 "bytes": (folder / "sampling_random.npy").stat().st_size}
     (folder / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(MapError, match=r"sampling_random.npy: shape \(7,\)"):
-        open_map(root, "clipscore")
+        open_built(root, "clipscore")
     with pytest.raises(MapError, match="no built map for metric 'hps'"):
-        open_map(root, "hps")
+        open_built(root, "hps")
     manifest["metric"] = "other"
     (folder / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(MapError, match="not 'clipscore'"):
-        open_map(root, "clipscore")
+        open_built(root, "clipscore")
 
 
 def test_bad_build_arguments(built):

@@ -8,15 +8,16 @@ tiles and scores are compared to that tolerance and everything else exactly.
 
 from __future__ import annotations
 
+import distributed  # set-up installs dask: a missing one must fail, not skip
 import numpy as np
 import pytest
 
-from api_fixtures import DATASET, small_build_settings, start_server, write_tiny_dataset
+from helpers.api_server import start_server
+from helpers.tiny import DATASET, tiny_build_settings, write_tiny_dataset
 from dkmap.data.store import open_dataset
 from dkmap.distributed.shards import shard_dataset
 from dkmap.pipeline import build_map
 
-distributed = pytest.importorskip("distributed")
 
 METRIC = "clip_a"
 SHARDED = f"{DATASET}-sharded"
@@ -29,10 +30,10 @@ def servers(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("sharded-serving")
     write_tiny_dataset(data_dir / DATASET)
     shard_dataset(data_dir / DATASET, data_dir / SHARDED, shard_rows=70)
-    build_map(data_dir / DATASET, METRIC, settings=small_build_settings(), progress=False)
+    build_map(data_dir / DATASET, METRIC, settings=tiny_build_settings(), progress=False)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
                                   dashboard_address=":0") as cluster, distributed.Client(cluster) as client:
-        build_map_dask(data_dir / SHARDED, METRIC, settings=small_build_settings(), scheduler=client,
+        build_map_dask(data_dir / SHARDED, METRIC, settings=tiny_build_settings(), scheduler=client,
                        progress=False)
     api, handle = start_server(data_dir)
     yield api

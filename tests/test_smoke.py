@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import LiveServer
 from dkmap.data.ingest import IngestOptions, ingest
+from helpers.live_server import LiveServer
 from helpers.rawdata import make_raw
 
 

@@ -35,13 +35,16 @@ from dkmap.config import BuildSettings
 from dkmap.contour.mask import FarMask
 from dkmap.contour.refine import (detail_leaves, refine_alphas, tile_counts, validation_mse_fn,
                                   validation_split)
-from dkmap.contour.tiles import ContourField, Kernel, level_grid
+from dkmap.contour.tiles import ContourField, level_grid
 from dkmap.data.store import SHARDED, feature_spaces, image_space, open_dataset
+from dkmap.maps import layout
+from dkmap.maps.built import to_unit_square
+from dkmap.maps.manifest import FORMAT, Manifest, MapError, write_json
 from dkmap.projection.calibration import density_scaled_alpha
+from dkmap.projection.kernel import Kernel
 
 log = logging.getLogger(__name__)
 
-MAP_FORMAT = 1
 TRANSFORM_CHUNK = 100_000
 
 
@@ -51,7 +54,7 @@ def build_map(dataset_dir: str | os.PathLike, metric: str, settings: BuildSettin
     settings = coerce_settings(settings)
     ds = open_dataset(dataset_dir)
     require_metric(ds.name, ds.metrics, metric)
-    target = Path(ds.root) / "maps" / metric
+    target = layout.map_dir(ds.root, metric)
     inputs = input_checksums(ds.root, ds.meta, metric)
     if reused(target, inputs, settings, force, progress):
         return target
@@ -86,23 +89,23 @@ def reused(target: Path, inputs: dict, settings: BuildSettings, force: bool, pro
     return True
 
 
-def write_map(target: Path, build_into: Callable[[Path], dict]) -> dict:
+def write_map(target: Path, build_into: Callable[[Path], Manifest]) -> Manifest:
     """Run build_into(temporary folder) → manifest; the folder with its manifest replaces target."""
     with atomic_dir(target) as tmp:
         manifest = build_into(tmp)
-        write_json(tmp / "manifest.json", manifest)
+        manifest.write(layout.manifest_path(tmp))
     return manifest
 
 
 def _build_into(tmp: Path, ds, metric: str, settings: BuildSettings, inputs: dict, stages: "Stages",
-                progress: bool) -> dict:
+                progress: bool) -> Manifest:
     m = metric_values(ds.metric(metric), metric)
     is_train = np.asarray(ds.is_train, dtype=bool)
     with stages("load"):
         x = np.asarray(ds.features(metric), dtype=np.float32)
     with stages("fit"):
         fitted, n_fit = fit_projection(x, m, is_train, settings, progress)
-        fitted.save(tmp / "projector.pt")
+        fitted.save(tmp / layout.PROJECTOR)
     with stages("transform"):
         raw = np.concatenate([fitted.transform(x[i:i + TRANSFORM_CHUNK])
                               for i in tqdm(range(0, len(x), TRANSFORM_CHUNK), desc="transform",
@@ -124,25 +127,24 @@ def metric_values(values: np.ndarray, metric: str) -> np.ndarray:
 
 
 def save_positions(tmp: Path, positions: np.ndarray, m: np.ndarray) -> None:
-    np.save(tmp / "positions.npy", positions.astype(np.float32))
-    np.save(tmp / "values.npy", m)
+    np.save(tmp / layout.POSITIONS, positions.astype(np.float32))
+    np.save(tmp / layout.VALUES, m)
 
 
 def finish_map(tmp: Path, *, dataset: str, metric: str, positions: np.ndarray, m: np.ndarray,
                is_train: np.ndarray, fitted, n_fit: int, norm: dict, inputs: dict, settings: BuildSettings,
                stages: "Stages", progress: bool, field_type: Callable[..., ContourField] = ContourField,
-               extra: dict | None = None) -> dict:
+               extra: dict | None = None) -> Manifest:
     """Every stage after the projection, into tmp: kernel rescaled to the unit square, subdivision,
     α refinement, stored contour levels (on a `field_type` field), overlay sampling; returns the
     manifest (with `extra` entries added). `positions`: unit-square positions of all items."""
     s = settings
     k = fitted.kernel
-    beta = float(k["beta"])
-    alpha0 = float(k["alpha"]) / norm["scale"] ** (2 * beta)   # ‖c·d‖^{2β} = c^{2β}‖d‖^{2β}
+    kernel = Kernel.from_fitted(k).rescaled(norm["scale"])   # into unit-square coordinates
     if fitted.training.get("n_select"):
         # The kernel was calibrated for the n_fit training items; the map sums over all items.
-        alpha0 = density_scaled_alpha(alpha0, beta, n_fit, len(m))
-    kernel = Kernel(alpha=alpha0, beta=beta, scale=float(k["scale"]), m_mean=float(k["m_mean"]))
+        kernel = kernel.with_alpha(density_scaled_alpha(kernel.alpha, kernel.beta, n_fit, len(m)))
+    alpha0, beta = kernel.alpha, kernel.beta
     positions = np.asarray(positions, dtype=np.float64)
     with stages("subdivision"):
         counts = [tile_counts(positions, z) for z in range(s.max_level + 1)]
@@ -161,12 +163,12 @@ def finish_map(tmp: Path, *, dataset: str, metric: str, positions: np.ndarray, m
     n_stored = min(field.precomputed_levels, max_level + 1)
     mask = FarMask(positions, s.mask_radius) if s.mask_enabled else None
     with stages("levels"):
-        (tmp / "levels").mkdir()
+        (tmp / layout.LEVELS).mkdir()
         leaves: dict[str, list[list[int]]] = {}
         previous = None
         for z in tqdm(range(n_stored), desc="contour levels", disable=not progress, leave=False):
             grid = level_grid(field, z, refinement.levels[z].alpha, mask)
-            np.save(tmp / "levels" / f"level_{z}.npy", grid)
+            np.save(tmp / layout.level_file(z), grid)
             if previous is not None:
                 flat = detail_leaves(previous, grid, s.tile_size,
                                      s.subdivide_detail_tol * max(hi - lo, 1e-12))
@@ -176,12 +178,12 @@ def finish_map(tmp: Path, *, dataset: str, metric: str, positions: np.ndarray, m
     with stages("sampling"):
         blue = sampling.bluenoise_levels(positions, s.bluenoise_radius0, max_level, s.seed)
         rand = sampling.random_levels(len(positions), sampling.cumulative_counts(blue, max_level), s.seed)
-        np.save(tmp / "sampling_bluenoise.npy", blue)
-        np.save(tmp / "sampling_random.npy", rand)
+        np.save(tmp / layout.sampling_file("bluenoise"), blue)
+        np.save(tmp / layout.sampling_file("random"), rand)
     files = {p.relative_to(tmp).as_posix(): {"sha256": sha256_file(p), "bytes": p.stat().st_size}
              for p in sorted(tmp.rglob("*")) if p.is_file()}
-    return {
-        "format": MAP_FORMAT,
+    return Manifest({
+        "format": FORMAT,
         "dataset": dataset,
         "metric": metric,
         "n_items": int(len(m)),
@@ -214,7 +216,7 @@ def finish_map(tmp: Path, *, dataset: str, metric: str, positions: np.ndarray, m
         "timings": stages.timings,
         "versions": versions(),
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-    }
+    })
 
 
 def normalise_positions(raw: np.ndarray, margin: float) -> tuple[np.ndarray, dict]:
@@ -225,9 +227,8 @@ def normalise_positions(raw: np.ndarray, margin: float) -> tuple[np.ndarray, dic
     lo, hi = raw.min(0), raw.max(0)
     span = float((hi - lo).max())
     c = (1.0 - 2.0 * margin) / span if span > 0 else 1.0
-    shift = 0.5 - c * (lo + hi) / 2.0
-    positions = np.clip(raw * c + shift, 0.0, 1.0)
-    return positions, {"scale": c, "shift": shift.tolist()}
+    norm = {"scale": c, "shift": (0.5 - c * (lo + hi) / 2.0).tolist()}
+    return to_unit_square(raw, norm), norm
 
 
 def fit_projection(x, m: np.ndarray, is_train: np.ndarray, settings: BuildSettings, progress: bool):
@@ -307,19 +308,18 @@ def input_checksums(root: Path, meta: dict, metric: str) -> dict:
 
 def _reusable(target: Path, inputs: dict, settings: BuildSettings) -> bool:
     """Whether the build at target has the same inputs, settings and format, and loads cleanly."""
-    path = target / "manifest.json"
+    path = layout.manifest_path(target)
     if not path.is_file():
         return False
     try:
-        manifest = json.loads(path.read_text())
+        manifest = Manifest(json.loads(path.read_text()))
     except (OSError, json.JSONDecodeError):
         return False
-    if (manifest.get("format") != MAP_FORMAT or manifest.get("inputs") != inputs
-            or manifest.get("settings") != json.loads(json.dumps(settings.to_dict()))):
+    if not manifest.matches(inputs, settings):
         return False
-    from dkmap.contour.store import MapError, open_map
+    from dkmap.maps.built import open_map
     try:
-        open_map(target.parent.parent, target.name)
+        open_map(target)
     except MapError as err:
         log.warning("existing map is damaged (%s); rebuilding", err)
         return False
@@ -332,12 +332,6 @@ def _remove_stale_temporaries(target: Path) -> None:
         for stale in target.parent.glob(f".{target.name}.tmp-*"):
             log.info("removing %s left by an interrupted build", stale)
             shutil.rmtree(stale, ignore_errors=True)
-
-
-def write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=1, allow_nan=False))
-    os.replace(tmp, path)
 
 
 class Stages:
@@ -379,7 +373,8 @@ def _rss_mb() -> float:
         return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def summary(name: str, metric: str, manifest: dict, index_info: dict, timings: dict) -> str:
+def summary(name: str, metric: str, manifest: Manifest, index_info: dict, timings: dict) -> str:
+    manifest = manifest.data
     lines = [f"map {name}/{metric}: {manifest['n_items']} items, levels 0..{manifest['max_level']} "
              f"(stored {len(manifest['precomputed_levels'])}), colour domain "
              f"[{manifest['colour_domain'][0]:.4g}, {manifest['colour_domain'][1]:.4g}]",

@@ -70,19 +70,19 @@ def test_bar_clicks_filter_the_overview_and_survive_zooming(page, app_url, scree
     assert d["highlighted"] == len(want), "every filtered item is drawn (all in view at the whole-map zoom)"
     # A second bar of the same keyword adds its items.
     others = [b for b in range(len(kw["bins"])) if b != j and kw["bins"][b]["count"] > 0]
-    if others:
-        page.locator(".kw").nth(0).locator(f"rect.bar[data-bin='{others[0]}']").click()
-        wait_settled(page)
-        want |= bar_rows(expected, kw, others[0])
-        assert drawn(page)["highlightRows"] == len(want)
+    assert others, "the demo lasso's first keyword spreads over more than one bar"
+    page.locator(".kw").nth(0).locator(f"rect.bar[data-bin='{others[0]}']").click()
+    wait_settled(page)
+    want |= bar_rows(expected, kw, others[0])
+    assert drawn(page)["highlightRows"] == len(want)
     # A bar of another keyword narrows to the items in both.
-    if len(keywords) > 1:
-        kw2 = keywords[1]
-        j2 = max(range(len(kw2["bins"])), key=lambda b: kw2["bins"][b]["count"])
-        page.locator(".kw").nth(1).locator(f"rect.bar[data-bin='{j2}']").click()
-        wait_settled(page)
-        want &= bar_rows(expected, kw2, j2)
-        assert drawn(page)["highlightRows"] == len(want)
+    assert len(keywords) > 1, "the demo lasso has several keywords"
+    kw2 = keywords[1]
+    j2 = max(range(len(kw2["bins"])), key=lambda b: kw2["bins"][b]["count"])
+    page.locator(".kw").nth(1).locator(f"rect.bar[data-bin='{j2}']").click()
+    wait_settled(page)
+    want &= bar_rows(expected, kw2, j2)
+    assert drawn(page)["highlightRows"] == len(want)
     # Filters survive zooming.
     x, y = polygon[0]
     zoom_at(page, sum(p[0] for p in polygon) / len(polygon), sum(p[1] for p in polygon) / len(polygon), 1)
@@ -97,7 +97,7 @@ def test_bar_clicks_filter_the_overview_and_survive_zooming(page, app_url, scree
 @pytest.fixture(scope="module")
 def sampled_url(built_data_dir):
     """The same data served with a 40-item selection sample, so demo lassos are sampled."""
-    from conftest import LiveServer
+    from helpers.live_server import LiveServer
 
     server = LiveServer(built_data_dir, "--selection-sample", "40")
     yield server.url

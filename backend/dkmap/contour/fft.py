@@ -15,6 +15,7 @@ import scipy.fft
 import torch
 
 from dkmap.device import pick_device
+from dkmap.projection.kernel import t_kernel
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +31,7 @@ def kernel_layout(shape: tuple[int, int], spacing: float, alpha: float, beta: fl
     oy = np.fft.fftfreq(rows, 1.0 / rows)[:, None]
     ox = np.fft.fftfreq(cols, 1.0 / cols)[None, :]
     d2 = (ox * ox + oy * oy) * (spacing * spacing)
-    return 1.0 / (1.0 + alpha * np.power(d2, beta))
+    return t_kernel(d2, alpha, beta, coincident=0.0)
 
 
 @functools.lru_cache(maxsize=6)

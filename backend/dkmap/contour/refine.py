@@ -17,9 +17,8 @@ import scipy.ndimage
 import torch
 
 from dkmap.contour.binning import bin_linear, lattice_coords
-from dkmap.contour.direct import direct_values
 from dkmap.contour.fft import convolve_t_kernel
-from dkmap.contour.tiles import Kernel
+from dkmap.projection.kernel import Kernel, t_kernel
 
 log = logging.getLogger(__name__)
 
@@ -86,12 +85,12 @@ def validation_mse_fn(positions: np.ndarray, values: np.ndarray, kernel: Kernel,
 
         def mse_grid(alpha: float) -> float:
             num, den = grid.sums(alpha)
-            return float(np.mean((kernel.values(num, den) - qm) ** 2))
+            return float(np.mean((kernel.estimate(num, den) - qm) ** 2))
 
         return mse_grid
 
     def mse(alpha: float) -> float:
-        pred = direct_values(qp, cp, cm, alpha, kernel.beta, kernel.scale, kernel.m_mean, device)
+        pred = kernel.with_alpha(alpha).evaluate(qp, cp, cm, device)
         return float(np.mean((pred - qm) ** 2))
 
     return mse
@@ -134,14 +133,15 @@ class GridValidation:
         for wq, dy, dx in _stencil(fq):
             out += wq * grid[:, iq[:, 1] + dy + 2, iq[:, 0] + dx + 2]
         pq, pc = self.pair_q, self.pair_c
-        exact = t_kernel(np.sum((self.q[pq] - self.c[pc]) ** 2, axis=1), alpha, self.beta)
+        exact = t_kernel(np.sum((self.q[pq] - self.c[pc]) ** 2, axis=1), alpha, self.beta, coincident=0.0)
         ic = np.floor(self.uc[pc]).astype(np.int64)
         fc = self.uc[pc] - ic
         iqp, fqp = iq[pq], fq[pq]
         # the kernel between lattice nodes depends only on the integer offset: one small table per α
         reach = self.near_cells + 4
         offsets = np.arange(-reach, reach + 1)
-        table = t_kernel((offsets[:, None] ** 2 + offsets[None, :] ** 2) * h * h, alpha, self.beta)
+        table = t_kernel((offsets[:, None] ** 2 + offsets[None, :] ** 2) * h * h, alpha, self.beta,
+                         coincident=0.0)
         base_y, base_x = iqp[:, 1] - ic[:, 1] + reach, iqp[:, 0] - ic[:, 0] + reach
         gridded = np.zeros(len(pq))
         for wq, qy, qx in _stencil(fqp):
@@ -151,10 +151,6 @@ class GridValidation:
         out[0] += np.bincount(pq, weights=delta * self.v[pc], minlength=len(self.q))
         out[1] += np.bincount(pq, weights=delta, minlength=len(self.q))
         return out[0], out[1]
-
-
-def t_kernel(d2: np.ndarray, alpha: float, beta: float) -> np.ndarray:
-    return 1.0 / (1.0 + alpha * np.power(d2, beta))
 
 
 def _stencil(f: np.ndarray):

@@ -1,67 +1,53 @@
-"""Loads a built map (DATASET/maps/<metric>/) for serving: validated files, memory-mapped arrays, tiles.
+"""The contour tiles of a built map: stored levels sliced from memory-mapped grids, deeper ones computed.
 
-Stored levels are sliced from memory-mapped grids; deeper tiles are computed on demand
-(`compute_tile`) and kept in a bounded LRU cache. Different deep tiles are computed at the same time
-(torch's FFTs and the numpy/scipy array work release the GIL); concurrent requests for one missing
-tile compute it once. Tiles below a leaf of the subdivision (too few items, or
-no detail gained) are resampled from that leaf, so they stay consistent with what the leaf shows.
+Deeper tiles are computed on demand (`compute_tile`) and kept in a bounded LRU cache. Different deep
+tiles are computed at the same time (torch's FFTs and the numpy/scipy array work release the GIL);
+concurrent requests for one missing tile compute it once. Tiles below a leaf of the subdivision (too
+few items, or no detail gained) are resampled from that leaf, so they stay consistent with what the
+leaf shows. The map folder itself (files, manifest, positions) is `dkmap.maps`'s.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import threading
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import scipy.ndimage
 
-from dkmap.atomic import sha256_file
 from dkmap.contour.mask import FarMask
-from dkmap.contour.tiles import ContourField, Kernel, compute_tile
+from dkmap.contour.tiles import ContourField, compute_tile
 from dkmap.lru import LRUCache
+from dkmap.maps.layout import level_file
+from dkmap.maps.manifest import Manifest
 
 log = logging.getLogger(__name__)
 
-REQUIRED_KEYS = ("dataset", "metric", "n_items", "kernel", "colour_domain", "value_range", "tile_size",
-                 "max_level", "precomputed_levels", "levels", "subdivision", "mask", "files", "settings")
 TILE_CACHE_BYTES = 64 << 20  # deep tiles kept per map: 256 tiles of 256² float32
 
 
-class MapError(ValueError):
-    """A built map is missing, corrupted or inconsistent; the message names the file and the problem."""
+class TileStore:
+    """Every level's T×T tiles of one built map: stored grids, and deep tiles computed and cached."""
 
-
-class BuiltMap:
-    """One built map: manifest, positions, sampling levels and contour tiles of every level."""
-
-    def __init__(self, root: Path, manifest: dict):
+    def __init__(self, root: Path, manifest: Manifest, positions: np.ndarray,
+                 load_values: Callable[[], np.ndarray]):
         self.root = root
         self.manifest = manifest
-        self.tile_size = int(manifest["tile_size"])
-        self.max_level = int(manifest["max_level"])
-        self.n_items = int(manifest["n_items"])
-        self.positions = np.load(root / "positions.npy", mmap_mode="r")
-        self.sampling = {name: np.load(root / f"sampling_{name}.npy", mmap_mode="r")
-                         for name in ("bluenoise", "random")}
-        self._levels = {z: np.load(root / "levels" / f"level_{z}.npy", mmap_mode="r")
-                        for z in manifest["precomputed_levels"]}
-        self._alphas = {int(lv["z"]): float(lv["alpha"]) for lv in manifest["levels"]}
-        self._leaves = {int(z): {tuple(t) for t in tiles}
-                        for z, tiles in manifest["subdivision"].get("detail_leaves", {}).items()}
+        self.tile_size = manifest.tile_size
+        self.max_level = manifest.max_level
+        self.positions = positions
+        self._load_values = load_values
+        self._levels = {z: np.load(root / level_file(z), mmap_mode="r") for z in manifest.stored_levels}
+        self._alphas = manifest.alphas
+        self._leaves = manifest.detail_leaves
         self._field: ContourField | None = None
         self._mask: FarMask | None = None
         self._sorted_x: np.ndarray | None = None
         self._stored_counts: dict[tuple[int, int, int], int] = {}
         self._cache = LRUCache(TILE_CACHE_BYTES, size_of=lambda tile: tile.nbytes)
         self._parts_lock = threading.Lock()
-
-    @property
-    def colour_domain(self) -> tuple[float, float]:
-        lo, hi = self.manifest["colour_domain"]
-        return float(lo), float(hi)
 
     def alpha(self, z: int) -> float:
         """α used at level z (the last level's α below it)."""
@@ -80,7 +66,7 @@ class BuiltMap:
         self._check_tile(z, x, y)
         if z >= self.max_level or (x, y) in self._leaves.get(z, ()):
             return True
-        return self.count_in_tile(z, x, y) < int(self.manifest["subdivision"]["min_points"])
+        return self.count_in_tile(z, x, y) < self.manifest.subdivide_min_points
 
     def leaf_ancestor(self, z: int, x: int, y: int) -> tuple[int, int, int] | None:
         """The shallowest proper ancestor of (z, x, y) that is a leaf, or None."""
@@ -105,12 +91,6 @@ class BuiltMap:
         a, b = np.searchsorted(by_x[:, 0], [x / n, (x + 1) / n])
         ys = by_x[a:b, 1]
         return int(np.count_nonzero((ys >= y / n) & (ys < (y + 1) / n)))
-
-    def items_at_level(self, z: int, sampling: str = "bluenoise") -> np.ndarray:
-        """Bool per item: shown in overlay mode at level z."""
-        if sampling not in self.sampling:
-            raise ValueError(f"sampling must be one of {sorted(self.sampling)}, got {sampling!r}")
-        return np.asarray(self.sampling[sampling]) <= z
 
     # -- internals ---------------------------------------------------------------------------------
     def _positions_by_x(self) -> np.ndarray:
@@ -160,16 +140,13 @@ class BuiltMap:
         return self._field, self._mask
 
     def _build_parts(self) -> None:
-        k = self.manifest["kernel"]
-        s = self.manifest["settings"]
-        values = np.load(self.root / "values.npy")
         positions = np.asarray(self.positions, dtype=np.float64)
-        if self.manifest["mask"]["enabled"]:
-            self._mask = FarMask(positions, float(self.manifest["mask"]["radius"]))
-        self._field = ContourField(positions, values,
-                                   Kernel(float(k["alpha"]), float(k["beta"]), float(k["scale"]), float(k["m_mean"])),
-                                   self.tile_size, int(s.get("max_grid", 2048)), s.get("oversample"),
-                                   s.get("near_margin"))
+        radius = self.manifest.mask_radius
+        if radius is not None:
+            self._mask = FarMask(positions, radius)
+        s = self.manifest.contour_settings()
+        self._field = ContourField(positions, self._load_values(), self.manifest.kernel, self.tile_size,
+                                   int(s["max_grid"]), s["oversample"], s["near_margin"])
 
     def _resample(self, leaf: tuple[int, int, int], z: int, x: int, y: int) -> np.ndarray:
         """Bilinear values of leaf tile at the cell centres of (z, x, y) (NaN stays NaN)."""
@@ -186,54 +163,3 @@ class BuiltMap:
                                             mode="nearest") > 0.5
         out[nan] = np.nan
         return out.astype(np.float32)
-
-
-def open_map(dataset_dir: str | os.PathLike, metric: str, verify: bool = True) -> BuiltMap:
-    """Open DATASET/maps/<metric>/; MapError when it is missing, corrupted or does not match itself.
-
-    verify=True checks every file's SHA-256 against the manifest (about 0.1 s per 40 MB).
-    """
-    root = Path(dataset_dir) / "maps" / metric
-    path = root / "manifest.json"
-    if not path.is_file():
-        raise MapError(f"no built map for metric {metric!r}: {path} is missing (run `dkmap build`)")
-    try:
-        manifest = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
-        raise MapError(f"{path}: unreadable manifest ({err})") from err
-    missing = [k for k in REQUIRED_KEYS if k not in manifest]
-    if missing:
-        raise MapError(f"{path}: manifest lacks {missing}")
-    if manifest["metric"] != metric:
-        raise MapError(f"{path}: manifest is for metric {manifest['metric']!r}, not {metric!r}")
-    for rel, info in manifest["files"].items():
-        file = root / rel
-        if not file.is_file():
-            raise MapError(f"{file}: listed in the manifest but missing")
-        if file.stat().st_size != info["bytes"]:
-            raise MapError(f"{file}: {file.stat().st_size} bytes, the manifest says {info['bytes']}")
-        if verify and sha256_file(file) != info["sha256"]:
-            raise MapError(f"{file}: checksum differs from the manifest (corrupted or replaced)")
-    _check_shapes(root, manifest)
-    return BuiltMap(root, manifest)
-
-
-def _check_shapes(root: Path, manifest: dict) -> None:
-    n, T = int(manifest["n_items"]), int(manifest["tile_size"])
-    expected = {"positions.npy": ((n, 2), np.float32), "values.npy": ((n,), np.float64),
-                "sampling_bluenoise.npy": ((n,), np.uint8), "sampling_random.npy": ((n,), np.uint8)}
-    for z in manifest["precomputed_levels"]:
-        expected[f"levels/level_{z}.npy"] = (((T << z), (T << z)), np.float32)
-    for rel, (shape, dtype) in expected.items():
-        file = root / rel
-        if not file.is_file():
-            raise MapError(f"{file}: missing")
-        try:
-            arr = np.load(file, mmap_mode="r")
-        except (OSError, ValueError) as err:
-            raise MapError(f"{file}: not a readable .npy array ({err})") from err
-        if arr.shape != shape or arr.dtype != dtype:
-            raise MapError(f"{file}: shape {arr.shape} {arr.dtype}, expected {shape} {np.dtype(dtype)}")
-    levels = [int(lv["z"]) for lv in manifest["levels"]]
-    if levels != list(range(int(manifest["max_level"]) + 1)):
-        raise MapError(f"{root / 'manifest.json'}: levels {levels} do not cover 0..{manifest['max_level']}")

@@ -16,7 +16,6 @@ lattice nodes) and their cell-lattice contribution is swapped for the fine one.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 import numpy as np
 import scipy.ndimage
@@ -26,6 +25,7 @@ from dkmap.contour.binning import bin_linear, lattice_coords
 from dkmap.contour.fft import convolve_t_kernel
 from dkmap.device import pick_device
 from dkmap.lru import LRUCache
+from dkmap.projection.kernel import Kernel
 
 log = logging.getLogger(__name__)
 
@@ -41,20 +41,6 @@ OVERSAMPLED_LATTICE = 1024  # fine-lattice nodes a side per block of that correc
 # grid, so a map with many deep levels needs one per level (68 MB each at max_grid 2048); never
 # fewer than 4 of the largest grids.
 GLOBAL_CACHE_BYTES = 640 << 20
-
-
-@dataclass(frozen=True)
-class Kernel:
-    """Kernel-regression parameters in unit-square coordinates (α' = α / c^{2β} after scaling by c)."""
-
-    alpha: float
-    beta: float
-    scale: float = 1.0
-    m_mean: float = 0.0
-
-    def values(self, num: np.ndarray, den: np.ndarray) -> np.ndarray:
-        """m̂ from the Nadaraya–Watson sums, in metric units."""
-        return (1.0 - self.scale) * self.m_mean + self.scale * (num / den)
 
 
 def cell_centres(z: int, tile_size: int, tx: int, ty: int) -> np.ndarray:
@@ -131,7 +117,7 @@ class ContourField:
         sums = self.window_sums(z, 0, 0, n, n, alpha)
         if self.oversampling(z, alpha) > 1:
             sums = sums + self._oversampled_correction(z, 0, 0, n, n, alpha)
-        return self.kernel.values(sums[0], sums[1])
+        return self.kernel.estimate(sums[0], sums[1])
 
     def tile(self, z: int, tx: int, ty: int, alpha: float | None = None) -> np.ndarray:
         """Tile (z, tx, ty) as a (T, T) float64 array of m̂; any level, deep ones by near + far field."""
@@ -142,7 +128,7 @@ class ContourField:
         sums = self.window_sums(z, ty * T, tx * T, T, T, alpha)
         if self.oversampling(z, alpha) > 1:
             sums = sums + self._oversampled_correction(z, ty * T, tx * T, T, T, alpha)
-        return self.kernel.values(sums[0], sums[1])
+        return self.kernel.estimate(sums[0], sums[1])
 
     def window_sums(self, z: int, row0: int, col0: int, rows: int, cols: int, alpha: float) -> np.ndarray:
         """(2, rows, cols) NW numerator and denominator at cell centres of level z (float64), with

@@ -282,7 +282,8 @@ class Dataset:
         return path
 
 
-def _read_meta(root: Path) -> dict:
+def read_meta(root: Path) -> dict:
+    """The validated dataset.yaml of the dataset folder `root` (DatasetError naming what is wrong)."""
     meta_path = root / "dataset.yaml"
     if not meta_path.is_file():
         raise DatasetError(f"{root}: not a dataset folder (missing dataset.yaml)")
@@ -301,7 +302,7 @@ def open_dataset(path: str | os.PathLike, verify_checksums: bool = False) -> Dat
     root = Path(path).resolve()
     if not root.is_dir():
         raise DatasetError(f"{root}: dataset folder does not exist")
-    meta = _read_meta(root)
+    meta = read_meta(root)
     if meta.get("layout") == SHARDED:
         items_path = root / "items"
         items, embedding_files = _sharded_files(root, meta)

@@ -30,6 +30,9 @@ from dkmap.distributed.field import DistributedField
 from dkmap.distributed.index import build_indexes_dask
 from dkmap.distributed.reduction import RETRIES, identity, tree_reduce
 from dkmap.distributed.shards import DEFAULT_PARTITION_ROWS, PartitionedDataset
+from dkmap.maps import layout
+from dkmap.maps.built import to_unit_square
+from dkmap.maps.manifest import Manifest
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +50,7 @@ def build_map_dask(dataset_dir: str | Path, metric: str, settings: BuildSettings
     settings = pipeline.coerce_settings(settings)
     source = PartitionedDataset(dataset_dir, partition_rows)
     pipeline.require_metric(source.name, source.meta["metrics"], metric)
-    target = source.root / "maps" / metric
+    target = layout.map_dir(source.root, metric)
     # the same inputs as the single-machine build, so either engine reuses the other's build
     inputs = pipeline.input_checksums(source.root, source.meta, metric)
     if pipeline.reused(target, inputs, settings, force, progress):
@@ -113,13 +116,13 @@ class DaskBuild:
         bar.close()
 
     # -- the stages, in the single-machine build's order --------------------------------------------
-    def build_into(self, tmp: Path, inputs: dict) -> dict:
+    def build_into(self, tmp: Path, inputs: dict) -> Manifest:
         s, stages, progress = self.settings, self.stages, self.progress
         m = pipeline.metric_values(self.source.column(self.metric), self.metric)
         is_train = (self.source.column("split") == "train").to_numpy()
         with stages("fit"):
             fitted, n_fit = pipeline.fit_projection(RowFetcher(self), m, is_train, s, progress)
-            fitted.save(tmp / "projector.pt")
+            fitted.save(tmp / layout.PROJECTOR)
         with stages("transform"):
             net = self.client.submit(_slim, fitted, key=f"fitted-{self.token}", pure=False)
             raw_parts = self.map_parts("transform", tasks.project, self.sources, self.parts,
@@ -164,10 +167,9 @@ def _slim(fitted):
 
 def _part_data(raw: np.ndarray, source: PartitionedDataset, part, metric: str, scale: float,
                shift: list[float]) -> tuple[np.ndarray, np.ndarray]:
-    """(unit-square positions, metric values) of one partition: `normalise_positions`' arithmetic
-    with the global scale and shift, so the values equal the driver's bit for bit."""
-    positions = np.clip(np.asarray(raw, dtype=np.float64) * scale + np.asarray(shift), 0.0, 1.0)
-    return positions, tasks.values(source, part, metric)
+    """(unit-square positions, metric values) of one partition: the driver's normalisation with the
+    global scale and shift, so the values equal the driver's bit for bit."""
+    return to_unit_square(raw, {"scale": scale, "shift": shift}), tasks.values(source, part, metric)
 
 
 def _bin_part(part: tuple[np.ndarray, np.ndarray], resolution: int, window) -> np.ndarray:

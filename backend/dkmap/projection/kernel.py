@@ -1,15 +1,19 @@
 """Generalised t-kernel and Nadaraya–Watson regression in the 2-D map, for torch and numpy inputs.
 
-The same functions serve training (autograd, one mini-batch) and direct evaluation over many
-centres (chunked so memory stays bounded).
+The one place of this maths: training (autograd, one mini-batch), the exact sums the contour's FFT
+must match, α refinement and `BuiltMap.predict` all call these functions; `Kernel` is the value
+type (α, β, s, μ) every stage passes on.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
+
+from dkmap.device import pick_device
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +23,49 @@ COINCIDENT_D2 = 1e-12
 
 # Elements of one (queries × centres) block in nadaraya_watson; bounds memory to ~100 MB (float64).
 CHUNK_ELEMENTS = 1 << 23
+# Elements of one (queries × centres) block in kernel_sums (~130 MB per float64 temporary).
+SUM_BLOCK_ELEMENTS = 1 << 24
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """Kernel regression m̂(y) = (1 − s)·μ + s·NW(y) with K = 1 / (1 + α‖d‖^{2β}) (METHOD.md §3.2, §4).
+
+    α is in the units of the positions it is used with: a map's kernel is in unit-square
+    coordinates (`rescaled`)."""
+
+    alpha: float
+    beta: float
+    scale: float = 1.0
+    m_mean: float = 0.0
+
+    @classmethod
+    def from_fitted(cls, kernel: dict) -> "Kernel":
+        """The kernel of a FittedMap's `kernel` dict (alpha, beta, scale, m_mean; m_std is the loss's)."""
+        return cls(alpha=float(kernel["alpha"]), beta=float(kernel["beta"]), scale=float(kernel["scale"]),
+                   m_mean=float(kernel["m_mean"]))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def with_alpha(self, alpha: float) -> "Kernel":
+        """The same kernel with another α (a zoom level's refined α)."""
+        return replace(self, alpha=float(alpha))
+
+    def rescaled(self, c: float) -> "Kernel":
+        """The kernel for positions multiplied by c: ‖c·d‖^{2β} = c^{2β}‖d‖^{2β}, so α' = α / c^{2β}."""
+        return self.with_alpha(self.alpha / c ** (2 * self.beta))
+
+    def estimate(self, num, den):
+        """m̂ from the Nadaraya–Watson sums (numerator, denominator), in metric units."""
+        return (1.0 - self.scale) * self.m_mean + self.scale * (num / den)
+
+    def evaluate(self, queries, centres, values, device: str | torch.device | None = None) -> np.ndarray:
+        """m̂ at each query from every centre, exactly (O(queries × centres)), float64."""
+        num, den = kernel_sums(queries, centres, values, self.alpha, self.beta, device)
+        # s·num/den rounds as the α refinement always has (estimate() as the tiles: s·(num/den));
+        # one association for both would move recorded validation MSEs in their last bits.
+        return (1.0 - self.scale) * self.m_mean + self.scale * num / den
 
 
 def squared_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -40,19 +87,20 @@ def squared_distances(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return d2.clamp_min(0.0)
 
 
-def t_kernel(d2, alpha, beta):
+def t_kernel(d2, alpha, beta, coincident: float = COINCIDENT_D2):
     """K = 1 / (1 + α·(d²)^β) for squared distances d² (torch tensor or numpy array).
 
-    Coincident points (d² ≤ 1e-12) get K = 1 with a zero gradient, so gradients stay finite for
-    β < 1. alpha and beta may be floats or 0-d tensors (learnable).
+    Coincident points (d² ≤ `coincident`, default 1e-12) get K = 1 with a zero gradient, so
+    gradients stay finite for β < 1; the contour passes 0 (the formula itself, which is 1 at d = 0).
+    alpha and beta may be floats or 0-d tensors (learnable).
     """
     if isinstance(d2, torch.Tensor):
-        positive = d2 > COINCIDENT_D2
+        positive = d2 > coincident
         safe = torch.where(positive, d2, torch.ones_like(d2))
         power = torch.where(positive, safe.pow(beta), torch.zeros_like(d2))
         return 1.0 / (1.0 + alpha * power)
     d2 = np.asarray(d2, dtype=np.float64)
-    positive = d2 > COINCIDENT_D2
+    positive = d2 > coincident
     power = np.where(positive, np.power(np.where(positive, d2, 1.0), float(beta)), 0.0)
     return 1.0 / (1.0 + float(alpha) * power)
 
@@ -88,3 +136,24 @@ def nadaraya_watson(queries, centres, values, alpha, beta,
         out.append((k @ values) / weight)
     result = torch.cat(out) if out else values.new_zeros(0)
     return result.numpy() if as_numpy else result
+
+
+def kernel_sums(queries, centres, values, alpha: float, beta: float,
+                device: str | torch.device | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(Σ_k K(q, c_k)·v_k, Σ_k K(q, c_k)) at each 2-D query, float64, exactly, in blocks of queries ×
+    centres: the reference the FFT contour must match, and the map's own estimate."""
+    device = pick_device(device)
+    q = torch.as_tensor(np.asarray(queries, dtype=np.float64), device=device)
+    c = torch.as_tensor(np.asarray(centres, dtype=np.float64), device=device)
+    v = torch.as_tensor(np.asarray(values, dtype=np.float64), device=device)
+    num = torch.zeros(len(q), dtype=torch.float64, device=device)
+    den = torch.zeros(len(q), dtype=torch.float64, device=device)
+    q_step = max(1, min(len(q), SUM_BLOCK_ELEMENTS // max(1, len(c))))
+    c_step = max(1, SUM_BLOCK_ELEMENTS // q_step)
+    for i in range(0, len(q), q_step):
+        for j in range(0, len(c), c_step):
+            k = t_kernel(squared_distances(q[i:i + q_step], c[j:j + c_step]), float(alpha), float(beta),
+                         coincident=0.0)
+            num[i:i + q_step] += k @ v[j:j + c_step]
+            den[i:i + q_step] += k.sum(1)
+    return num.cpu().numpy(), den.cpu().numpy()

@@ -6,6 +6,7 @@ import logging
 
 from flask import Blueprint, jsonify, request
 
+from dkmap.server.ops.spec import spec as spec_of
 from dkmap.server.registry import registry
 from dkmap.server.validation import bad_request, parse_int
 
@@ -38,7 +39,7 @@ def spec(dataset: str):
     if x == y:
         bad_request(f"parameters 'x' and 'y' must name different spaces, both are {x!r}")
     k = parse_int("k", request.args.get("k"), 1, MAX_K, default=10)
-    result = reg.spec(dataset, x, y, k)
+    result = spec_of(reg, dataset, x, y, k)
     prompts = ds.items["prompt"]
     ids = reg.ids(dataset)
     clusters = [

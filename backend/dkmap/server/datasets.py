@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, jsonify
-from werkzeug.exceptions import HTTPException
 
 from dkmap.data.store import DatasetError
+from dkmap.errors import NotFound, Unavailable
 from dkmap.server.registry import registry
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,6 @@ def list_all():
     for name in reg.dataset_names():
         try:
             out.append(describe_dataset(name))
-        except (DatasetError, HTTPException) as exc:
+        except (DatasetError, NotFound, Unavailable) as exc:
             log.warning("skipping dataset folder '%s': %s", name, exc)
     return jsonify({"datasets": out})

@@ -1,4 +1,5 @@
-"""Turns every HTTP error into the API's JSON shape `{"error": {"code", "message"}}`."""
+"""Turns every error into the API's JSON shape `{"error": {"code", "message"}}`: the one place where
+domain errors (`dkmap.errors`) become HTTP statuses."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import logging
 
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
+
+from dkmap.errors import NotFound, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +27,14 @@ def register_error_handlers(app: Flask) -> None:
     def _too_large(exc: RequestEntityTooLarge):
         cap = app.config.get("MAX_CONTENT_LENGTH")
         return error_response(413, f"request body too large: the limit is {cap} bytes")
+
+    @app.errorhandler(NotFound)
+    def _not_found(exc: NotFound):
+        return error_response(404, str(exc))
+
+    @app.errorhandler(Unavailable)
+    def _unavailable(exc: Unavailable):
+        return error_response(500, str(exc))
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):

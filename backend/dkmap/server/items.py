@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, abort, jsonify, request, send_file
+from flask import Blueprint, jsonify, request, send_file
 
+from dkmap.errors import NotFound
+from dkmap.server.ops.nearest import nearest
 from dkmap.server.registry import registry
 from dkmap.server.urls import image_url
 from dkmap.server.validation import parse_int
@@ -26,14 +28,15 @@ def _model_param(ds, dataset: str) -> str:
 
 @bp.get("")
 def item(dataset: str, item_id: str):
-    """Prompt, split, metric values, image URLs per generator and the position on each built map."""
+    """Prompt, split, metric values, image URLs per generator and the position on each built map (read
+    from its positions alone: no map is opened for this)."""
     reg = registry()
     ds = reg.dataset(dataset)
     row = reg.row_of(ds, dataset, item_id)
     record = ds.items.iloc[row]
     positions = {}
     for metric in reg.built_metrics(dataset):
-        xy = reg.map(dataset, metric).positions[row]
+        xy = reg.positions(dataset, metric)[row]
         positions[metric] = [float(xy[0]), float(xy[1])]
     return jsonify({
         "id": str(record["id"]), "row": row, "prompt": str(record["prompt"]),
@@ -52,7 +55,7 @@ def similar(dataset: str, item_id: str):
     row = reg.row_of(ds, dataset, item_id)
     model = _model_param(ds, dataset)
     k = parse_int("k", request.args.get("k"), 1, MAX_K, default=8)
-    rows, scores = reg.nearest(dataset, model, row, k)
+    rows, scores = nearest(reg, dataset, model, row, k)
     ids = reg.ids(dataset)
     neighbours = [
         {"id": str(ids[r]), "row": int(r), "score": float(s), "prompt": str(ds.items["prompt"].iat[r]),
@@ -73,8 +76,8 @@ def image(dataset: str, item_id: str):
         path = ds.image_path(row, model)
     except (KeyError, ValueError) as exc:
         log.warning("image of row %d (%s) refused: %s", row, model, exc)
-        abort(404, description=f"no image for item '{item_id}' and model '{model}'")
+        raise NotFound(f"no image for item '{item_id}' and model '{model}'") from exc
     mimetype = IMAGE_TYPES.get(path.suffix.lower())
     if mimetype is None or not path.is_file():
-        abort(404, description=f"no image file for item '{item_id}' and model '{model}'")
+        raise NotFound(f"no image file for item '{item_id}' and model '{model}'")
     return send_file(path, mimetype=mimetype, conditional=True, max_age=3600)

@@ -7,9 +7,9 @@ import logging
 import numpy as np
 from flask import Blueprint, Response, jsonify, request
 
+from dkmap.maps.built import SAMPLINGS, BuiltMap
 from dkmap.server import encode
 from dkmap.server.registry import registry
-from dkmap.server.served_map import SAMPLINGS
 from dkmap.server.validation import json_body, parse_bbox, parse_choice, parse_int, parse_row_list
 
 log = logging.getLogger(__name__)
@@ -28,24 +28,23 @@ def json_response(text: str | bytes) -> Response:
 
 @bp.get("")
 def info(dataset: str, metric: str):
-    """Bounds, colour domain, kernel, levels with α_k and validation MSE, settings and timings."""
+    """Bounds, colour domain, kernel (α, β, s, μ), levels with α_k and validation MSE, settings, timings."""
     reg = registry()
-    served = reg.map(dataset, metric)
+    built = reg.map(dataset, metric)
     meta = reg.dataset(dataset).metrics[metric]
-    man = served.manifest
-    kernel = man.get("kernel", {})
+    man = built.manifest.data
     return jsonify({
-        "dataset": dataset, "metric": metric, "n_items": int(man.get("n_items", len(served.positions))),
+        "dataset": dataset, "metric": metric, "n_items": built.n_items,
         "kind": meta.get("kind", "score"), "description": meta.get("description", ""),
         "unit": meta.get("unit", ""), "bounds": [0, 0, 1, 1],
-        "tile_size": served.tile_size, "max_level": served.max_level,
-        "precomputed_levels": served.precomputed_levels,
-        "colour_domain": man.get("colour_domain"), "value_range": man.get("value_range"),
+        "tile_size": built.tile_size, "max_level": built.max_level,
+        "precomputed_levels": built.n_stored_levels,
+        "colour_domain": man["colour_domain"], "value_range": man["value_range"],
         "diverging": meta.get("kind") == "difference",
-        "kernel": {k: kernel.get(k) for k in ("alpha", "beta", "scale")},
-        "levels": man.get("levels", []), "mask": man.get("mask", {}),
-        "sampling": {"max_level": served.sampling_max_level()},
-        "settings": man.get("settings", {}), "timings": man.get("timings", {}),
+        "kernel": built.kernel.to_dict(),
+        "levels": man["levels"], "mask": man["mask"],
+        "sampling": {"max_level": built.sampling_max_level()},
+        "settings": man["settings"], "timings": man.get("timings", {}),
     })
 
 
@@ -53,18 +52,18 @@ def info(dataset: str, metric: str):
 def contour_tile(dataset: str, metric: str, z: str, x: str, y: str):
     """One T×T tile of predicted metric values; rows are y, masked cells are null."""
     reg = registry()
-    served = reg.map(dataset, metric)
-    zi = parse_int("z", z, 0, served.max_level)
+    built = reg.map(dataset, metric)
+    zi = parse_int("z", z, 0, built.max_level)
     xi = parse_int("x", x, 0, 2**zi - 1)
     yi = parse_int("y", y, 0, 2**zi - 1)
 
     def encode_tile() -> bytes:
-        values = served.tile(zi, xi, yi)
+        values = built.tile(zi, xi, yi)
         text = encode.obj({"z": zi, "x": xi, "y": yi, "size": int(values.shape[0])},
                           {"values": encode.float_grid(values)})
         return text.encode()
 
-    key = (dataset, metric, served.stamp, zi, xi, yi)
+    key = (dataset, metric, built.stamp, zi, xi, yi)
     return json_response(reg.tiles.get_or_compute(key, encode_tile))
 
 
@@ -72,7 +71,7 @@ def contour_tile(dataset: str, metric: str, z: str, x: str, y: str):
 def points(dataset: str, metric: str):
     """Items in the bbox at zoom z: sampled (level <= z) or all, capped at `limit`."""
     reg = registry()
-    served = reg.map(dataset, metric)
+    built = reg.map(dataset, metric)
     args = request.args
     z = parse_int("z", args.get("z"), 0, MAX_POINT_Z, default=0)
     bbox = parse_bbox(args.get("bbox"))
@@ -80,9 +79,9 @@ def points(dataset: str, metric: str):
     limit = parse_int("limit", args.get("limit"), 1, MAX_LIMIT, default=DEFAULT_LIMIT)
 
     if sampling == "all":
-        rows = served.index().in_bbox(bbox)
+        rows = built.index().in_bbox(bbox)
     else:
-        rows = served.levelled(sampling).in_bbox(bbox, z)
+        rows = built.levelled(sampling).in_bbox(bbox, z)
     total = int(len(rows))
     capped = total > limit
     if capped:
@@ -93,7 +92,7 @@ def points(dataset: str, metric: str):
             rows = rows[:limit]  # coarser levels come first, so the cap keeps the nesting
     text = encode.obj(
         {"z": z, "sampling": sampling, "total_in_view": total, "returned": int(len(rows)), "capped": capped},
-        {"points": points_of(reg, dataset, metric, served, rows)},
+        {"points": points_of(reg, dataset, built, rows)},
     )
     return json_response(text)
 
@@ -102,16 +101,16 @@ def points(dataset: str, metric: str):
 def points_of_rows(dataset: str, metric: str):
     """The listed items (body `{"rows": [...]}`, 1 to 100 000 rows) with their positions on this map."""
     reg = registry()
-    served = reg.map(dataset, metric)
-    rows = parse_row_list(json_body().get("rows"), len(served.positions))
+    built = reg.map(dataset, metric)
+    rows = parse_row_list(json_body().get("rows"), built.n_items)
     return json_response(encode.obj({"returned": int(len(rows))},
-                                    {"points": points_of(reg, dataset, metric, served, rows)}))
+                                    {"points": points_of(reg, dataset, built, rows)}))
 
 
-def points_of(reg, dataset: str, metric: str, served, rows: np.ndarray, fields: dict | None = None) -> str:
-    """Columnar JSON of `rows`: row, id, x, y (on this map) and metric value, after any plain `fields`."""
-    xy = served.positions[rows]
-    values = reg.metric_values(dataset, metric)[rows]
+def points_of(reg, dataset: str, built: BuiltMap, rows: np.ndarray, fields: dict | None = None) -> str:
+    """Columnar JSON of `rows`: row, id, x, y and metric value (the map's own), after any plain `fields`."""
+    xy = built.positions[rows]
+    values = built.values[rows]
     return encode.obj({**(fields or {}), "id": reg.ids(dataset)[rows].tolist()}, {
         "row": encode.int_list(rows), "x": encode.float_list(xy[:, 0]),
         "y": encode.float_list(xy[:, 1]), "value": encode.float_list(values, encode.FLOAT64_FMT)})

@@ -1,8 +1,10 @@
-"""Process-wide stores shared by all requests: datasets, built maps, Faiss indexes, KeyBERT, tiles.
+"""Process-wide stores shared by all requests: datasets, built maps, and the load-once cache.
 
 Everything is loaded on first use and kept; built arrays are memory-mapped, so threads (and the
 OS page cache) share them. Dataset names are only ever looked up in the dict of folders found
-under DATA_DIR, never joined into a path from the URL.
+under DATA_DIR, never joined into a path from the URL. Lookups raise `dkmap.errors.NotFound` or
+`Unavailable` (never an HTTP abort); `dkmap.server.errors` maps them to responses. The domain
+operations (nearest images, keywords, SPEC) are in `dkmap.server.ops`.
 """
 
 from __future__ import annotations
@@ -14,11 +16,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
-from flask import abort, current_app
+from flask import current_app
 
 from dkmap.data.store import Dataset, DatasetError, list_datasets, open_dataset
-from dkmap.server.served_map import ServedMap
+from dkmap.errors import NotFound, Unavailable
 from dkmap.lru import LRUCache
+from dkmap.maps import MapError, layout
+from dkmap.maps.built import BuiltMap, open_map
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +56,7 @@ class Registry:
         self._loaded: dict[tuple, Any] = {}
         self._lock = threading.Lock()
         self._key_locks: dict[tuple, threading.Lock] = {}
-        self._spec_lock = threading.Lock()
+        self.spec_lock = threading.Lock()
         self.selection_slots = threading.BoundedSemaphore(SELECTION_SLOTS)
         self.rescan()
 
@@ -75,11 +79,11 @@ class Registry:
             folder = self._folders.get(name)
         if folder is None:
             known = ", ".join(self.dataset_names()) or "none"
-            abort(404, description=f"unknown dataset '{name}' (available: {known})")
+            raise NotFound(f"unknown dataset '{name}' (available: {known})")
         return folder
 
     # ---- load-once helper ------------------------------------------------------------------
-    def _once(self, key: tuple, load: Callable[[], Any]) -> Any:
+    def once(self, key: tuple, load: Callable[[], Any]) -> Any:
         """Return the value stored under `key`, loading it exactly once even under concurrency."""
         value = self._loaded.get(key)
         if value is not None:
@@ -97,154 +101,113 @@ class Registry:
 
     # ---- datasets --------------------------------------------------------------------------
     def dataset(self, name: str) -> Dataset:
-        """The opened dataset `name` (404 if unknown)."""
+        """The opened dataset `name` (NotFound if unknown, Unavailable if it cannot be opened)."""
         folder = self._folder(name)
         try:
-            return self._once(("dataset", name), lambda: open_dataset(folder))
+            return self.once(("dataset", name), lambda: open_dataset(folder))
         except DatasetError as exc:
             log.error("dataset folder %s cannot be opened: %s", folder, exc)
-            abort(500, description=f"dataset '{name}' could not be opened (see the server log)")
+            raise Unavailable(f"dataset '{name}' could not be opened (see the server log)") from exc
 
     def require_metric(self, ds: Dataset, dataset: str, metric: str) -> dict:
-        """The metric's info dict (404 naming the metric and the known ones if unknown)."""
+        """The metric's info dict (NotFound naming the metric and the known ones if unknown)."""
         info = ds.metrics.get(metric)
         if info is None:
             known = ", ".join(ds.metrics) or "none"
-            abort(404, description=f"unknown metric '{metric}' for dataset '{dataset}' (available: {known})")
+            raise NotFound(f"unknown metric '{metric}' for dataset '{dataset}' (available: {known})")
         return info
 
     def require_generator(self, ds: Dataset, dataset: str, generator: str) -> str:
-        """`generator` if the dataset has it (404 naming the known ones otherwise)."""
+        """`generator` if the dataset has it (NotFound naming the known ones otherwise)."""
         if generator not in ds.generators:
-            abort(404, description=f"unknown model '{generator}' for dataset '{dataset}' "
-                                   f"(available: {', '.join(ds.generators)})")
+            raise NotFound(f"unknown model '{generator}' for dataset '{dataset}' "
+                           f"(available: {', '.join(ds.generators)})")
         return generator
 
     def row_of(self, ds: Dataset, dataset: str, item_id: str) -> int:
-        """Row of `item_id` (404 naming the id if unknown)."""
+        """Row of `item_id` (NotFound naming the id if unknown)."""
         try:
             return ds.row_of(item_id)
         except KeyError:
-            abort(404, description=f"unknown item id '{item_id}' in dataset '{dataset}'")
-
-    def metric_values(self, dataset: str, metric: str) -> np.ndarray:
-        """The metric column as float64, extracted once (the table copy is not redone per request)."""
-        ds = self.dataset(dataset)
-        self.require_metric(ds, dataset, metric)
-        return self._once(("metric", dataset, metric), lambda: ds.metric(metric))
+            raise NotFound(f"unknown item id '{item_id}' in dataset '{dataset}'") from None
 
     def ids(self, dataset: str) -> np.ndarray:
         """Item ids as a numpy array of str, extracted once."""
         ds = self.dataset(dataset)
-        return self._once(("ids", dataset), lambda: ds.ids.astype(str))
+        return self.once(("ids", dataset), lambda: ds.ids.astype(str))
 
-    def map(self, dataset: str, metric: str) -> ServedMap:
-        """The built map of `metric` (404 if the metric is unknown or not built); reloaded after a rebuild."""
+    def map(self, dataset: str, metric: str) -> BuiltMap:
+        """The built map of `metric` (NotFound if the metric is unknown or not built, Unavailable if it
+        cannot be opened); reloaded after a rebuild. Opening verifies every file's checksum."""
+        folder = self._map_folder(dataset, metric)
+        return self._current(("map", dataset, metric), folder, lambda: self._open_map(folder, dataset, metric))
+
+    def positions(self, dataset: str, metric: str) -> np.ndarray:
+        """The item positions on the built map of `metric` (memory-mapped), without opening the whole
+        map: an item request reads one row of each built map."""
+        loaded = self._loaded.get(("map", dataset, metric))
+        folder = self._map_folder(dataset, metric)
+        if loaded is not None and loaded.stamp == _stamp(folder):
+            return loaded.positions
+        return self._current(("positions", dataset, metric), folder,
+                             lambda: _Stamped(_stamp(folder), np.load(folder / layout.POSITIONS, mmap_mode="r"))).value
+
+    def _map_folder(self, dataset: str, metric: str) -> Path:
         ds = self.dataset(dataset)
         self.require_metric(ds, dataset, metric)
-        manifest = ds.root / "maps" / metric / "manifest.json"
-        try:
-            stamp = manifest.stat().st_mtime_ns
-        except FileNotFoundError:
-            abort(404, description=f"the map of metric '{metric}' in dataset '{dataset}' is not built "
-                                   f"(run: dkmap build {ds.root} --metric {metric})")
-        key = ("map", dataset, metric)
-        served = self._open_map(key, ds.root, dataset, metric)
-        if served.stamp != stamp:
-            log.info("map %s/%s changed on disk: reloading", dataset, metric)
+        folder = layout.map_dir(ds.root, metric)
+        if not layout.manifest_path(folder).is_file():
+            raise NotFound(f"the map of metric '{metric}' in dataset '{dataset}' is not built "
+                           f"(run: dkmap build {ds.root} --metric {metric})")
+        return folder
+
+    def _current(self, key: tuple, folder: Path, load: Callable[[], Any]) -> Any:
+        """The value under `key`, loaded again when the map folder's manifest changed since (a rebuild)."""
+        value = self.once(key, load)
+        stamp = _stamp(folder)
+        if value.stamp != stamp:
+            log.info("%s changed on disk: reloading", folder)
             with self._lock:
-                if self._loaded.get(key) is served:
+                if self._loaded.get(key) is value:
                     del self._loaded[key]
-            served = self._open_map(key, ds.root, dataset, metric)
-        return served
+            value = self.once(key, load)
+        return value
 
-    def _open_map(self, key: tuple, root: Path, dataset: str, metric: str) -> ServedMap:
-        from dkmap.contour.store import MapError
-
+    @staticmethod
+    def _open_map(folder: Path, dataset: str, metric: str) -> BuiltMap:
         try:
-            return self._once(key, lambda: ServedMap(root, metric))
+            built = open_map(folder)
         except MapError as exc:
             log.error("map %s/%s cannot be opened: %s", dataset, metric, exc)
-            abort(500, description=f"the map of metric '{metric}' in dataset '{dataset}' could not be "
-                                   f"opened (see the server log; rebuild it with dkmap build)")
-
-    def spec(self, dataset: str, x: str, y: str, k: int):
-        """SPEC of spaces x and y (dkmap.compare.spec), computed once per process and kept."""
-        from dkmap.compare.spec import spec
-
-        ds = self.dataset(dataset)
-        # One computation at a time: SPEC streams every item and is the heaviest request.
-        return self._once(("spec", dataset, x, y, k),
-                          lambda: _serialised(self._spec_lock, lambda: spec(ds.embedding(x), ds.embedding(y), k=k)))
+            raise Unavailable(f"the map of metric '{metric}' in dataset '{dataset}' could not be "
+                              f"opened (see the server log; rebuild it with dkmap build)") from exc
+        built.prepare_deep_tiles_in_background()
+        return built
 
     def prompts(self, dataset: str) -> np.ndarray:
         """Prompts as a numpy object array, extracted once (so rows can be gathered cheaply)."""
         ds = self.dataset(dataset)
-        return self._once(("prompts", dataset), lambda: ds.items["prompt"].to_numpy(dtype=object))
-
-    def faiss_index(self, dataset: str, generator: str):
-        """The Faiss index over `generator`'s image embeddings: the build's file, else built in memory."""
-        from dkmap import similarity
-
-        ds = self.dataset(dataset)
-        self.require_generator(ds, dataset, generator)
-        space = f"image_{generator}"
-
-        def load():
-            path = ds.root / "index" / f"{space}.faiss"
-            if path.is_file():
-                return similarity.load(path)
-            log.warning("no index file %s: building an in-memory index", path)
-            return similarity.build_index(ds.embedding(space))
-
-        return self._once(("faiss", dataset, generator), load)
-
-    def nearest(self, dataset: str, generator: str, row: int, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Rows and scores of the k images nearest to `row`'s image by `generator`, itself excluded."""
-        from dkmap import similarity
-
-        ds = self.dataset(dataset)
-        index = self.faiss_index(dataset, generator)
-        query = np.asarray(ds.embedding(f"image_{generator}")[row:row + 1], dtype=np.float32)
-        scores, ids = similarity.search(index, query, k + 1)
-        keep = (ids[0] >= 0) & (ids[0] != row)
-        return ids[0][keep][:k].astype(np.int64), scores[0][keep][:k]
-
-    def keyword_extractor(self):
-        """The keyword extractor with the local MiniLM model, loaded once per process."""
-        from dkmap.keywords import KeywordExtractor
-
-        return self._once(("keywords",), KeywordExtractor)
-
-    def keyword_view(self, dataset: str, rows: np.ndarray, population: int) -> dict:
-        """Keywords of `rows` (a uniform sample of a selection of `population` items when fewer) with a
-        similarity histogram per keyword and the bar of every row."""
-        from dkmap.data.gather import gather_rows
-
-        ds = self.dataset(dataset)
-        extractor = self.keyword_extractor()
-        prompts = self.prompts(dataset)[rows]
-        # Lassos read scattered rows of a store that may exceed memory (see dkmap.data.gather).
-        store = self._once(("minilm", dataset), lambda: _prepared(ds.embedding("minilm")))
-        emb = gather_rows(store, rows)
-        return extractor.extract(list(prompts), emb, max_docs=self.keyword_max_docs, population=population).to_dict()
+        return self.once(("prompts", dataset), lambda: ds.items["prompt"].to_numpy(dtype=object))
 
     def built_metrics(self, dataset: str) -> list[str]:
         """Metrics of `dataset` that have a built map folder."""
         ds = self.dataset(dataset)
-        return [m for m in ds.metrics if (ds.root / "maps" / m / "manifest.json").is_file()]
+        return [m for m in ds.metrics if layout.is_built(ds.root, m)]
 
 
-def _prepared(store):
-    from dkmap.data.gather import prepare_for_scattered_reads
+class _Stamped:
+    """A value loaded from a map folder, with the manifest stamp it was loaded at."""
 
-    log.info("MiniLM store advised for lasso reads: %s", prepare_for_scattered_reads(store))
-    return store
+    def __init__(self, stamp: int, value: Any) -> None:
+        self.stamp, self.value = stamp, value
 
 
-def _serialised(lock: threading.Lock, run: Callable[[], Any]) -> Any:
-    with lock:
-        return run()
+def _stamp(folder: Path) -> int:
+    """The manifest's modification time: a rebuild replaces the folder and changes it."""
+    try:
+        return layout.manifest_path(folder).stat().st_mtime_ns
+    except FileNotFoundError:
+        return -1
 
 
 def registry() -> Registry:

@@ -15,6 +15,7 @@ from flask import Blueprint
 
 from dkmap.server import encode
 from dkmap.server.maps import json_response, points_of
+from dkmap.server.ops.keywords import keyword_view
 from dkmap.server.registry import registry
 from dkmap.server.validation import MAX_SELECTION_IDS, bad_request, body_int, json_body, parse_id_list, parse_polygon
 
@@ -49,13 +50,13 @@ def value_stats(values: np.ndarray) -> dict:
             "max": float(values.max()), "median": float(np.median(values))}
 
 
-def selected_rows(reg, dataset: str, served, body: dict) -> np.ndarray:
+def selected_rows(reg, dataset: str, built, body: dict) -> np.ndarray:
     """Rows named by the body: inside its 'polygon' (in map-cell order), or its 'ids' (sorted; 404
     naming an unknown id)."""
     if ("polygon" in body) == ("ids" in body):
         bad_request("the body needs exactly one of 'polygon' (a lasso) or 'ids' (a list of item ids)")
     if "polygon" in body:
-        return served.index().in_polygon(parse_polygon(body["polygon"]))
+        return built.index().in_polygon(parse_polygon(body["polygon"]))
     ds = reg.dataset(dataset)
     return np.unique(np.asarray([reg.row_of(ds, dataset, i) for i in parse_id_list(body["ids"])], dtype=np.int64))
 
@@ -65,17 +66,17 @@ def selection(dataset: str, metric: str):
     """Count and metric statistics of every selected item; positions, ids and keyword histograms
     (METHOD.md §7) of a sample of at most SELECTION_SAMPLE of them (all when fewer)."""
     reg = registry()
-    served = reg.map(dataset, metric)
+    built = reg.map(dataset, metric)
     body = json_body()
     # Bounded at a few at a time: a lasso over millions holds its candidate arrays until it answers.
     with reg.selection_slots:
-        rows = selected_rows(reg, dataset, served, body)
-        sample = sample_rows(served.sampling_levels("random"), rows, reg.selection_sample)
-        stats = value_stats(reg.metric_values(dataset, metric)[rows])
-        keywords = reg.keyword_view(dataset, sample, population=len(rows))
+        rows = selected_rows(reg, dataset, built, body)
+        sample = sample_rows(built.sampling_levels("random"), rows, reg.selection_sample)
+        stats = value_stats(built.values[rows])
+        keywords = keyword_view(reg, dataset, sample, population=len(rows))
     text = encode.obj({"count": int(len(rows))}, {
         "stats": encode.obj(stats),
-        "sample": points_of(reg, dataset, metric, served, sample,
+        "sample": points_of(reg, dataset, built, sample,
                             {"size": int(len(sample)), "sampled": bool(len(sample) < len(rows))}),
         "keywords": encode.obj(keywords),
     })
@@ -86,12 +87,12 @@ def selection(dataset: str, metric: str):
 def selection_ids(dataset: str, metric: str):
     """One page of the selected items' ids and rows, in row order: `offset`, `limit` (≤ 100000)."""
     reg = registry()
-    served = reg.map(dataset, metric)
+    built = reg.map(dataset, metric)
     body = json_body()
     offset = body_int(body, "offset", 0, 2**53, 0)
     limit = body_int(body, "limit", 1, MAX_SELECTION_IDS, DEFAULT_ID_PAGE)
     with reg.selection_slots:
-        rows = np.sort(selected_rows(reg, dataset, served, body))
+        rows = np.sort(selected_rows(reg, dataset, built, body))
     page = rows[offset:offset + limit]
     end = offset + len(page)
     text = encode.obj({"count": int(len(rows)), "offset": offset, "next_offset": end if end < len(rows) else None}, {

@@ -1,23 +1,15 @@
-"""A small real dataset with built maps, and a real waitress server on loopback, for the API tests.
+"""The tiny API test dataset: 240 colour/shape prompts, two generators, real MiniLM prompt embeddings.
 
-Built once per test process (module-level cache), because several test files share it and pytest
-would otherwise run a session fixture imported into two modules twice.
+conftest.py's session fixture `tiny_data_dir` writes it and builds the maps of BUILT_METRICS once.
 """
 
 from __future__ import annotations
 
-import atexit
 import io
-import shutil
-import tempfile
-import threading
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
-import requests
 from PIL import Image
 
 COLOURS = {"red": (220, 30, 30), "blue": (30, 30, 220), "green": (30, 200, 30), "yellow": (240, 200, 20)}
@@ -87,26 +79,7 @@ def write_tiny_dataset(out: Path, n: int = N_ITEMS, seed: int = 0) -> Path:
     return out
 
 
-@dataclass
-class ApiServer:
-    """A running server: its base URL and the data folder it serves."""
-
-    url: str
-    data_dir: Path
-    app: object
-
-    def get(self, path: str, **kw) -> requests.Response:
-        return requests.get(self.url + path, timeout=60, **kw)
-
-    def post(self, path: str, **kw) -> requests.Response:
-        return requests.post(self.url + path, timeout=60, **kw)
-
-
-_CACHE: dict[str, object] = {}
-_LOCK = threading.Lock()
-
-
-def small_build_settings():
+def tiny_build_settings():
     """Tiny tiles so z 0..2 are precomputed and z 3..4 computed on request; few epochs."""
     from dkmap.config import BuildSettings
 
@@ -116,67 +89,11 @@ def small_build_settings():
 BUILT_METRICS = ("clip_a", "diff_ab")  # clip_b is left unbuilt on purpose
 
 
-def tiny_data_dir() -> Path:
-    """A temporary DATA_DIR holding the tiny dataset with maps of BUILT_METRICS (real pipeline)."""
+def build_tiny(data_dir: Path) -> Path:
+    """DATA_DIR/tiny with the maps of BUILT_METRICS built by the real pipeline; returns data_dir."""
     from dkmap.pipeline import build_map
 
-    with _LOCK:
-        if "data_dir" not in _CACHE:
-            root = Path(tempfile.mkdtemp(prefix="dkmap-api-"))
-            atexit.register(shutil.rmtree, root, ignore_errors=True)
-            write_tiny_dataset(root / DATASET)
-            for metric in BUILT_METRICS:
-                build_map(root / DATASET, metric, settings=small_build_settings(), progress=False)
-            _CACHE["data_dir"] = root
-        return _CACHE["data_dir"]
-
-
-class ServerHandle:
-    """Stops a waitress server running in a thread, closing its sockets from its own loop."""
-
-    def __init__(self, server, thread: threading.Thread) -> None:
-        self.server, self.thread = server, thread
-
-    def close(self) -> None:
-        from waitress import wasyncore
-
-        # Closing from another thread races select(); a trigger thunk runs inside the loop.
-        try:
-            self.server.trigger.pull_trigger(lambda: wasyncore.close_all(self.server._map))
-        except OSError:
-            # The trigger pipe was found closed already (EBADF) in about 1 of 6 runs of the API tests, after
-            # every response of the test had arrived; cause not found (cf. Pylons/waitress#468). Close here.
-            wasyncore.close_all(self.server._map, ignore_all=True)
-        self.thread.join(timeout=10)
-        self.server.task_dispatcher.shutdown()
-
-
-def start_server(data_dir: Path, config: dict | None = None) -> tuple[ApiServer, ServerHandle]:
-    """Start waitress on 127.0.0.1 with a free port in a daemon thread; return it and its handle."""
-    from waitress.server import create_server
-
-    from dkmap.server.app import create_app
-
-    app = create_app({"DATA_DIR": str(data_dir), **(config or {})})
-    server = create_server(app, host="127.0.0.1", port=0, threads=4)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    running = ApiServer(url=f"http://127.0.0.1:{server.effective_port}", data_dir=data_dir, app=app)
-    return running, ServerHandle(server, thread)
-
-
-@pytest.fixture(scope="module")
-def api() -> ApiServer:
-    """A real server over the tiny dataset, one per test module."""
-    running, server = start_server(tiny_data_dir())
-    yield running
-    server.close()
-
-
-def error_of(response: requests.Response) -> dict:
-    """The `error` object of an API error response (checks its shape and code)."""
-    body = response.json()
-    assert set(body) == {"error"}
-    assert set(body["error"]) == {"code", "message"}
-    assert body["error"]["code"] == response.status_code
-    return body["error"]
+    write_tiny_dataset(data_dir / DATASET)
+    for metric in BUILT_METRICS:
+        build_map(data_dir / DATASET, metric, settings=tiny_build_settings(), progress=False)
+    return data_dir

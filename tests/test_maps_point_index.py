@@ -1,4 +1,4 @@
-"""The server's grid indexes answer viewport and lasso queries exactly as a brute-force scan does."""
+"""dkmap.maps.point_index: the grid indexes answer viewport and lasso queries as a brute-force scan does."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from dkmap.geometry import points_in_polygon
-from dkmap.server.point_index import LevelledIndex, PointIndex
+from dkmap.maps.point_index import LevelledIndex, PointIndex
 
 
 def brute(pos, bbox, mask=None):
