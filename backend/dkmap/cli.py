@@ -76,7 +76,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
     if sample is not None and sample < 1:
         raise CliError(f"--selection-sample must be a positive integer, got {sample}")
     serve(Path(args.data), host=args.host, port=args.port,
-          config={"SELECTION_SAMPLE": sample} if sample is not None else None)
+          config={"SELECTION_SAMPLE": sample} if sample is not None else None,
+          allowed_hosts=getattr(args, "allowed_host", None))
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -143,6 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default=str(DEFAULT_DATA))
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--allowed-host", action="append", metavar="NAME[:PORT]",
+                   help="also answer requests whose Host header is NAME (any port) or NAME:PORT, e.g. behind "
+                        "a proxy; repeatable. Bound to loopback, only localhost, 127.0.0.1 and [::1] with "
+                        "the port are answered otherwise (against DNS rebinding)")
     p.add_argument("--selection-sample", type=int, default=None, metavar="N",
                    help="selected items whose positions and keyword bars a lasso sends (a uniform sample "
                         "above this; count and statistics always cover all; default 20000)")
@@ -184,6 +189,12 @@ def main(argv: list[str] | None = None) -> int:
     except (CliError, ValueError, KeyError, FileNotFoundError, RuntimeError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"dkmap: error: {message}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # a full disk, no permission: one line naming the device or file
+        from dkmap.oserror import describe
+
+        target = getattr(args, "out", None) or getattr(args, "dataset", None) or getattr(args, "data", None)
+        print(f"dkmap: error: {describe(exc, target)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("dkmap: interrupted", file=sys.stderr)

@@ -147,7 +147,7 @@ class Registry:
             stamp = manifest.stat().st_mtime_ns
         except FileNotFoundError:
             abort(404, description=f"the map of metric '{metric}' in dataset '{dataset}' is not built "
-                                   f"(run: dkmap build {ds.root} --metric {metric})")
+                                   f"(run: dkmap build DATASET_DIR --metric {metric})")
         key = ("map", dataset, metric)
         served = self._open_map(key, ds.root, dataset, metric)
         if served.stamp != stamp:
