@@ -30,6 +30,7 @@ from dkmap.distributed.field import DistributedField
 from dkmap.distributed.index import build_indexes_dask
 from dkmap.distributed.reduction import RETRIES, identity, tree_reduce
 from dkmap.distributed.shards import DEFAULT_PARTITION_ROWS, PartitionedDataset
+from dkmap.locks import building
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,12 @@ def build_map_dask(dataset_dir: str | Path, metric: str, settings: BuildSettings
     settings = pipeline.coerce_settings(settings)
     source = PartitionedDataset(dataset_dir, partition_rows)
     pipeline.require_metric(source.name, source.meta["metrics"], metric)
+    with building(source.root, source.name, metric):
+        return _build_locked(source, metric, settings, scheduler, progress, force)
+
+
+def _build_locked(source: "PartitionedDataset", metric: str, settings: BuildSettings,
+                  scheduler: str | Client | None, progress: bool, force: bool) -> Path:
     target = source.root / "maps" / metric
     # the same inputs as the single-machine build, so either engine reuses the other's build
     inputs = pipeline.input_checksums(source.root, source.meta, metric)
