@@ -118,12 +118,19 @@ def test_disk_full_during_ingest_is_one_line_and_keeps_the_old_dataset(tmp_path,
     assert [p.name for p in out.parent.iterdir()] == ["mine"]     # no temporary folder left behind
 
 
-def test_disk_full_during_build_is_one_line_and_keeps_the_old_map(tmp_path, capsys, monkeypatch):
-    """A simulation: numpy's writer raises ENOSPC while the map's arrays are saved."""
+@pytest.mark.parametrize("writer", ["numpy arrays", "torch projector"])
+def test_disk_full_during_build_is_one_line_and_keeps_the_old_map(tmp_path, capsys, monkeypatch, writer):
+    """A simulation: the writer of the map's arrays (numpy) or of its projector file raises ENOSPC."""
     root = tmp_path / DATASET
     shutil.copytree(tiny_data_dir() / DATASET, root)
     manifest = (root / "maps" / "clip_a" / "manifest.json").read_bytes()
-    monkeypatch.setattr(np, "save", _disk_full)
+    capsys.readouterr()
+    if writer == "numpy arrays":
+        monkeypatch.setattr(np, "save", _disk_full)
+    else:
+        write_bytes = Path.write_bytes
+        monkeypatch.setattr(Path, "write_bytes", lambda self, data: _disk_full() if self.name == "projector.pt.tmp"
+                            else write_bytes(self, data))
     assert main(["-q", "build", str(root), "--metric", "clip_a", "--epochs", "1", "--force"]) == 1
     err = one_line_error(capsys)
     assert "no space left on " in err and "mounted at " in err

@@ -37,8 +37,9 @@ def describe(exc: OSError, target: str | os.PathLike | None = None) -> str:
     where = exc.filename or target
     if exc.errno == errno.ENOSPC:
         device, mount = mount_of(where or ".")
-        return (f"no space left on {device} (mounted at {mount})" + (f" while writing {where}" if where else "")
-                + ": free some space and run the command again (what was there before is unchanged)")
+        writing = f" while writing {'in ' if Path(where).is_dir() else ''}{where}" if where else ""
+        return (f"no space left on {device} (mounted at {mount}){writing}: free some space and run the "
+                "command again (what was there before is unchanged)")
     if exc.errno == errno.EDQUOT:
         return f"disk quota exceeded while writing {where}: free some space and run the command again"
     reason = exc.strerror or str(exc)
