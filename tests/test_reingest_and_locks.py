@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -229,3 +230,20 @@ def test_a_second_ingest_into_one_folder_refuses_naming_the_first(tmp_path, caps
         assert f"dataset folder {out} is in use by pid {os.getpid()} on " in err
         assert not out.exists()
     assert main(ingest_args(raw, out)) == 0
+
+
+def test_wait_gives_the_first_command_time_to_finish(tmp_path, capsys):
+    raw = make_raw(tmp_path)
+    out = tmp_path / "data" / "mine"
+    first = ingesting(out)
+    first.__enter__()                          # a first ingest, which ends three seconds from now
+    ends = threading.Timer(3.0, first.__exit__, (None, None, None))
+    ends.start()
+    try:
+        assert main(ingest_args(raw, out, "--wait", "0.3")) == 1
+        err = one_line_error(capsys)
+        assert f"is in use by pid {os.getpid()} " in err and "(after waiting 0.3 s)" in err
+        assert main(ingest_args(raw, out, "--wait", "120")) == 0
+        assert ends.finished.is_set() and (out / "dataset.yaml").is_file()
+    finally:
+        ends.join()

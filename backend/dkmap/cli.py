@@ -24,7 +24,7 @@ def cmd_ingest(args: argparse.Namespace) -> None:
     ds = ingest(IngestOptions(
         table=args.table, images=args.images, out=args.out, text_emb=args.text_emb, image_emb=args.image_emb,
         encoder=args.encoder, metrics=args.metric or ["clipscore"], skip_missing=args.skip_missing,
-        name=args.name, description=args.description or "", progress=not args.quiet,
+        name=args.name, description=args.description or "", progress=not args.quiet, wait_s=args.wait,
     ))
     print(f"ingested {ds.n} items into {ds.root} (generators: {', '.join(ds.generators)}; "
           f"metrics: {', '.join(ds.metrics)})")
@@ -44,10 +44,10 @@ def cmd_build(args: argparse.Namespace) -> None:
         from dkmap.distributed import build_map_dask
 
         out = build_map_dask(args.dataset, args.metric, settings=_build_settings(args),
-                             scheduler=args.scheduler, progress=not args.quiet, force=args.force)
+                             scheduler=args.scheduler, progress=not args.quiet, force=args.force, wait_s=args.wait)
     else:
         out = build_map(args.dataset, args.metric, settings=_build_settings(args), progress=not args.quiet,
-                        force=args.force)
+                        force=args.force, wait_s=args.wait)
     print(f"map ready: {out}")
 
 
@@ -98,6 +98,18 @@ def cmd_compare_spec(args: argparse.Namespace) -> None:
     run_spec(args.dataset, args.x, args.y, k=args.k, kernel=args.kernel, json_out=args.json)
 
 
+def _non_negative_seconds(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, got {text!r}")
+    return value
+
+
+def _add_wait(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--wait", type=_non_negative_seconds, default=0, metavar="SECONDS",
+                   help=f"while {what} runs, wait up to SECONDS for it (default 0: refuse at once, naming it)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dkmap", description="Metric-supervised maps of text-image alignment.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
@@ -116,6 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--skip-missing", action="store_true", help="drop items whose image files are missing")
     p.add_argument("--name", help="dataset name (default: the folder name)")
     p.add_argument("--description", help="one line shown in the UI")
+    _add_wait(p, "another ingest into DATASET_DIR or a build of one of its maps")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("demo", help="build the bundled demo dataset and its maps (first use only)")
@@ -138,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hidden", type=int, help="width of the projection MLP (default: min(D, 512))")
     p.add_argument("--seed", type=int)
     p.add_argument("--force", action="store_true", help="rebuild even when the inputs are unchanged")
+    _add_wait(p, "another build of this map or an ingest into its dataset")
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("serve", help="serve every dataset under --data over HTTP")

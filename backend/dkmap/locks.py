@@ -14,8 +14,12 @@ import fcntl
 import os
 import socket
 import sys
+import time
 from pathlib import Path
 from typing import Iterator
+
+
+POLL_S = 0.2   # how often a waiting command tries the lock again
 
 
 class LockedError(RuntimeError):
@@ -58,16 +62,16 @@ def is_held(path: Path) -> bool:
 
 
 @contextlib.contextmanager
-def hold(path: str | os.PathLike, what: str, shared: bool = False, wait: bool = False) -> Iterator[None]:
-    """Hold the lock at `path` while the block runs; LockedError naming the holder if it is taken
-    (or, with `wait`, block until it is free).
+def hold(path: str | os.PathLike, what: str, shared: bool = False, wait_s: float | None = 0) -> Iterator[None]:
+    """Hold the lock at `path` while the block runs; LockedError naming the holder if it is still
+    taken after `wait_s` seconds (0: at once; None: wait as long as it takes).
 
     `what` names the locked thing in the message ("map tiny/clip_a"). A shared holder leaves the
     file's text alone; an exclusive one writes its pid, command line, host and start time into it.
     The last holder to leave removes the file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = _locked_fd(path, what, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | (0 if wait else fcntl.LOCK_NB))
+    fd = _locked_fd(path, what, fcntl.LOCK_SH if shared else fcntl.LOCK_EX, wait_s)
     try:
         if not shared:
             os.ftruncate(fd, 0)
@@ -83,17 +87,23 @@ def hold(path: str | os.PathLike, what: str, shared: bool = False, wait: bool = 
         os.close(fd)   # releases the lock
 
 
-def _locked_fd(path: Path, what: str, mode: int) -> int:
-    """An open descriptor of `path` locked in `mode`; retried when the file was removed meanwhile
-    (by its last holder leaving), so two commands never lock two different files of one name."""
+def _locked_fd(path: Path, what: str, mode: int, wait_s: float | None) -> int:
+    """An open descriptor of `path` locked in `mode`, polled for up to `wait_s` seconds; retried when
+    the file was removed meanwhile (by its last holder leaving), so two commands never lock two
+    different files of one name."""
+    deadline = None if wait_s is None else time.monotonic() + max(0.0, wait_s)
     while True:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, mode)
+            fcntl.flock(fd, mode | (0 if deadline is None else fcntl.LOCK_NB))
         except BlockingIOError:
             os.close(fd)
-            raise LockedError(f"{what} is in use by {holder_of(path)}; wait for it to finish "
-                              f"and run the command again") from None
+            if time.monotonic() < deadline:
+                time.sleep(min(POLL_S, max(0.0, deadline - time.monotonic())))
+                continue
+            waited = f" (after waiting {wait_s:g} s)" if wait_s else ""
+            raise LockedError(f"{what} is in use by {holder_of(path)}{waited}; wait for it to finish and run "
+                              "the command again, or give --wait SECONDS") from None
         try:
             if os.stat(path).st_ino == os.fstat(fd).st_ino:
                 return fd
@@ -125,25 +135,27 @@ def index_lock_path(dataset_dir: str | os.PathLike) -> Path:
 
 
 @contextlib.contextmanager
-def building(dataset_dir: str | os.PathLike, name: str, metric: str) -> Iterator[None]:
-    """The locks a build of map `metric` holds: its map's exclusively, its dataset's shared."""
-    with hold(dataset_lock_path(dataset_dir), f"dataset '{name}'", shared=True):
-        with hold(map_lock_path(dataset_dir, metric), f"map {name}/{metric}"):
+def building(dataset_dir: str | os.PathLike, name: str, metric: str, wait_s: float | None = 0) -> Iterator[None]:
+    """The locks a build of map `metric` holds: its map's exclusively, its dataset's shared (each
+    waited for up to `wait_s` seconds)."""
+    with hold(dataset_lock_path(dataset_dir), f"dataset '{name}'", shared=True, wait_s=wait_s):
+        with hold(map_lock_path(dataset_dir, metric), f"map {name}/{metric}", wait_s=wait_s):
             yield
 
 
 @contextlib.contextmanager
-def ingesting(dataset_dir: str | os.PathLike) -> Iterator[None]:
-    """The lock an ingest into `dataset_dir` holds: the dataset's, exclusively (no build may run)."""
+def ingesting(dataset_dir: str | os.PathLike, wait_s: float | None = 0) -> Iterator[None]:
+    """The lock an ingest into `dataset_dir` holds: the dataset's, exclusively (no build may run),
+    waited for up to `wait_s` seconds."""
     folder = Path(dataset_dir).resolve()
     stack = contextlib.ExitStack()
     try:
-        stack.enter_context(hold(dataset_lock_path(folder), f"dataset folder {folder}"))
+        stack.enter_context(hold(dataset_lock_path(folder), f"dataset folder {folder}", wait_s=wait_s))
     except LockedError:
         builds = running_builds(folder)
         if not builds:
             raise
         raise LockedError(f"dataset folder {folder} is in use by a running build ({'; '.join(builds)}); "
-                          "wait for it to finish and run the command again") from None
+                          "wait for it to finish and run the command again, or give --wait SECONDS") from None
     with stack:
         yield

@@ -47,13 +47,14 @@ TRANSFORM_CHUNK = 100_000
 
 
 def build_map(dataset_dir: str | os.PathLike, metric: str, settings: BuildSettings | dict | None = None,
-              progress: bool = True, force: bool = False) -> Path:
+              progress: bool = True, force: bool = False, wait_s: float | None = 0) -> Path:
     """Build (or reuse) DATASET/maps/<metric>/ and return its path; LockedError (naming the holder)
-    while another command builds the same map or re-ingests the dataset."""
+    while another command builds the same map or re-ingests the dataset, after waiting up to
+    `wait_s` seconds for it (None: as long as it takes)."""
     settings = coerce_settings(settings)
     ds = open_dataset(dataset_dir)
     require_metric(ds.name, ds.metrics, metric)
-    with building(ds.root, ds.name, metric):
+    with building(ds.root, ds.name, metric, wait_s):
         return _build_map_locked(ds, metric, settings, progress, force)
 
 
@@ -269,7 +270,7 @@ def update_indexes(root: Path, meta: dict, settings: BuildSettings,
     folder = root / "index"
     folder.mkdir(exist_ok=True)
     # Builds of other metrics of this dataset may run at once: they update the indexes in turn.
-    with hold(index_lock_path(root), f"the indexes of {root.name}", wait=True):
+    with hold(index_lock_path(root), f"the indexes of {root.name}", wait_s=None):
         return _update_indexes_locked(folder, meta, settings, build, progress)
 
 

@@ -47,6 +47,7 @@ class IngestOptions:
     name: str | None = None
     description: str = ""
     progress: bool = True
+    wait_s: float | None = 0   # how long to wait for another command writing the same dataset
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -232,7 +233,7 @@ def ingest(opts: IngestOptions) -> Dataset:
     none while a build of the dataset runs (LockedError naming the holder)."""
     out = Path(opts.out).resolve()
     check_out_folder(out)   # before taking the lock, so refusing a folder leaves nothing beside it
-    with ingesting(out):
+    with ingesting(out, opts.wait_s):
         old = check_out_folder(out)
         return _ingest_locked(opts, out, old)
 

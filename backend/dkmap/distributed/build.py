@@ -39,7 +39,7 @@ ENGINE = "dask"
 
 def build_map_dask(dataset_dir: str | Path, metric: str, settings: BuildSettings | dict | None = None,
                    scheduler: str | Client | None = None, progress: bool = True, force: bool = False, *,
-                   partition_rows: int = DEFAULT_PARTITION_ROWS) -> Path:
+                   partition_rows: int = DEFAULT_PARTITION_ROWS, wait_s: float | None = 0) -> Path:
     """Build (or reuse) DATASET/maps/<metric>/ on Dask and return its path.
 
     `scheduler`: an address, a Client, or None for a 2-worker LocalCluster. A plain dataset is split
@@ -48,7 +48,7 @@ def build_map_dask(dataset_dir: str | Path, metric: str, settings: BuildSettings
     settings = pipeline.coerce_settings(settings)
     source = PartitionedDataset(dataset_dir, partition_rows)
     pipeline.require_metric(source.name, source.meta["metrics"], metric)
-    with building(source.root, source.name, metric):
+    with building(source.root, source.name, metric, wait_s):
         return _build_locked(source, metric, settings, scheduler, progress, force)
 
 
