@@ -103,14 +103,22 @@ def _disk_full(*args, **kwargs):
     raise OSError(errno.ENOSPC, "No space left on device")
 
 
-def test_disk_full_during_ingest_is_one_line_and_keeps_the_old_dataset(tmp_path, capsys, monkeypatch):
-    """A simulation: numpy's writer raises ENOSPC as a full disk would (no real disk is filled)."""
+def _arrow_disk_full(*args, **kwargs):
+    raise OSError("error writing to file: No space left on device")   # as pyarrow says it: no errno
+
+
+@pytest.mark.parametrize("writer", ["numpy", "parquet"])
+def test_disk_full_during_ingest_is_one_line_and_keeps_the_old_dataset(tmp_path, capsys, monkeypatch, writer):
+    """A simulation: numpy's or the parquet writer raises as a full disk would (no real disk is filled)."""
     raw = make_raw(tmp_path)
     out = tmp_path / "data" / "mine"
     assert main(ingest_args(raw, out)) == 0
     before = sorted(p.relative_to(out) for p in out.rglob("*"))
     capsys.readouterr()
-    monkeypatch.setattr(np, "save", _disk_full)
+    if writer == "numpy":
+        monkeypatch.setattr(np, "save", _disk_full)
+    else:
+        monkeypatch.setattr(pd.DataFrame, "to_parquet", _arrow_disk_full)
     assert main(ingest_args(raw, out) + ["--description", "second try"]) == 1
     err = one_line_error(capsys)
     assert "no space left on " in err and "mounted at " in err and str(out) in err

@@ -35,7 +35,8 @@ def mount_of(path: str | os.PathLike) -> tuple[str, str]:
 def describe(exc: OSError, target: str | os.PathLike | None = None) -> str:
     """One line for `exc`; a full disk names its device and mount point and says nothing was replaced."""
     where = exc.filename or target
-    if exc.errno == errno.ENOSPC:
+    # pyarrow's write errors are OSErrors that carry the reason only in their text
+    if exc.errno == errno.ENOSPC or (exc.errno is None and "No space left on device" in str(exc)):
         device, mount = mount_of(where or ".")
         writing = f" while writing {'in ' if Path(where).is_dir() else ''}{where}" if where else ""
         return (f"no space left on {device} (mounted at {mount}){writing}: free some space and run the "
