@@ -4,6 +4,7 @@ import { defineConfig } from 'vite';
 export default defineConfig({
   base: './',
   build: { outDir: 'dist', emptyOutDir: true, chunkSizeWarningLimit: 800 },
-  server: { proxy: { '/api': 'http://127.0.0.1:5000' } },
+  // changeOrigin: the API answers only Host headers naming itself (127.0.0.1:5000) when bound to loopback.
+  server: { proxy: { '/api': { target: 'http://127.0.0.1:5000', changeOrigin: true } } },
   test: { include: ['tests/**/*.test.js'], environment: 'node' },
 });

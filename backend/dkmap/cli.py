@@ -24,7 +24,7 @@ def cmd_ingest(args: argparse.Namespace) -> None:
     ds = ingest(IngestOptions(
         table=args.table, images=args.images, out=args.out, text_emb=args.text_emb, image_emb=args.image_emb,
         encoder=args.encoder, metrics=args.metric or ["clipscore"], skip_missing=args.skip_missing,
-        name=args.name, description=args.description or "", progress=not args.quiet,
+        name=args.name, description=args.description or "", progress=not args.quiet, wait_s=args.wait,
     ))
     print(f"ingested {ds.n} items into {ds.root} (generators: {', '.join(ds.generators)}; "
           f"metrics: {', '.join(ds.metrics)})")
@@ -72,10 +72,10 @@ def cmd_build(args: argparse.Namespace) -> None:
         from dkmap.distributed import build_map_dask
 
         out = build_map_dask(args.dataset, args.metric, settings=_build_settings(args),
-                             scheduler=args.scheduler, progress=not args.quiet, force=args.force)
+                             scheduler=args.scheduler, progress=not args.quiet, force=args.force, wait_s=args.wait)
     else:
         out = build_map(args.dataset, args.metric, settings=_build_settings(args), progress=not args.quiet,
-                        force=args.force)
+                        force=args.force, wait_s=args.wait)
     print(f"map ready: {out}")
 
 
@@ -104,7 +104,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
     if sample is not None and sample < 1:
         raise CliError(f"--selection-sample must be a positive integer, got {sample}")
     serve(Path(args.data), host=args.host, port=args.port,
-          config={"SELECTION_SAMPLE": sample} if sample is not None else None)
+          config={"SELECTION_SAMPLE": sample} if sample is not None else None,
+          allowed_hosts=getattr(args, "allowed_host", None))
 
 
 def cmd_evaluate(args: argparse.Namespace) -> None:
@@ -134,6 +135,18 @@ def cmd_compare_spec(args: argparse.Namespace) -> None:
     run_spec(args.dataset, args.x, args.y, k=args.k, kernel=args.kernel, json_out=args.json)
 
 
+def _non_negative_seconds(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds >= 0, got {text!r}")
+    return value
+
+
+def _add_wait(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--wait", type=_non_negative_seconds, default=0, metavar="SECONDS",
+                   help=f"while {what} runs, wait up to SECONDS for it (default 0: refuse at once, naming it)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dkmap", description="Metric-supervised maps of text-image alignment.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress details")
@@ -152,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--skip-missing", action="store_true", help="drop items whose image files are missing")
     p.add_argument("--name", help="dataset name (default: the folder name)")
     p.add_argument("--description", help="one line shown in the UI")
+    _add_wait(p, "another ingest into DATASET_DIR or a build of one of its maps")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser("demo", help="build the bundled demo dataset and its maps (first use only)")
@@ -173,12 +187,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_projection_options(p)
     p.add_argument("--seed", type=int)
     p.add_argument("--force", action="store_true", help="rebuild even when the inputs are unchanged")
+    _add_wait(p, "another build of this map or an ingest into its dataset")
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("serve", help="serve every dataset under --data over HTTP")
     p.add_argument("--data", default=str(DEFAULT_DATA))
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--allowed-host", action="append", metavar="NAME[:PORT]",
+                   help="also answer requests whose Host header is NAME (any port) or NAME:PORT, e.g. behind "
+                        "a proxy; repeatable. Bound to loopback, only localhost, 127.0.0.1 and [::1] with "
+                        "the port are answered otherwise (against DNS rebinding)")
     p.add_argument("--selection-sample", type=int, default=None, metavar="N",
                    help="selected items whose positions and keyword bars a lasso sends (a uniform sample "
                         "above this; count and statistics always cover all; default 20000)")
@@ -221,6 +240,12 @@ def main(argv: list[str] | None = None) -> int:
     except (CliError, ValueError, KeyError, FileNotFoundError, RuntimeError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"dkmap: error: {message}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # a full disk, no permission: one line naming the device or file
+        from dkmap.oserror import describe
+
+        target = getattr(args, "out", None) or getattr(args, "dataset", None) or getattr(args, "data", None)
+        print(f"dkmap: error: {describe(exc, target)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("dkmap: interrupted", file=sys.stderr)

@@ -37,6 +37,7 @@ from dkmap.contour.refine import (detail_leaves, refine_alphas, tile_counts, val
                                   validation_split)
 from dkmap.contour.tiles import ContourField, level_grid
 from dkmap.data.store import SHARDED, feature_spaces, image_space, open_dataset
+from dkmap.locks import building, hold, index_lock_path
 from dkmap.maps import layout
 from dkmap.maps.built import to_unit_square
 from dkmap.maps.manifest import FORMAT, Manifest, MapError, write_json
@@ -49,11 +50,18 @@ TRANSFORM_CHUNK = 100_000
 
 
 def build_map(dataset_dir: str | os.PathLike, metric: str, settings: BuildSettings | dict | None = None,
-              progress: bool = True, force: bool = False) -> Path:
-    """Build (or reuse) DATASET/maps/<metric>/ and return its path."""
+              progress: bool = True, force: bool = False, wait_s: float | None = 0) -> Path:
+    """Build (or reuse) DATASET/maps/<metric>/ and return its path; LockedError (naming the holder)
+    while another command builds the same map or re-ingests the dataset, after waiting up to
+    `wait_s` seconds for it (None: as long as it takes)."""
     settings = coerce_settings(settings)
     ds = open_dataset(dataset_dir)
     require_metric(ds.name, ds.metrics, metric)
+    with building(ds.root, ds.name, metric, wait_s):
+        return _build_map_locked(ds, metric, settings, progress, force)
+
+
+def _build_map_locked(ds, metric: str, settings: BuildSettings, progress: bool, force: bool) -> Path:
     target = layout.map_dir(ds.root, metric)
     inputs = input_checksums(ds.root, ds.meta, metric)
     if reused(target, inputs, settings, force, progress):
@@ -261,6 +269,14 @@ def update_indexes(root: Path, meta: dict, settings: BuildSettings,
     recall@10) for an index that is missing or whose embedding or settings changed."""
     folder = root / "index"
     folder.mkdir(exist_ok=True)
+    # Builds of other metrics of this dataset may run at once: they update the indexes in turn.
+    with hold(index_lock_path(root), f"the indexes of {root.name}", wait_s=None):
+        return _update_indexes_locked(folder, meta, settings, build, progress)
+
+
+def _update_indexes_locked(folder: Path, meta: dict, settings: BuildSettings,
+                           build: Callable[[str], tuple[faiss.Index, float]], progress: bool) -> dict:
+    root = folder.parent
     manifest_path = folder / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
     wanted = {"exact_max": settings.index_exact_max, "pq": settings.index_pq}

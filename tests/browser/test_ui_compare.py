@@ -27,7 +27,7 @@ def test_difference_map_instance_shows_both_images_with_both_scores(page, app_ur
         scores = [m for m in item["metrics"] if m.endswith(f"_{gen}")]
         assert caption.startswith(gen) and all(m in caption for m in scores)
     assert name in page.inner_text(".inst-metrics tr.current")
-    page.wait_for_function("[...document.querySelectorAll('.inst-images img')].every(i => i.complete && i.naturalWidth > 0)")
+    page.wait_for_function("() => [...document.querySelectorAll('.inst-images img')].every(i => i.complete && i.naturalWidth > 0)")
     screenshot("difference-instance")
 
 
@@ -48,7 +48,7 @@ def test_spec_panel_lists_clusters_and_highlights_one(page, app_url, screenshot)
     first = expected["clusters"][0]
     assert f"{first['size']} items" in cards.nth(0).inner_text()
     cards.nth(0).click()
-    page.wait_for_function("window.__dkmap.state().drawn.highlighted > 0", timeout=60_000)
+    page.wait_for_function("() => window.__dkmap.state().drawn.highlighted > 0", timeout=60_000)
     wait_settled(page)
     d = drawn(page)
     assert d["highlightRows"] == len(set(first["rows"]))

@@ -36,12 +36,12 @@ def test_click_opens_instance_view_and_similar_image_pans_the_map(page, app_url,
     assert page.locator("#overview .tooltip .tt-prompt").inner_text() == item["prompt"]
     imgs = page.locator(".inst-images img")
     assert imgs.count() == len(item["images"])
-    page.wait_for_function("[...document.querySelectorAll('.inst-images img')].every(i => i.complete && i.naturalWidth > 0)")
+    page.wait_for_function("() => [...document.querySelectorAll('.inst-images img')].every(i => i.complete && i.naturalWidth > 0)")
     for name_, value in item["metrics"].items():
         assert name_ in page.inner_text(".inst-metrics")
     similar = page.locator(".similar")
     assert similar.count() == 8
-    page.wait_for_function("[...document.querySelectorAll('.similar img')].every(i => i.complete && i.naturalWidth > 0)")
+    page.wait_for_function("() => [...document.querySelectorAll('.similar img')].every(i => i.complete && i.naturalWidth > 0)")
     model = page.get_attribute(".similar-row", "data-model")
     assert model in item["images"]
     expected = api(app_url, f"api/datasets/{dataset}/items/{item_id}/similar?k=8&model={model}")
@@ -50,7 +50,7 @@ def test_click_opens_instance_view_and_similar_image_pans_the_map(page, app_url,
 
     target = expected["neighbours"][0]
     similar.nth(0).click()
-    page.wait_for_function(f"document.querySelector('.instance').dataset.item === {target['id']!r}")
+    page.wait_for_function(f"() => document.querySelector('.instance').dataset.item === {target['id']!r}")
     page.wait_for_selector(".instance[data-state=ready]", timeout=60_000)
     wait_still(page)
     tx, ty = api(app_url, f"api/datasets/{dataset}/items/{target['id']}")["positions"][name]

@@ -59,7 +59,7 @@ def test_bar_clicks_filter_the_overview_and_survive_zooming(page, app_url, scree
     kw = keywords[0]
     j = max(range(len(kw["bins"])), key=lambda b: kw["bins"][b]["count"])
     page.locator(".kw").nth(0).locator(f"rect.bar[data-bin='{j}']").click()
-    page.wait_for_function("document.querySelector('.keywords').dataset.filtered !== undefined")
+    page.wait_for_function("() => document.querySelector('.keywords').dataset.filtered !== undefined")
     wait_settled(page)
     assert not expected["sample"]["sampled"], "the small demo's lassos are not sampled"
     want = bar_rows(expected, kw, j)
@@ -113,7 +113,7 @@ def test_a_sampled_lasso_marks_its_sample_and_estimates_what_bars_hold(page, sam
     kw = expected["keywords"]["keywords"][0]
     j = max(range(len(kw["bins"])), key=lambda b: kw["bins"][b]["count"])
     page.locator(".kw").nth(0).locator(f"rect.bar[data-bin='{j}']").click()
-    page.wait_for_function("document.querySelector('.keywords').dataset.filtered !== undefined")
+    page.wait_for_function("() => document.querySelector('.keywords').dataset.filtered !== undefined")
     wait_settled(page)
     want = bar_rows(expected, kw, j)
     estimate = round(len(want) * count / 40)

@@ -132,7 +132,7 @@ def test_switching_metric_replaces_the_map(page, app_url):
     _, diff = pick_metric(app_url, kind="difference")
     open_app(page, app_url, dataset, metric["name"], mode="contour")
     page.select_option("select[name=metric]", diff["name"])
-    page.wait_for_function(f"window.__dkmap.state().mapInfo && window.__dkmap.state().mapInfo.metric === {diff['name']!r}")
+    page.wait_for_function(f"() => window.__dkmap.state().mapInfo && window.__dkmap.state().mapInfo.metric === {diff['name']!r}")
     wait_settled(page)
     assert "centred at 0" in page.inner_text("#overview .legend-title")
     facts = page.inner_text(".facts")

@@ -16,7 +16,7 @@ def test_lasso_and_hover_on_one_map_mark_the_same_items_on_the_other(page, app_u
     name = metric["name"]
     open_app(page, app_url, dataset, name, mode="overlay")
     page.select_option("select[name=metricB]", other["name"])
-    page.wait_for_function("window.__dkmap.state().drawnB.tilesDrawn && window.__dkmap.state().drawnB.tilesDrawn.length > 0"
+    page.wait_for_function("() => window.__dkmap.state().drawnB.tilesDrawn && window.__dkmap.state().drawnB.tilesDrawn.length > 0"
                            " && window.__dkmap.state().drawnB.pending === 0", timeout=60_000)
     wait_settled(page)
     assert page.locator("#overview-b .ov-stage").is_visible()
@@ -26,7 +26,7 @@ def test_lasso_and_hover_on_one_map_mark_the_same_items_on_the_other(page, app_u
     page.wait_for_selector(".keywords[data-count]", timeout=120_000)
     count = int(page.get_attribute(".keywords", "data-count"))
     assert count > 0
-    page.wait_for_function(f"window.__dkmap.state().drawnB.highlighted === {count}", timeout=60_000)
+    page.wait_for_function(f"() => window.__dkmap.state().drawnB.highlighted === {count}", timeout=60_000)
     b = state(page, "s.drawnB")
     assert b["highlightRows"] == count, "the other map marks exactly the selected items"
     assert drawn(page)["highlightRows"] == 0, "the lasso's own map shows the lasso, not a highlight"
@@ -34,7 +34,7 @@ def test_lasso_and_hover_on_one_map_mark_the_same_items_on_the_other(page, app_u
     # Hover a point on map A: map B rings the same item at its own position.
     pts = api(app_url, f"api/maps/{dataset}/{name}/points?z=0&bbox=0,0,1,1&sampling=bluenoise")["points"]
     page.mouse.move(*to_page(page, pts["x"][0], pts["y"][0]))
-    page.wait_for_function("window.__dkmap.state().hover !== null")
+    page.wait_for_function("() => window.__dkmap.state().hover !== null")
     hovered = state(page, "s.hover")
     assert hovered["slot"] == "a"
     page.wait_for_selector("#overview-b .linked-ring:not([style*='none'])", timeout=30_000)

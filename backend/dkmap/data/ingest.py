@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
+import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -13,7 +16,9 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from dkmap.data.reingest import carry_over, check_out_folder
 from dkmap.data.store import DatasetError, Dataset, image_column, image_space, normalise_rows, write_dataset
+from dkmap.locks import ingesting
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +47,7 @@ class IngestOptions:
     name: str | None = None
     description: str = ""
     progress: bool = True
+    wait_s: float | None = 0   # how long to wait for another command writing the same dataset
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -82,6 +88,17 @@ def check_columns(table: pd.DataFrame, metric_columns: Sequence[str]) -> None:
         bad = ~np.isfinite(values)
         if bad.any():
             raise DatasetError(f"table: metric column '{col}' is missing, non-numeric, NaN or inf at row {int(np.argmax(bad))}")
+
+
+def check_ids(table: pd.DataFrame) -> None:
+    """Refuse ids no URL can address: containing '/' (a path separator in every URL, even encoded as
+    %2F), or '.' and '..' (which clients remove as path segments). Every other id works in URLs."""
+    ids = table["id"].astype(str)
+    bad = (ids.str.contains("/", regex=False) | ids.isin([".", ".."]) | (ids.str.strip() == "")).to_numpy()
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise DatasetError(f"table: id {ids.iat[row]!r} at row {row} cannot be used in a URL ({int(bad.sum())} "
+                           "such ids): ids must not contain '/', be '.' or '..', or be blank")
 
 
 def generators_of(table: pd.DataFrame) -> list[str]:
@@ -146,14 +163,26 @@ def check_images(table: pd.DataFrame, images_dir: Path, skip_missing: bool, prog
     unreadable = []
     for rel, p in tqdm(list(zip(table["image"], paths)), desc="checking images", disable=not progress, leave=False):
         try:
-            with Image.open(p) as im:
-                im.verify()
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                with Image.open(p) as im:
+                    im.verify()
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+            raise DatasetError(f"image file {rel} under {images_dir}: refused as a possible decompression bomb "
+                               f"({_pixels(exc)} pixels, more than Pillow's limit of {Image.MAX_IMAGE_PIXELS} "
+                               "pixels, PIL.Image.MAX_IMAGE_PIXELS); resize it") from None
         except (UnidentifiedImageError, OSError, SyntaxError):
             unreadable.append(str(rel))
     if unreadable:
         shown = ", ".join(unreadable[:5]) + (" …" if len(unreadable) > 5 else "")
         raise DatasetError(f"{len(unreadable)} image files cannot be read as images: {shown}")
     return table
+
+
+def _pixels(exc: Exception) -> str:
+    """The pixel count Pillow's decompression-bomb message names ('an unknown number of' if none)."""
+    match = re.search(r"\((\d+) pixels\)", str(exc))
+    return match.group(1) if match else "an unknown number of"
 
 
 def load_embedding(path: Path, what: str, n_rows: int) -> np.ndarray:
@@ -197,15 +226,30 @@ def metric_names(metric: str, generators: list[str]) -> dict[str, dict]:
 
 
 def ingest(opts: IngestOptions) -> Dataset:
-    """Validate everything first, then write the dataset atomically; nothing is left on error."""
+    """Validate everything first, then write the dataset atomically; nothing is left on error.
+
+    `opts.out` must be absent, empty or a DKMap dataset (re-ingest: its maps and indexes whose inputs
+    are unchanged are kept, the rest named before they go); one ingest per folder at a time, and
+    none while a build of the dataset runs (LockedError naming the holder)."""
+    out = Path(opts.out).resolve()
+    check_out_folder(out)   # before taking the lock, so refusing a folder leaves nothing beside it
+    with ingesting(out, opts.wait_s):
+        old = check_out_folder(out)
+        return _ingest_locked(opts, out, old)
+
+
+def _ingest_locked(opts: IngestOptions, out: Path, old: dict | None) -> Dataset:
     images_dir = Path(opts.images).resolve()
     if not images_dir.is_dir():
         raise DatasetError(f"images folder {images_dir}: not found")
     table = read_table(opts.table)
     metric_columns = [m for m in opts.metrics if m not in BUILTIN_METRICS]
     check_columns(table, metric_columns)
+    if table.empty:
+        raise DatasetError(f"table {opts.table}: no rows (it has the columns but no items to map)")
     table = table.reset_index(drop=True)
     table["id"] = table["id"].astype(str)
+    check_ids(table)
     generators = generators_of(table)
     check_keys(table, generators)
 
@@ -298,7 +342,13 @@ def ingest(opts: IngestOptions) -> Dataset:
     from dkmap.data.encoders import embed_prompts_minilm
 
     embeddings["minilm"] = embed_prompts_minilm(items["prompt"].tolist(), progress=opts.progress)
-    name = opts.name or Path(opts.out).name
-    return write_dataset(opts.out, name=name, description=opts.description or f"ingested from {Path(opts.table).name}",
+    name = opts.name or out.name
+
+    def keep_builds(tmp: Path) -> None:
+        if old is not None:
+            carried = carry_over(out, tmp)
+            print(f"dkmap: {carried.message(out, old.get('name', out.name))}", file=sys.stderr)
+
+    return write_dataset(out, name=name, description=opts.description or f"ingested from {Path(opts.table).name}",
                          items=items, embeddings=embeddings, image_sources=image_sources,
-                         generators=generators, metrics=metrics_meta)
+                         generators=generators, metrics=metrics_meta, before_replace=keep_builds)

@@ -13,7 +13,7 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Callable, Mapping
 
 import numpy as np
 import pandas as pd
@@ -297,6 +297,12 @@ def read_meta(root: Path) -> dict:
     return meta
 
 
+def dataset_meta(path: str | os.PathLike) -> dict:
+    """The dataset.yaml of a dataset folder, checked for the fields every dataset has; DatasetError
+    when `path` is not a dataset folder (no dataset.yaml, or not one a DKMap dataset writes)."""
+    return _read_meta(Path(path))
+
+
 def open_dataset(path: str | os.PathLike, verify_checksums: bool = False) -> Dataset:
     """Open and validate a dataset folder (either layout); raise DatasetError naming what is wrong."""
     root = Path(path).resolve()
@@ -393,12 +399,13 @@ def _validate_for_write(items: pd.DataFrame, embeddings: Mapping[str, np.ndarray
 def write_dataset(out_dir: str | os.PathLike, *, name: str, description: str, items: pd.DataFrame,
                   embeddings: Mapping[str, np.ndarray], image_sources: Mapping[str, Path | bytes],
                   generators: list[str], metrics: Mapping[str, dict], extra_files: Mapping[str, bytes] | None = None,
-                  overwrite: bool = True) -> Dataset:
+                  overwrite: bool = True, before_replace: Callable[[Path], None] | None = None) -> Dataset:
     """Validate and write a dataset folder atomically (temporary sibling folder, then rename).
 
     `image_sources` maps each relative image path used in items to a source file or its bytes.
-    `metrics` maps a metric name to {description, unit, generators, kind}. On any error nothing
-    is left at `out_dir` that was not there before.
+    `metrics` maps a metric name to {description, unit, generators, kind}. `before_replace(tmp)` runs
+    on the complete, validated new folder just before it replaces `out_dir` (to carry builds over).
+    On any error nothing is left at `out_dir` that was not there before.
     """
     out = Path(out_dir).resolve()
     items = items.reset_index(drop=True).copy()
@@ -455,6 +462,8 @@ def write_dataset(out_dir: str | os.PathLike, *, name: str, description: str, it
         }
         (tmp / "dataset.yaml").write_text(yaml.safe_dump(meta, sort_keys=False, allow_unicode=True))
         open_dataset(tmp)
+        if before_replace is not None:
+            before_replace(tmp)
     log.info("wrote dataset '%s' (%d items) to %s", name, len(items), out)
     return open_dataset(out)
 

@@ -30,6 +30,7 @@ from dkmap.distributed.field import DistributedField
 from dkmap.distributed.index import build_indexes_dask
 from dkmap.distributed.reduction import RETRIES, identity, tree_reduce
 from dkmap.distributed.shards import DEFAULT_PARTITION_ROWS, PartitionedDataset
+from dkmap.locks import building
 from dkmap.maps import layout
 from dkmap.maps.built import to_unit_square
 from dkmap.maps.manifest import Manifest
@@ -41,7 +42,7 @@ ENGINE = "dask"
 
 def build_map_dask(dataset_dir: str | Path, metric: str, settings: BuildSettings | dict | None = None,
                    scheduler: str | Client | None = None, progress: bool = True, force: bool = False, *,
-                   partition_rows: int = DEFAULT_PARTITION_ROWS) -> Path:
+                   partition_rows: int = DEFAULT_PARTITION_ROWS, wait_s: float | None = 0) -> Path:
     """Build (or reuse) DATASET/maps/<metric>/ on Dask and return its path.
 
     `scheduler`: an address, a Client, or None for a 2-worker LocalCluster. A plain dataset is split
@@ -50,6 +51,12 @@ def build_map_dask(dataset_dir: str | Path, metric: str, settings: BuildSettings
     settings = pipeline.coerce_settings(settings)
     source = PartitionedDataset(dataset_dir, partition_rows)
     pipeline.require_metric(source.name, source.meta["metrics"], metric)
+    with building(source.root, source.name, metric, wait_s):
+        return _build_locked(source, metric, settings, scheduler, progress, force)
+
+
+def _build_locked(source: "PartitionedDataset", metric: str, settings: BuildSettings,
+                  scheduler: str | Client | None, progress: bool, force: bool) -> Path:
     target = layout.map_dir(source.root, metric)
     # the same inputs as the single-machine build, so either engine reuses the other's build
     inputs = pipeline.input_checksums(source.root, source.meta, metric)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import math
 import time
@@ -274,7 +275,15 @@ class FittedMap:
         }
         path = Path(path)
         tmp = path.with_name(path.name + ".tmp")
-        torch.save(state, tmp)
+        # Serialised in memory (a few MB), written by Python: a full disk is then an OSError(ENOSPC),
+        # which the command line names, rather than torch's "unexpected pos" RuntimeError.
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        try:
+            tmp.write_bytes(buffer.getvalue())
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            raise
         tmp.replace(path)
 
     @classmethod

@@ -10,6 +10,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from dkmap.server import compare, datasets, items, maps, selection
 from dkmap.server.errors import register_error_handlers
+from dkmap.server.guards import install_guards
 from dkmap.server.registry import EXTENSION_KEY, Registry
 
 log = logging.getLogger(__name__)
@@ -22,6 +23,7 @@ DEFAULTS = {
     "TILE_CACHE_BYTES": 256 * 1024 * 1024,
     "KEYWORD_MAX_DOCS": 250,
     "SELECTION_SAMPLE": 20_000,
+    "ALLOWED_HOSTS": None,   # Host headers answered (name or name:port); None: any (dkmap serve sets it)
 }
 NO_FRONTEND = ("DKMap API is running, but the frontend is not built "
                "(frontend/dist is missing): run scripts/setup.sh, then reload.\n")
@@ -30,12 +32,14 @@ NO_FRONTEND = ("DKMap API is running, but the frontend is not built "
 def create_app(config: dict | None = None) -> Flask:
     """Build the app; `config` overrides DATA_DIR, FRONTEND_DIST, MAX_CONTENT_LENGTH, TILE_CACHE_BYTES,
     KEYWORD_MAX_DOCS (prompts sampled for keyphrase extraction per selection), SELECTION_SAMPLE (selected
-    items whose positions, ids and keyword bars a selection sends)."""
+    items whose positions, ids and keyword bars a selection sends), ALLOWED_HOSTS (Host headers answered,
+    `name` or `name:port`; others get 400, against DNS rebinding; None answers any)."""
     app = Flask(__name__, static_folder=None)
     app.config.update(DEFAULTS)
     app.config.update(config or {})
     app.config["DEBUG"] = False
     app.config["PROPAGATE_EXCEPTIONS"] = False
+    install_guards(app)
     app.json.sort_keys = False
     app.json.compact = True
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, request
+from pathlib import Path
+
+from flask import Flask, current_app, has_app_context, jsonify, request
 from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
 
 from dkmap.errors import NotFound, Unavailable
@@ -14,8 +16,8 @@ log = logging.getLogger(__name__)
 
 
 def error_response(code: int, message: str):
-    """A JSON error body with its status code."""
-    response = jsonify({"error": {"code": int(code), "message": str(message)}})
+    """A JSON error body with its status code; server folders in the message are left out."""
+    response = jsonify({"error": {"code": int(code), "message": _without_paths(str(message))}})
     response.status_code = int(code)
     return response
 
@@ -51,6 +53,17 @@ def register_error_handlers(app: Flask) -> None:
         # Log the traceback on the server; the client only learns that it failed.
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_response(500, InternalServerError.description)
+
+
+def _without_paths(message: str) -> str:
+    if not has_app_context():
+        return message
+    from dkmap.server.guards import scrub_paths
+
+    config = current_app.config
+    folders = [config.get("DATA_DIR"), config.get("FRONTEND_DIST"), Path(__file__).resolve().parents[3]]
+    folders = [f for f in folders if f]
+    return scrub_paths(message, [*map(str, folders), *(str(Path(f).resolve()) for f in folders)])
 
 
 def _default_description(code: int) -> str:

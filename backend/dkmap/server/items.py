@@ -17,8 +17,22 @@ log = logging.getLogger(__name__)
 bp = Blueprint("items", __name__, url_prefix="/api/datasets/<dataset>/items/<item_id>")
 
 MAX_K = 100
-IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
-               ".webp": "image/webp", ".gif": "image/gif"}
+# Image types served, by their files' first bytes (never the extension: a file named .png may be
+# anything, and the browser is told not to guess with X-Content-Type-Options: nosniff).
+IMAGE_SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "image/png"), (b"\xff\xd8\xff", "image/jpeg"),
+                    (b"GIF87a", "image/gif"), (b"GIF89a", "image/gif"))
+
+
+def sniff_image_type(path) -> str | None:
+    """The MIME type of a PNG, JPEG, GIF or WebP file from its first bytes; None for anything else."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(16)
+    except OSError:
+        return None
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    return next((mime for magic, mime in IMAGE_SIGNATURES if head.startswith(magic)), None)
 
 
 def _model_param(ds, dataset: str) -> str:
@@ -77,7 +91,11 @@ def image(dataset: str, item_id: str):
     except (KeyError, ValueError) as exc:
         log.warning("image of row %d (%s) refused: %s", row, model, exc)
         raise NotFound(f"no image for item '{item_id}' and model '{model}'") from exc
-    mimetype = IMAGE_TYPES.get(path.suffix.lower())
-    if mimetype is None or not path.is_file():
+    if not path.is_file():
         raise NotFound(f"no image file for item '{item_id}' and model '{model}'")
+    mimetype = sniff_image_type(path)
+    if mimetype is None:
+        log.warning("image file of row %d (%s) is not a servable image: %s", row, model, path)
+        raise NotFound(f"the image file of item '{item_id}' and model '{model}' is not a PNG, "
+                       "JPEG, WebP or GIF image")
     return send_file(path, mimetype=mimetype, conditional=True, max_age=3600)

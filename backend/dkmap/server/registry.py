@@ -158,7 +158,7 @@ class Registry:
         folder = layout.map_dir(ds.root, metric)
         if not layout.manifest_path(folder).is_file():
             raise NotFound(f"the map of metric '{metric}' in dataset '{dataset}' is not built "
-                           f"(run: dkmap build {ds.root} --metric {metric})")
+                           f"(run: dkmap build DATASET_DIR --metric {metric})")
         return folder
 
     def _current(self, key: tuple, folder: Path, load: Callable[[], Any]) -> Any:

@@ -98,7 +98,26 @@ def parse_polygon(raw: Any, max_vertices: int = MAX_POLYGON_VERTICES) -> np.ndar
             finite = False
         if not finite:
             bad_request(f"field 'polygon' vertex {i} must hold finite numbers, got {vertex!r}")
-    return np.asarray(raw, dtype=np.float64)
+    poly = np.asarray(raw, dtype=np.float64)
+    distinct = distinct_vertices(poly)
+    if len(distinct) < 3:
+        bad_request(f"field 'polygon' needs at least 3 distinct vertices (after merging repeated ones), "
+                    f"got {len(distinct)}")
+    if polygon_area(distinct) == 0.0:
+        bad_request("field 'polygon' encloses no area (its vertices are collinear or too close together)")
+    return poly
+
+
+def distinct_vertices(poly: np.ndarray) -> np.ndarray:
+    """`poly` without vertices equal to the one before them (the last compared with the first)."""
+    keep = np.any(poly != np.roll(poly, 1, axis=0), axis=1)
+    return poly[keep] if keep.any() else poly[:1]
+
+
+def polygon_area(poly: np.ndarray) -> float:
+    """Absolute shoelace area, relative to the first vertex (so offsets do not cancel digits)."""
+    d = poly - poly[0]
+    return abs(float(np.sum(d[:-1, 0] * d[1:, 1] - d[1:, 0] * d[:-1, 1]))) / 2.0
 
 
 def parse_row_list(raw: Any, n_items: int, max_rows: int = MAX_SELECTION_IDS) -> np.ndarray:

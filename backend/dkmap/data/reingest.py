@@ -1,0 +1,122 @@
+"""Re-ingest: which folders `dkmap ingest --out` may replace, and which builds of the old dataset
+live on. Only an empty folder or a DKMap dataset (its dataset.yaml says so) is replaced; maps and
+Faiss indexes whose inputs did not change are hard-linked into the new folder, the rest are named
+before they are removed."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dkmap.data.store import DatasetError, dataset_meta, list_datasets
+
+# What a dataset folder holds (data/README.md); anything else in it is named before it goes.
+DATASET_ENTRIES = {"dataset.yaml", "items.parquet", "items", "embeddings", "images", "maps", "index"}
+
+
+def check_out_folder(out: Path) -> dict | None:
+    """The old dataset.yaml when `out` is a dataset folder (to be replaced); None when `out` is
+    absent or an empty folder; DatasetError naming the folder for anything else."""
+    if not out.exists():
+        return None
+    if not out.is_dir():
+        raise DatasetError(f"--out {out}: is a file, not a dataset folder; ingest will not replace it")
+    if not any(out.iterdir()):
+        return None
+    try:
+        return dataset_meta(out)
+    except DatasetError as exc:
+        inside = [p.name for p in list_datasets(out)]
+        hint = (f"; it holds the dataset folders {', '.join(inside)}: did you mean --out {out / 'NAME'}?"
+                if inside else "; choose a new or empty folder")
+        reason = "no dataset.yaml" if not (out / "dataset.yaml").exists() else f"its dataset.yaml is not one: {exc}"
+        raise DatasetError(f"--out {out}: this folder is not a DKMap dataset ({reason}), so ingest will not "
+                           f"replace or delete it{hint}") from None
+
+
+@dataclass
+class Carried:
+    """What of the old dataset the new one keeps (hard-linked) and what is removed, with why."""
+
+    kept_maps: list[str] = field(default_factory=list)
+    removed_maps: dict[str, str] = field(default_factory=dict)
+    kept_indexes: list[str] = field(default_factory=list)
+    removed_indexes: dict[str, str] = field(default_factory=dict)
+    other: list[str] = field(default_factory=list)
+
+    def message(self, out: Path, name: str) -> str:
+        """One paragraph saying what re-ingest keeps and removes, said before it does."""
+        parts = [f"replacing dataset '{name}' at {out}"]
+        if self.kept_maps or self.kept_indexes:
+            kept = [f"maps {', '.join(self.kept_maps)}"] if self.kept_maps else []
+            kept += [f"indexes {', '.join(self.kept_indexes)}"] if self.kept_indexes else []
+            parts.append(f"keeping {' and '.join(kept)} (their inputs are unchanged)")
+        gone = [f"map {m} ({why})" for m, why in self.removed_maps.items()]
+        gone += [f"index {s} ({why})" for s, why in self.removed_indexes.items()]
+        gone += [f"{name} (not part of a dataset)" for name in self.other]
+        if gone:
+            parts.append("removing " + ", ".join(gone))
+        if self.removed_maps:
+            parts.append("rebuild with: " + "; ".join(f"dkmap build {out} --metric {m}" for m in self.removed_maps))
+        return "; ".join(parts)
+
+
+def carry_over(old: Path, new: Path) -> Carried:
+    """Hard-link into `new` the maps and indexes of `old` whose inputs `new` holds unchanged."""
+    from dkmap.pipeline import embedding_checksum, input_checksums
+
+    new_meta = dataset_meta(new)
+    done = Carried(other=sorted(p.name for p in old.iterdir()
+                                if p.name not in DATASET_ENTRIES and not p.name.startswith(".")))
+    for folder in sorted(p for p in (old / "maps").glob("*") if p.is_dir() and not p.name.startswith(".")):
+        metric = folder.name
+        inputs = _manifest(folder / "manifest.json").get("inputs")
+        if metric not in new_meta["metrics"]:
+            done.removed_maps[metric] = "the new table has no such metric"
+        elif inputs is None:
+            done.removed_maps[metric] = "incomplete or damaged"
+        elif inputs != input_checksums(new, new_meta, metric):
+            done.removed_maps[metric] = "its inputs changed"
+        else:
+            _link_tree(folder, new / "maps" / metric)
+            done.kept_maps.append(metric)
+    entries = _manifest(old / "index" / "manifest.json")
+    kept = {}
+    for space, entry in sorted(entries.items()):
+        source = old / "index" / str(entry.get("file", ""))
+        if space not in new_meta["spaces"]:
+            done.removed_indexes[space] = "the new dataset has no such embedding"
+        elif not source.is_file() or entry.get("input_sha256") != embedding_checksum(new, new_meta, space):
+            done.removed_indexes[space] = "its embedding changed"
+        else:
+            (new / "index").mkdir(exist_ok=True)
+            _link(source, new / "index" / source.name)
+            kept[space] = entry
+            done.kept_indexes.append(space)
+    if kept:
+        (new / "index" / "manifest.json").write_text(json.dumps(kept, indent=1))
+    return done
+
+
+def _manifest(path: Path) -> dict:
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _link(source: Path, target: Path) -> None:
+    """Hard-link (files are never written in place, so sharing them is safe); copy across devices."""
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def _link_tree(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(source, target, copy_function=lambda s, t: _link(Path(s), Path(t)))
