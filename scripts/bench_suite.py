@@ -21,6 +21,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from benchmarks_md import write_section  # noqa: E402
 
 SECTION = "## Accuracy at the defaults (issue 15)"
+TIMING_SIZES = (5_000, 10_000, 20_000)
 CACHE = ROOT / "data" / "cache" / "bench_suite.json"
 SUITE_CACHE = ROOT / "data" / "cache" / "suite"
 
@@ -30,9 +31,12 @@ def load_rows() -> dict[str, dict]:
 
 
 def save_rows(rows: dict[str, dict]) -> None:
+    """Merge rows into the kept ones (runs for other sets may be writing beside this one)."""
     CACHE.parent.mkdir(parents=True, exist_ok=True)
-    tmp = CACHE.with_name(CACHE.name + ".tmp")
-    tmp.write_text(json.dumps(rows, indent=1))
+    merged = {**load_rows(), **rows}
+    rows.update(merged)
+    tmp = CACHE.with_name(f"{CACHE.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(merged, indent=1))
     tmp.replace(CACHE)
 
 
@@ -45,7 +49,7 @@ def render(rows: dict[str, dict], command: str) -> str:
            "trustworthiness@20 of the test items over t-SNE's. References: an autoencoder map with "
            "its better contour, and an MLP regressor on the full features (no map).", ""]
     for suite in ("dev", "heldout"):
-        mine = [r for r in rows.values() if r["suite"] == suite]
+        mine = [r for r in rows.values() if r.get("suite") == suite]
         if not mine:
             continue
         out += [f"### {suite} group", "", "```", format_suite(mine), "```", ""]
@@ -54,7 +58,40 @@ def render(rows: dict[str, dict], command: str) -> str:
             out.append(f"{suite}: median ratio {med['defaults']['ratio']:.3f} at the defaults against "
                        f"{med['old defaults']['ratio']:.3f} at the old defaults.")
             out.append("")
-    return "\n".join(out)
+    return "\n".join(out + render_timing(rows))
+
+
+def timing(rows: dict[str, dict]) -> None:
+    """Fit seconds of 20k-ish × 256 cross-modal items (80 % train) at the defaults and the old
+    defaults, one after the other in this process, for N in TIMING_SIZES."""
+    import time
+
+    from dkmap.evaluation.crossmodal import CrossModalSpec, cross_modal
+    from dkmap.evaluation.suite import OLD_DEFAULTS
+    from dkmap.projection import DKMap
+
+    for n in TIMING_SIZES:
+        x, m, is_test = cross_modal(CrossModalSpec(n=int(n / 0.8), half=128, seed=41))
+        for variant, options in (("defaults", {}), ("old defaults", OLD_DEFAULTS)):
+            started = time.perf_counter()
+            fitted = DKMap(**options).fit(x[~is_test], m[~is_test], progress=False)
+            rows[f"timing/{n}/{variant}"] = {"n_train": int((~is_test).sum()), "d": int(x.shape[1]),
+                                             "variant": variant, "fit_s": time.perf_counter() - started,
+                                             "steps": fitted.training["steps"]}
+            save_rows(rows)
+
+
+def render_timing(rows: dict[str, dict]) -> list[str]:
+    mine = [r for k, r in rows.items() if k.startswith("timing/")]
+    if not mine:
+        return []
+    out = ["### Fit time (train items × 256, CPU, default threads)", "",
+           "`.venv/bin/python scripts/bench_suite.py --timing` (both variants in one process, one after "
+           "the other).", "", "| train items | variant | steps | fit s | s per 1k items |", "|---:|---|---:|---:|---:|"]
+    for r in sorted(mine, key=lambda r: (r["n_train"], r["variant"])):
+        out.append(f"| {r['n_train']:,} | {r['variant']} | {r['steps']} | {r['fit_s']:.0f} | "
+                   f"{1000 * r['fit_s'] / r['n_train']:.1f} |")
+    return out + [""]
 
 
 def main() -> None:
@@ -64,17 +101,23 @@ def main() -> None:
     ap.add_argument("--suites", nargs="+", default=["dev", "heldout"])
     ap.add_argument("--only", nargs="*", help="only these sets")
     ap.add_argument("--no-old", action="store_true", help="skip the old defaults")
+    ap.add_argument("--timing", action="store_true", help="only the fit-time part")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     os.chdir(ROOT)
     rows = load_rows()
     variants = {"defaults": {}} if args.no_old else {"defaults": {}, "old defaults": OLD_DEFAULTS}
+    if args.timing:
+        timing(rows)
+        args.suites = []
+
     def keep(row: dict) -> None:
         rows[f"{row['suite']}/{row['set']}/{row['variant']}"] = row
         save_rows(rows)
 
     for suite in args.suites:
         run_suite(suite, variants, cache_dir=SUITE_CACHE, only=args.only, on_row=keep)
+    rows.update(load_rows())
     write_section(SECTION, render(rows, ".venv/bin/python scripts/bench_suite.py"))
     print(render(rows, ".venv/bin/python scripts/bench_suite.py"))
 

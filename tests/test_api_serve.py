@@ -108,9 +108,9 @@ def test_host_header_is_checked_when_bound_to_loopback(served, host, ok):
         assert "is not allowed" in error["message"] and "--allowed-host" in error["message"]
 
 
-def test_serve_on_a_busy_port_is_one_line(served):
+def test_serve_on_a_busy_port_is_one_line(served, tiny_data_dir):
     port = served.rsplit(":", 1)[1]
-    proc = subprocess.run([sys.executable, "-m", "dkmap.cli", "serve", "--data", str(tiny_data_dir()),
+    proc = subprocess.run([sys.executable, "-m", "dkmap.cli", "serve", "--data", str(tiny_data_dir),
                            "--port", port], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()

@@ -252,3 +252,20 @@ def test_fitted_map_with_agreement_features_saves_and_loads(tmp_path):
     fitted.save(tmp_path / "p.pt")
     loaded = FittedMap.load(tmp_path / "p.pt", device="cpu")
     np.testing.assert_array_equal(loaded.transform(x), fitted.transform(x))
+
+
+def test_automatic_choices_beat_the_old_fixed_defaults_on_a_planted_cross_modal_set():
+    """Step budget, selection, calibration and agreement features against 20 epochs as before."""
+    from dkmap.evaluation.crossmodal import CrossModalSpec, cross_modal
+    from dkmap.evaluation.suite import OLD_DEFAULTS
+
+    x, m, is_test = cross_modal(CrossModalSpec(n=1500, half=16, topics=8, seed=5))
+
+    def test_mae(options):
+        fitted = DKMap(hidden=32, **options).fit(x[~is_test], m[~is_test], progress=False)
+        return np.abs(fitted.predict(fitted.transform(x[is_test])) - m[is_test]).mean(), fitted
+
+    new, fitted = test_mae({})
+    old, _ = test_mae(OLD_DEFAULTS)
+    assert fitted.training["steps"] == AUTO_STEPS[0] and fitted.training["n_select"] == 120
+    assert new < 0.8 * old

@@ -216,6 +216,7 @@ def test_a_second_build_of_the_same_map_refuses_naming_the_first(tmp_path, capsy
     finally:
         if first.poll() is None:
             first.kill()
+        first.communicate()        # drains and closes both pipes
     # the first build was never disturbed: its map is complete, no temporary folder is left
     assert (root / "maps" / "clip_a" / "manifest.json").is_file()
     assert not [p for p in (root / "maps").iterdir() if ".tmp-" in p.name]

@@ -64,7 +64,7 @@ describe('selection ids', () => {
     expect(seen.map((p) => p.offset)).toEqual([0, 100000, 200000]);
     expect(seen.every((p) => p.polygon.length === 3 && p.dataset === 'd' && p.metric === 'm')).toBe(true);
     expect(progress).toEqual([100000, 200000, 250001]);
-  });
+  }, 30000);   // 250k ids compared element by element: seconds on a loaded 2-core machine
   it('refuses a page from the wrong offset', async () => {
     const api = { postSelectionIds: async () => ({ offset: 5, ids: [], next_offset: null }) };
     await expect(fetchSelectionIds(api, { dataset: 'd', metric: 'm', body: {} })).rejects.toThrow(/from 0, got a page from 5/);

@@ -300,7 +300,7 @@ def read_meta(root: Path) -> dict:
 def dataset_meta(path: str | os.PathLike) -> dict:
     """The dataset.yaml of a dataset folder, checked for the fields every dataset has; DatasetError
     when `path` is not a dataset folder (no dataset.yaml, or not one a DKMap dataset writes)."""
-    return _read_meta(Path(path))
+    return read_meta(Path(path))
 
 
 def open_dataset(path: str | os.PathLike, verify_checksums: bool = False) -> Dataset:

@@ -23,9 +23,10 @@ from dkmap.evaluation.report import Split, evaluate
 log = logging.getLogger(__name__)
 
 BASELINES = tuple(f"{e}-{r}" for e in ("pca", "tsne", "umap") for r in ("kde", "idw"))
-# What `dkmap build` did before the defaults were chosen on this suite: 20 epochs, the train
-# part's own value in its kernel estimate, the kernel as training left it.
-OLD_DEFAULTS = {"epochs": 20, "leave_one_out": False, "select_fraction": 0.0}
+# What `dkmap build` did before the defaults were chosen on this suite: 20 epochs, λ = 1, the
+# train part's own value in its kernel estimate, the kernel as training left it, the raw features.
+OLD_DEFAULTS = {"epochs": 20, "lam": 1.0, "leave_one_out": False, "select_fraction": 0.0,
+                "agreement": False}
 # Bump when a baseline or reference changes, so cached rows are recomputed.
 BASELINE_VERSION = 2
 
