@@ -41,15 +41,18 @@ def save_rows(rows: dict[str, dict]) -> None:
 
 
 def render(rows: dict[str, dict], command: str) -> str:
-    from dkmap.evaluation.suite import format_suite, medians
+    from dkmap.evaluation.suite import SUITES, format_suite, medians
 
-    out = [f"Command: `{command}` (2-core CPU, no GPU; the machine was shared with other work, so "
-           "fit seconds are comparable within this table only). Ratio: out-of-sample MAE over the "
+    out = [f"Command: `{command}` (2-core CPU, no GPU, `OMP_NUM_THREADS=1`; the machine was shared "
+           "with other work, so fit seconds are comparable within this table only; the fit-time "
+           "table below is the one for speed). Ratio: out-of-sample MAE over the "
            "best of the six classic baselines (PCA/t-SNE/UMAP × KDE/IDW) on that set; trust ratio: "
            "trustworthiness@20 of the test items over t-SNE's. References: an autoencoder map with "
            "its better contour, and an MLP regressor on the full features (no map).", ""]
     for suite in ("dev", "heldout"):
-        mine = [r for r in rows.values() if r.get("suite") == suite]
+        order = {name: i for i, name in enumerate(SUITES[suite])}
+        mine = sorted((r for r in rows.values() if r.get("suite") == suite),
+                      key=lambda r: (order.get(r["set"], len(order)), r["variant"]))
         if not mine:
             continue
         out += [f"### {suite} group", "", "```", format_suite(mine), "```", ""]

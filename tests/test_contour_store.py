@@ -125,7 +125,7 @@ def test_prepared_map_bins_every_item_once_for_all_deep_levels(data_dir, monkeyp
 
     plain = open_map(data_dir, METRIC)
     first = max(plain.manifest.stored_levels) + 1
-    keys = [k for k in deep_tiles(plain, 40) if plain.leaf_ancestor(*k) is None]
+    keys = [k for k in deep_tiles(plain, 30) if plain.leaf_ancestor(*k) is None]
     levels = sorted({k[0] for k in keys})
     assert len(levels) >= 2 and len({plain.alpha(z) for z in levels}) >= 2, "needs deep levels with distinct α"
     want = [plain.tile(*k) for k in keys]

@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+
+from dkmap.projection.calibration import density_scaled_alpha
 import torch
 
 from dkmap.config import BuildSettings
@@ -22,8 +24,12 @@ from dkmap.pipeline import build_map, normalise_positions
 from dkmap.projection import FittedMap
 from dkmap.projection.kernel import Kernel
 
+# 16-cell tiles are far coarser than the calibrated kernel; an explicit 15× lattice keeps the
+# FFT within 1e-3 of the exact sums at that size (automatic oversampling stops at 7×, enough for
+# real 256-cell tiles).
 SETTINGS = dict(epochs=2, batch_size=200, hidden=16, tile_size=16, max_grid=32, max_level=4,
-                refine_val_max=100, bluenoise_radius0=0.1, subdivide_min_points=2, index_exact_max=500)
+                refine_val_max=100, bluenoise_radius0=0.1, subdivide_min_points=2, index_exact_max=500,
+                oversample=15)
 
 
 def write_synthetic(root: Path, n: int = 1200, d: int = 8, seed: int = 0) -> Path:
@@ -86,8 +92,14 @@ def test_kernel_rescaled_consistently_with_the_projection(built):
     raw = fitted.train_positions.astype(np.float64)
     c, shift = manifest["normalisation"]["scale"], np.array(manifest["normalisation"]["shift"])
     queries_raw = raw[:50] + 0.1
-    ours = Kernel.from_fitted(manifest["kernel"]).evaluate(queries_raw * c + shift, raw * c + shift,
-                                                            fitted.train_values, "cpu")
+    kernel = Kernel.from_fitted(manifest["kernel"])
+    # The manifest's α is for all items as centres; the fitted map's for its training items.
+    n_fit, n_items = manifest["training"]["n_fit"], manifest["n_items"]
+    assert fitted.training["n_select"] > 0 and n_items > n_fit
+    assert kernel.alpha == pytest.approx(density_scaled_alpha(
+        fitted.kernel["alpha"] / c ** (2 * kernel.beta), kernel.beta, n_fit, n_items), rel=1e-12)
+    kernel = kernel.with_alpha(kernel.alpha / (n_items / n_fit) ** (kernel.beta / 3.0))
+    ours = kernel.evaluate(queries_raw * c + shift, raw * c + shift, fitted.train_values, "cpu")
     np.testing.assert_allclose(ours, fitted.predict(queries_raw), rtol=1e-6, atol=1e-6)
     assert normalise_positions(raw, 0.1)[0].max() <= 0.9 + 1e-12
 
