@@ -41,6 +41,7 @@ TRUST_K = 20
 # How far below the best checkpoint's trustworthiness a chosen checkpoint may be (see
 # choose_checkpoint; measured in docs/defaults.md).
 TRUST_SLACK = 0.02
+REFERENCE_SKIP = 2
 
 
 @dataclass
@@ -117,12 +118,15 @@ class _Scorer:
 
 def choose_checkpoint(kept: list[tuple]) -> tuple:
     """The checkpoint (mse, trust, step, …) of lowest selection MSE among those whose selection
-    trustworthiness is within TRUST_SLACK of the best reached.
+    trustworthiness is within TRUST_SLACK of the best reached after the first REFERENCE_SKIP.
 
     Early checkpoints predict best but keep neighbourhoods worst (the metric term shapes the map
-    first, KL catches up later), so MSE alone would trade the map's structure away.
+    first, KL catches up later), so MSE alone would trade the map's structure away. The first
+    checkpoints do not set the bar: they are taken under early exaggeration, before the metric has
+    shaped anything, and their KL-only neighbourhoods would rule out every later map.
     """
-    floor = max(k[1] for k in kept) - TRUST_SLACK
+    reference = kept[REFERENCE_SKIP:] or kept
+    floor = max(k[1] for k in reference) - TRUST_SLACK
     return min((k for k in kept if k[1] >= floor), key=lambda k: k[0])
 
 
