@@ -15,8 +15,8 @@ import torch
 from dkmap.device import pick_device
 from dkmap.projection.kernel import nadaraya_watson
 from dkmap.projection.network import ProjectionNet, default_hidden, unit_blocks
-from dkmap.projection.calibration import BETAS, Calibration, calibrate_kernel, density_scaled_alpha
-from dkmap.projection.train import SELECT_CENTRES_MAX, Selection, train_projection
+from dkmap.projection.calibration import density_scaled_alpha
+from dkmap.projection.train import Selection, train_projection
 
 log = logging.getLogger(__name__)
 
@@ -175,13 +175,11 @@ class DKMap:
         kernel = {"alpha": trained.kernel.alpha.item(), "beta": trained.kernel.beta.item(),
                   "scale": trained.kernel.scale.item()}
         learned = dict(kernel)
-        calibration = None
-        if selection is not None:
-            calibration = _calibrate(trained, x_t[kept], m_z[kept], selection, self.learn_kernel,
-                                     self.seed)
+        calibration = trained.calibration
+        if calibration is not None:
             # The map sums over every train item (the held-out ones too): scale α for that density.
             alpha = density_scaled_alpha(calibration.alpha, calibration.beta,
-                                         calibration_centres(len(kept)), len(x))
+                                         trained.calibration_centres, len(x))
             kernel = {"alpha": alpha, "beta": calibration.beta, "scale": calibration.scale}
         fitted_at = time.perf_counter()
         positions = trained.net.project(x_t).numpy()
@@ -199,28 +197,6 @@ class DKMap:
         return FittedMap(net=trained.net, kernel={**kernel, "m_mean": mean, "m_std": std},
                          train_positions=positions, train_values=m, settings=settings,
                          history=trained.history, timings=timings, training=training)
-
-
-# Checkpoint scoring and calibration use at most this many training items as centres.
-def calibration_centres(n_fit: int) -> int:
-    return min(n_fit, SELECT_CENTRES_MAX)
-
-
-def _calibrate(trained, x_fit: torch.Tensor, m_fit: torch.Tensor, selection: Selection,
-               learn_kernel: bool, seed: int) -> Calibration:
-    """α, β and s of the chosen network's map, fitted on the held-out selection items."""
-    rng = np.random.default_rng(seed + 1)
-    keep = np.sort(rng.choice(len(x_fit), calibration_centres(len(x_fit)), replace=False))
-    keep_t = torch.from_numpy(keep)
-    centres = trained.net.project(x_fit[keep_t]).numpy()
-    queries = trained.net.project(selection.x).numpy()
-    k = trained.kernel
-    if not learn_kernel:   # w/o GK: α = β = 1 stay fixed; only s is fitted
-        return calibrate_kernel(centres, m_fit[keep_t].numpy(), queries, selection.m_z.numpy(),
-                                alpha0=1.0, betas=(1.0,), search_alpha=False)
-    betas = tuple(sorted(set(BETAS) | {round(k.beta.item(), 6)}))
-    return calibrate_kernel(centres, m_fit[keep_t].numpy(), queries, selection.m_z.numpy(),
-                            alpha0=max(k.alpha.item(), 1e-12), betas=betas)
 
 
 class FittedMap:

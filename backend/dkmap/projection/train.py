@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from dkmap.evaluation.metrics import trustworthiness
 from dkmap.projection.affinities import multiscale_affinities
-from dkmap.projection.calibration import Calibration, calibrate_kernel
+from dkmap.projection.calibration import BETAS, Calibration, calibrate_kernel
 from dkmap.projection.loss import KernelParams, kernel_regression_errors, kl_divergence
 from dkmap.projection.network import ProjectionNet
 
@@ -34,8 +34,8 @@ log = logging.getLogger(__name__)
 AFFINITY_CACHE_BYTES = 2 << 30
 # Distinct batches wanted for a small N: more partitions give the network more views of the data.
 MIN_DISTINCT_BATCHES = 24
-# Checkpoint scoring: at most this many training items as centres (seeded sample), and the
-# kernel's β searched only at the last checkpoint (α and s at every one).
+# Checkpoint scoring and the final calibration: at most this many training items as centres
+# (one seeded sample); checkpoints search α and s, the final calibration β as well.
 SELECT_CENTRES_MAX = 10_000
 TRUST_K = 20
 # How far below the best checkpoint's trustworthiness a chosen checkpoint may be (see
@@ -60,8 +60,9 @@ class Training:
     kernel: KernelParams
     history: list[dict]
     affinity_seconds: float
-    steps: int
     best_step: int | None = None
+    calibration: Calibration | None = None
+    calibration_centres: int = 0
 
 
 def make_batches(n: int, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -114,6 +115,19 @@ class _Scorer:
                                        alpha0=max(kernel.alpha.item(), 1e-12), betas=betas)
         k = min(TRUST_K, (len(queries) - 1) // 2)
         return calibration, trustworthiness(self.selection.x.numpy(), queries, k=k)
+
+    def calibrate(self, net: ProjectionNet, kernel: KernelParams, learn_kernel: bool) -> Calibration:
+        """α, β and s of the chosen network's map, fitted on the selection items (w/o GK: α = β = 1
+        stay fixed and only s is fitted)."""
+        centres = net.project(self.x_centres).numpy()
+        queries = net.project(self.selection.x).numpy()
+        truth = self.selection.m_z.numpy()
+        if not learn_kernel:
+            return calibrate_kernel(centres, self.m_centres, queries, truth, alpha0=1.0, betas=(1.0,),
+                                    search_alpha=False)
+        betas = tuple(sorted(set(BETAS) | {round(kernel.beta.item(), 6)}))
+        return calibrate_kernel(centres, self.m_centres, queries, truth,
+                                alpha0=max(kernel.alpha.item(), 1e-12), betas=betas)
 
 
 def choose_checkpoint(kept: list[tuple]) -> tuple:
@@ -222,11 +236,14 @@ def train_projection(x: torch.Tensor, m_z: torch.Tensor, settings: DKMap, device
         sums = dict.fromkeys(sums, 0.0)
         since = 0
         started = time.perf_counter()
-    best_step = None
+    best_step = calibration = None
     if kept:
         _, _, best_step, net_state, kernel_state = choose_checkpoint(kept)
         net.load_state_dict(net_state)
         kernel.load_state_dict(kernel_state)
     net.eval()
+    if scorer is not None:
+        calibration = scorer.calibrate(net, kernel, settings.learn_kernel)
     return Training(net=net, kernel=kernel, history=records, affinity_seconds=affinity_seconds,
-                    steps=steps, best_step=best_step)
+                    best_step=best_step, calibration=calibration,
+                    calibration_centres=0 if scorer is None else len(scorer.x_centres))
