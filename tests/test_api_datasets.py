@@ -152,18 +152,20 @@ def test_a_dataset_folder_added_later_is_found(tiny_data_dir, tmp_path):
         server.close()
 
 
-def test_an_unreadable_dataset_is_a_json_500_and_left_out_of_the_list(tiny_data_dir, tmp_path):
+def test_an_unreadable_dataset_is_a_json_503_naming_why_and_listed_as_broken(tiny_data_dir, tmp_path):
     shutil.copytree(tiny_data_dir / DATASET, tmp_path / DATASET)
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "dataset.yaml").write_text("name: broken\n")
     running, server = start_server(tmp_path)
     try:
         r = running.get("/api/datasets/broken/items/item-0001")
-        assert r.status_code == 500
+        assert r.status_code == 503
         message = error_of(r)["message"]
-        assert "dataset 'broken' could not be opened" in message
+        assert message == "dataset 'broken' cannot be served: dataset.yaml: missing field 'generators'"
         assert "Traceback" not in r.text and str(tmp_path) not in r.text
-        assert [d["name"] for d in running.get("/api/datasets").json()["datasets"]] == [DATASET]
+        listing = running.get("/api/datasets").json()
+        assert [d["name"] for d in listing["datasets"]] == [DATASET]
+        assert listing["broken"] == [{"name": "broken", "reason": "dataset.yaml: missing field 'generators'"}]
     finally:
         server.close()
 

@@ -1,7 +1,7 @@
 """A thread-safe LRU cache bounded by the total size of what it holds, computing each missing key once.
 
-Used for the server's encoded responses (size = bytes), a built map's deep contour tiles and a
-contour field's global grids (size = array bytes).
+Used for the server's encoded responses (size = bytes) and its open maps (size = 1 each), a built
+map's deep contour tiles and a contour field's global grids (size = array bytes).
 """
 
 from __future__ import annotations
@@ -60,6 +60,19 @@ class LRUCache:
             while self._size > self.max_size:
                 _, (_, evicted) = self._items.popitem(last=False)
                 self._size -= evicted
+
+    def discard(self, key: Hashable, value: Any) -> None:
+        """Remove `key` if it still holds `value` (another thread may have replaced it)."""
+        with self._lock:
+            entry = self._items.get(key)
+            if entry is not None and entry[0] is value:
+                del self._items[key]
+                self._size -= entry[1]
+
+    def values(self) -> list:
+        """The values held, least recently used first."""
+        with self._lock:
+            return [value for value, _ in self._items.values()]
 
     def get_or_compute(self, key: Hashable, compute: Callable[[], Any]) -> Any:
         """The cached value, or `compute()` stored and returned. Concurrent misses on one key compute

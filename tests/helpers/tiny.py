@@ -40,8 +40,9 @@ def _png(colour: tuple[int, int, int], i: int) -> bytes:
     return buf.getvalue()
 
 
-def write_tiny_dataset(out: Path, n: int = N_ITEMS, seed: int = 0) -> Path:
-    """A dataset of `n` colour/shape prompts, two generators, real MiniLM prompt embeddings."""
+def write_tiny_dataset(out: Path, n: int = N_ITEMS, seed: int = 0, marker: int = 0) -> Path:
+    """A dataset of `n` colour/shape prompts, two generators, real MiniLM prompt embeddings; `marker`
+    moves the white pixel of every image (so a re-ingest can have other image bytes)."""
     from dkmap.data.encoders import embed_prompts_minilm
     from dkmap.data.store import write_dataset
 
@@ -65,8 +66,8 @@ def write_tiny_dataset(out: Path, n: int = N_ITEMS, seed: int = 0) -> Path:
     items["diff_ab"] = items["clip_b"] - items["clip_a"]
     sources = {}
     for i, c in enumerate(colours):
-        sources[f"a/{i:04d}.png"] = _png(COLOURS[c], i)
-        sources[f"b/{i:04d}.png"] = _png(tuple(255 - v for v in COLOURS[c]), i)
+        sources[f"a/{i:04d}.png"] = _png(COLOURS[c], i + marker)
+        sources[f"b/{i:04d}.png"] = _png(tuple(255 - v for v in COLOURS[c]), i + marker)
     metrics = {
         "clip_a": {"description": "CLIPScore of a", "unit": "100·cos", "generators": ["a"], "kind": "score"},
         "clip_b": {"description": "CLIPScore of b", "unit": "100·cos", "generators": ["b"], "kind": "score"},

@@ -32,14 +32,16 @@ class TileStore:
     """Every level's T×T tiles of one built map: stored grids, and deep tiles computed and cached."""
 
     def __init__(self, root: Path, manifest: Manifest, positions: np.ndarray,
-                 load_values: Callable[[], np.ndarray]):
+                 load_values: Callable[[], np.ndarray], levels: dict[int, np.ndarray] | None = None):
         self.root = root
         self.manifest = manifest
         self.tile_size = manifest.tile_size
         self.max_level = manifest.max_level
         self.positions = positions
         self._load_values = load_values
-        self._levels = {z: np.load(root / level_file(z), mmap_mode="r") for z in manifest.stored_levels}
+        # The stored grids, as the map read them (dkmap.maps.arrays), or memory-mapped here.
+        self._levels = levels if levels is not None else {
+            z: np.load(root / level_file(z), mmap_mode="r") for z in manifest.stored_levels}
         self._alphas = manifest.alphas
         self._leaves = manifest.detail_leaves
         self._field: ContourField | None = None

@@ -316,7 +316,7 @@ def open_dataset(path: str | os.PathLike, verify_checksums: bool = False) -> Dat
         items_path = root / "items.parquet"
         if not items_path.is_file():
             raise DatasetError(f"{items_path}: missing")
-        items = pd.read_parquet(items_path)
+        items = _read_items(items_path)
         if len(items) != meta["n_items"]:
             raise DatasetError(f"{items_path}: {len(items)} rows but dataset.yaml says n_items={meta['n_items']}")
         embedding_files = [(root / "embeddings" / f"{space}.npy", space, len(items)) for space in meta["spaces"]]
@@ -340,6 +340,15 @@ def open_dataset(path: str | os.PathLike, verify_checksums: bool = False) -> Dat
     return Dataset(root=root, meta=meta, items=items)
 
 
+def _read_items(path: Path) -> pd.DataFrame:
+    """An items table (DatasetError naming the file when it is not a readable Parquet table)."""
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError) as exc:   # pyarrow's errors are both
+        reason = " ".join(str(exc).split()).replace(str(path), path.name)
+        raise DatasetError(f"{path}: not a readable Parquet table ({reason})") from exc
+
+
 def _sharded_files(root: Path, meta: dict) -> tuple[pd.DataFrame, list[tuple[Path, str, int]]]:
     """The items table of a sharded dataset (its shards in order) and (file, space, rows) of every
     embedding shard; checks the shard list against n_items and each items shard's length."""
@@ -353,7 +362,7 @@ def _sharded_files(root: Path, meta: dict) -> tuple[pd.DataFrame, list[tuple[Pat
         path = items_shard_path(root, k)
         if not path.is_file():
             raise DatasetError(f"{path}: missing")
-        frame = pd.read_parquet(path)
+        frame = _read_items(path)
         if len(frame) != rows:
             raise DatasetError(f"{path}: {len(frame)} rows but dataset.yaml says {rows}")
         frames.append(frame)

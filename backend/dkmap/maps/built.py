@@ -16,6 +16,7 @@ import numpy as np
 from dkmap.atomic import sha256_file
 from dkmap.contour.store import TileStore
 from dkmap.maps import layout
+from dkmap.maps.arrays import IN_MEMORY_BYTES, MapArrays
 from dkmap.maps.manifest import Manifest, MapError
 from dkmap.maps.point_index import LevelledIndex, PointIndex
 from dkmap.projection.kernel import Kernel
@@ -29,22 +30,28 @@ class BuiltMap:
     """A built map: positions (N×2, unit square), per-item values, contour tiles of every level,
     overlay sampling levels, spatial indexes, and the projector that places new items."""
 
-    def __init__(self, root: Path, manifest: Manifest):
+    def __init__(self, root: Path, manifest: Manifest, memory_budget: int = IN_MEMORY_BYTES):
         self.root = root
         self.manifest = manifest
         self.metric = manifest.metric
         self.n_items = manifest.n_items
         self.stamp = layout.manifest_path(root).stat().st_mtime_ns   # changes when the map is rebuilt
-        self.positions: np.ndarray = np.load(root / layout.POSITIONS, mmap_mode="r")
-        self.values: np.ndarray = np.load(root / layout.VALUES, mmap_mode="r")
-        self.sampling = {name: np.load(root / layout.sampling_file(name), mmap_mode="r")
-                         for name in layout.SAMPLINGS}
-        self.tiles = TileStore(root, manifest, self.positions, lambda: np.load(root / layout.VALUES))
+        self.arrays = MapArrays(root, memory_budget)   # small arrays read, large ones memory-mapped
+        self.positions: np.ndarray = self.arrays.load(layout.POSITIONS)
+        self.values: np.ndarray = self.arrays.load(layout.VALUES)
+        self.sampling = {name: self.arrays.load(layout.sampling_file(name)) for name in layout.SAMPLINGS}
+        levels = {z: self.arrays.load(layout.level_file(z)) for z in manifest.stored_levels}
+        self.tiles = TileStore(root, manifest, self.positions, lambda: np.array(self.values), levels)
         self._lock = threading.Lock()
         self._index: PointIndex | None = None
         self._levelled: dict[str, LevelledIndex] = {}
         self._projector = None
         self.deep_tiles_ready = threading.Event()
+
+    def check_files(self) -> None:
+        """MapError when a memory-mapped file of the map changed on disk since it was opened (reading
+        it could then kill the process); the server calls this before each request uses the map."""
+        self.arrays.check()
 
     # ---- description -----------------------------------------------------------------------------
     @property
@@ -160,14 +167,15 @@ def to_unit_square(raw: np.ndarray, normalisation: dict) -> np.ndarray:
     return np.clip(raw * normalisation["scale"] + np.asarray(normalisation["shift"]), 0.0, 1.0)
 
 
-def open_map(map_dir: str | os.PathLike, verify: bool = True) -> BuiltMap:
+def open_map(map_dir: str | os.PathLike, verify: bool = True, memory_budget: int = IN_MEMORY_BYTES) -> BuiltMap:
     """Open a built map folder (DATASET/maps/<metric>/); MapError when it is missing, corrupted or does
-    not match itself. verify=True checks every file's SHA-256 against the manifest (~0.1 s per 40 MB)."""
+    not match itself. verify=True checks every file's SHA-256 against the manifest (~0.1 s per 40 MB).
+    Arrays are read into memory up to `memory_budget` bytes in all, the rest memory-mapped."""
     root = Path(map_dir)
     manifest = Manifest.read(layout.manifest_path(root), metric=root.name)
     verify_files(root, manifest, verify)
     check_shapes(root, manifest)
-    return BuiltMap(root, manifest)
+    return BuiltMap(root, manifest, memory_budget)
 
 
 def open_built(dataset_dir: str | os.PathLike, metric: str, verify: bool = True) -> BuiltMap:

@@ -6,12 +6,15 @@ import logging
 from pathlib import Path
 
 from flask import Flask, Response, abort, current_app, request, send_from_directory
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from dkmap.errors import NotFound
 
 from dkmap.server import compare, datasets, items, maps, selection
 from dkmap.server.errors import register_error_handlers
 from dkmap.server.guards import install_guards
 from dkmap.server.registry import EXTENSION_KEY, Registry
+from dkmap.server.snapshot import DatasetChanged
 
 log = logging.getLogger(__name__)
 
@@ -23,18 +26,43 @@ DEFAULTS = {
     "TILE_CACHE_BYTES": 256 * 1024 * 1024,
     "KEYWORD_MAX_DOCS": 250,
     "SELECTION_SAMPLE": 20_000,
+    "MAX_OPEN_MAPS": 8,             # built maps kept open (least recently used closed first)
+    "MAP_MEMORY_BYTES": 64 << 20,   # per open map: arrays read into memory, larger ones memory-mapped
     "ALLOWED_HOSTS": None,   # Host headers answered (name or name:port); None: any (dkmap serve sets it)
 }
 NO_FRONTEND = ("DKMap API is running, but the frontend is not built "
                "(frontend/dist is missing): run scripts/setup.sh, then reload.\n")
 
 
+class DKMapFlask(Flask):
+    """Flask, answering a request again (once) when the dataset or map it read changed on disk
+    meanwhile: an error caused by files replaced mid-request is never a client's 500."""
+
+    def dispatch_request(self):
+        reg = self.extensions[EXTENSION_KEY]
+        for attempt in (1, 2):
+            try:
+                return super().dispatch_request()
+            except (HTTPException, NotFound):
+                raise
+            except Exception as exc:
+                if not isinstance(exc, DatasetChanged) and not reg.request_saw_change():
+                    raise
+                if attempt == 2:
+                    raise exc if isinstance(exc, DatasetChanged) else DatasetChanged(
+                        "the files read changed twice") from exc
+                log.info("%s %s: the files changed while it was answered (%s); answering again",
+                         request.method, request.path, exc)
+                reg.forget_request()
+
+
 def create_app(config: dict | None = None) -> Flask:
     """Build the app; `config` overrides DATA_DIR, FRONTEND_DIST, MAX_CONTENT_LENGTH, TILE_CACHE_BYTES,
     KEYWORD_MAX_DOCS (prompts sampled for keyphrase extraction per selection), SELECTION_SAMPLE (selected
-    items whose positions, ids and keyword bars a selection sends), ALLOWED_HOSTS (Host headers answered,
+    items whose positions, ids and keyword bars a selection sends), MAX_OPEN_MAPS (built maps kept open),
+    MAP_MEMORY_BYTES (per open map, arrays read into memory; larger ones memory-mapped), ALLOWED_HOSTS (Host headers answered,
     `name` or `name:port`; others get 400, against DNS rebinding; None answers any)."""
-    app = Flask(__name__, static_folder=None)
+    app = DKMapFlask(__name__, static_folder=None)
     app.config.update(DEFAULTS)
     app.config.update(config or {})
     app.config["DEBUG"] = False
@@ -45,7 +73,8 @@ def create_app(config: dict | None = None) -> Flask:
 
     app.extensions[EXTENSION_KEY] = Registry(app.config["DATA_DIR"], int(app.config["TILE_CACHE_BYTES"]),
                                              int(app.config["KEYWORD_MAX_DOCS"]),
-                                             int(app.config["SELECTION_SAMPLE"]))
+                                             int(app.config["SELECTION_SAMPLE"]),
+                                             int(app.config["MAX_OPEN_MAPS"]), int(app.config["MAP_MEMORY_BYTES"]))
     register_error_handlers(app)
     app.before_request(_refuse_oversized_bodies)
     for module in (datasets, maps, selection, items, compare):

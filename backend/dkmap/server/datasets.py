@@ -6,8 +6,8 @@ import logging
 
 from flask import Blueprint, jsonify
 
-from dkmap.data.store import DatasetError
 from dkmap.errors import NotFound, Unavailable
+from dkmap.server.errors import error_message
 from dkmap.server.registry import registry
 
 log = logging.getLogger(__name__)
@@ -20,25 +20,31 @@ def describe_dataset(name: str) -> dict:
     reg = registry()
     ds = reg.dataset(name)
     built = set(reg.built_metrics(name))
-    metrics = [
-        {"name": m, "description": info.get("description", ""), "unit": info.get("unit", ""),
-         "kind": info.get("kind", "score"), "generators": list(info.get("generators", [])),
-         "built": m in built}
-        for m, info in ds.metrics.items()
-    ]
+    metrics = []
+    for m, info in ds.metrics.items():
+        problem = reg.map_problem(name, m) if m in built else None
+        entry = {"name": m, "description": info.get("description", ""), "unit": info.get("unit", ""),
+                 "kind": info.get("kind", "score"), "generators": list(info.get("generators", [])),
+                 "built": m in built and problem is None}
+        if problem is not None:
+            entry["broken"] = error_message(problem)
+        metrics.append(entry)
     return {"name": name, "description": ds.meta.get("description", ""), "n_items": ds.n,
             "generators": ds.generators, "metrics": metrics, "spaces": ds.spaces}
 
 
 @bp.get("")
 def list_all():
-    """Every readable dataset under DATA_DIR; unreadable folders are logged and left out."""
+    """Every dataset under DATA_DIR; folders that cannot be served are listed under `broken` with
+    the reason (a metric whose map cannot be served has `built: false` and its own `broken`)."""
     reg = registry()
     reg.rescan()
-    out = []
+    out, broken = [], []
     for name in reg.dataset_names():
         try:
             out.append(describe_dataset(name))
-        except (DatasetError, NotFound, Unavailable) as exc:
-            log.warning("skipping dataset folder '%s': %s", name, exc)
-    return jsonify({"datasets": out})
+        except NotFound:
+            continue   # removed since the scan
+        except Unavailable:
+            broken.append({"name": name, "reason": error_message(reg.snapshot(name).broken or "unknown")})
+    return jsonify({"datasets": out, "broken": broken})

@@ -11,15 +11,21 @@ from flask import Flask, current_app, has_app_context, jsonify, request
 from werkzeug.exceptions import HTTPException, InternalServerError, RequestEntityTooLarge
 
 from dkmap.errors import NotFound, Unavailable
+from dkmap.server.snapshot import DatasetChanged
 
 log = logging.getLogger(__name__)
 
 
 def error_response(code: int, message: str):
     """A JSON error body with its status code; server folders in the message are left out."""
-    response = jsonify({"error": {"code": int(code), "message": _without_paths(str(message))}})
+    response = jsonify({"error": {"code": int(code), "message": error_message(message)}})
     response.status_code = int(code)
     return response
+
+
+def error_message(message: str) -> str:
+    """`message` as a client may read it: server folders left out."""
+    return _without_paths(str(message))
 
 
 def register_error_handlers(app: Flask) -> None:
@@ -36,7 +42,14 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Unavailable)
     def _unavailable(exc: Unavailable):
-        return error_response(500, str(exc))
+        return error_response(503, str(exc))
+
+    @app.errorhandler(DatasetChanged)
+    def _changed(exc: DatasetChanged):
+        response = error_response(503, f"{exc}; the dataset changed on disk (re-ingested or rebuilt) "
+                                       "while this request was answered: retry it")
+        response.headers["Retry-After"] = "1"
+        return response
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):

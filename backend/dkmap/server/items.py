@@ -6,8 +6,9 @@ import logging
 
 from flask import Blueprint, jsonify, request, send_file
 
-from dkmap.errors import NotFound
+from dkmap.errors import NotFound, Unavailable
 from dkmap.server.ops.nearest import nearest
+from dkmap.server.errors import error_message
 from dkmap.server.registry import registry
 from dkmap.server.urls import image_url
 from dkmap.server.validation import parse_int
@@ -43,21 +44,26 @@ def _model_param(ds, dataset: str) -> str:
 @bp.get("")
 def item(dataset: str, item_id: str):
     """Prompt, split, metric values, image URLs per generator and the position on each built map (read
-    from its positions alone: no map is opened for this)."""
+    from its positions alone: no map is opened for this); a broken map is left out of `positions`
+    and named in `unavailable_maps` with the reason."""
     reg = registry()
     ds = reg.dataset(dataset)
     row = reg.row_of(ds, dataset, item_id)
     record = ds.items.iloc[row]
-    positions = {}
+    positions, unavailable = {}, {}
     for metric in reg.built_metrics(dataset):
-        xy = reg.positions(dataset, metric)[row]
+        try:
+            xy = reg.positions(dataset, metric)[row]
+        except Unavailable as exc:
+            unavailable[metric] = error_message(str(exc))
+            continue
         positions[metric] = [float(xy[0]), float(xy[1])]
     return jsonify({
         "id": str(record["id"]), "row": row, "prompt": str(record["prompt"]),
         "split": str(record["split"]),
         "metrics": {m: float(record[m]) for m in ds.metrics},
         "images": {g: image_url(dataset, item_id, g) for g in ds.generators},
-        "positions": positions,
+        "positions": positions, "unavailable_maps": unavailable,
     })
 
 
@@ -95,7 +101,15 @@ def image(dataset: str, item_id: str):
         raise NotFound(f"no image file for item '{item_id}' and model '{model}'")
     mimetype = sniff_image_type(path)
     if mimetype is None:
+        reg.snapshot(dataset).ensure_current()
         log.warning("image file of row %d (%s) is not a servable image: %s", row, model, path)
         raise NotFound(f"the image file of item '{item_id}' and model '{model}' is not a PNG, "
                        "JPEG, WebP or GIF image")
-    return send_file(path, mimetype=mimetype, conditional=True, max_age=3600)
+    handle = open(path, "rb")
+    try:
+        reg.snapshot(dataset).ensure_current()   # the file opened is this version's (not a re-ingest's)
+    except BaseException:
+        handle.close()
+        raise
+    return send_file(handle, mimetype=mimetype, conditional=True, max_age=3600,
+                     last_modified=path.stat().st_mtime, etag=False)

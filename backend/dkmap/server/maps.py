@@ -63,7 +63,7 @@ def contour_tile(dataset: str, metric: str, z: str, x: str, y: str):
                           {"values": encode.float_grid(values)})
         return text.encode()
 
-    key = (dataset, metric, built.stamp, zi, xi, yi)
+    key = (dataset, reg.snapshot(dataset).version, metric, built.stamp, zi, xi, yi)
     return json_response(reg.tiles.get_or_compute(key, encode_tile))
 
 
