@@ -203,3 +203,24 @@ def test_a_map_built_from_another_version_of_the_dataset_is_refused(client, data
     assert answer.status_code == 503
     assert "built from another version of the dataset (240 items; it has 100)" in error_of(answer)["message"]
     assert client.get(f"/api/datasets/{DATASET}/items/item-0001").status_code == 200
+
+
+# ---- finding 4: a memory-mapped file overwritten in place ---------------------------------------
+
+def test_a_memory_mapped_map_file_truncated_in_place_is_an_error_not_a_crash(data_dir):
+    from dkmap.server.app import create_app
+
+    client = create_app({"DATA_DIR": str(data_dir), "MAP_MEMORY_BYTES": 0}).test_client()   # map every array
+    url = f"/api/maps/{DATASET}/clip_a/points?z=4&sampling=all"
+    assert client.get(url).json["total_in_view"] == 240
+    path = data_dir / DATASET / "maps" / "clip_a" / "positions.npy"
+    original = path.read_bytes()
+    with open(path, "r+b") as fh:   # in place: the mapping now reaches past the end of the file
+        fh.truncate(200)
+    answer = client.get(url)
+    assert answer.status_code == 503
+    assert "maps/clip_a/positions.npy" in error_of(answer)["message"]
+    with open(path, "r+b") as fh:
+        fh.write(original)
+    time.sleep(2.1)   # a broken map is tried again after BROKEN_RETRY_S
+    assert client.get(url).json["total_in_view"] == 240
