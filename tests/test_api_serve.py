@@ -125,3 +125,25 @@ def test_bad_arguments_are_refused(port, threads, needle):
 
     with pytest.raises(ValueError, match=needle):
         serve("data/datasets", port=port, threads=threads)
+
+
+def test_150_idle_half_sent_connections_do_not_block_a_normal_request(served):
+    port = int(served.rsplit(":", 1)[1])
+    idle = []
+    try:
+        for _ in range(150):   # waitress's default connection limit is 100
+            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+            sock.sendall(b"GET /api/datasets HTTP/1.1\r\nHost: 127.0.0.1\r\n")   # headers never finished
+            idle.append(sock)
+        r = requests.get(served + "/api/datasets", timeout=10)
+        assert r.status_code == 200 and [d["name"] for d in r.json()["datasets"]] == ["tiny"]
+    finally:
+        for sock in idle:
+            sock.close()
+
+
+def test_the_server_bounds_how_long_a_client_may_take_and_holds_many_connections():
+    from dkmap.server.serve import CHANNEL_TIMEOUT_S, connection_limit
+
+    assert CHANNEL_TIMEOUT_S <= 60
+    assert connection_limit() > 100

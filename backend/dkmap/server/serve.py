@@ -23,6 +23,26 @@ log = logging.getLogger(__name__)
 # Large lassos and deep tiles take up to seconds on a CPU; with few worker threads they occupy them
 # all and cached tiles queue behind them (measured: BENCHMARKS.md, "API server (issue 6)").
 DEFAULT_THREADS = 32
+# A client has this long to send its request (waitress closes connections idle longer), and as many
+# connections are accepted as the process may open files, polled (select() stops at 1024).
+CHANNEL_TIMEOUT_S = 30
+FILES_KEPT_FREE = 256   # descriptors left for data files, the Faiss index and logs
+
+
+def connection_limit() -> int:
+    """Connections the machine lets this process hold: its open-file limit (raised to the hard
+    limit) less FILES_KEPT_FREE."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass
+    soft = 65536 if soft == resource.RLIM_INFINITY else soft
+    return max(100, int(soft) - FILES_KEPT_FREE)
 
 
 class ServeError(RuntimeError):
@@ -54,6 +74,8 @@ def make_server(app, host: str = "127.0.0.1", port: int = 5000, threads: int = D
     from waitress.server import BaseWSGIServer, create_server
 
     try:
+        adjustments = {"channel_timeout": CHANNEL_TIMEOUT_S, "connection_limit": connection_limit(),
+                       "asyncore_use_poll": True, **adjustments}
         server = create_server(app, host=host, port=port, threads=threads, ident="dkmap", **adjustments)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
