@@ -141,7 +141,7 @@ def synthetic_dataset(root: Path, n: int, d: int, seed: int = 0) -> Path:
 
 
 def part_build(args) -> str:
-    from dkmap.pipeline import build_map
+    from dkmap.build import build_map
     work = Path(args.workdir or tempfile.mkdtemp(prefix="dkmap-bench-"))
     root = work / f"synthetic_{args.n}"
     t0 = time.perf_counter()
@@ -154,7 +154,7 @@ def part_build(args) -> str:
     path = build_map(root, "clipscore", settings, progress=True, force=True)
     total = time.perf_counter() - t0
     manifest = json.loads((path / "manifest.json").read_text())
-    index = json.loads((root / "index" / "manifest.json").read_text())["image_a"]
+    index = manifest["indexes"]["image_a"]
     workdir = f" --workdir {args.workdir}" if args.workdir else ""
     lines = [f"Command: `.venv/bin/python scripts/bench_contour.py build --n {args.n} --d {args.d} "
              f"--train-max {args.train_max} --epochs {args.epochs}{workdir}` (CPU, 2 cores shared).",
@@ -165,9 +165,8 @@ def part_build(args) -> str:
              f"centres. Build total {total:.0f} s.", "",
              "| stage | time | peak RSS of the process |", "|---|---|---|"]
     for stage, t in manifest["timings"].items():
-        lines.append(f"| {stage} | {t['seconds']:.1f} s | {t['peak_rss_mb']:.0f} MB |")
-    lines.append(f"| index ({index['kind']}, recall@10 {index['recall_at_10']:.3f}) | "
-                 f"{index['seconds']:.1f} s | – |")
+        label = f"index ({index['kind']}, recall@10 {index['recall_at_10']:.3f})" if stage == "index" else stage
+        lines.append(f"| {label} | {t['seconds']:.1f} s | {t['peak_rss_mb']:.0f} MB |")
     lines += ["", f"Levels 0..{manifest['max_level']} (stored: {manifest['precomputed_levels']}), "
               f"α refinement stopped at {manifest['refinement_stopped_at']}; "
               f"sampling counts per level {manifest['sampling']['counts']}."]
@@ -194,7 +193,7 @@ def _test_error(path: Path, manifest: dict, n_test: int = 2000) -> str:
 
 
 def part_schedule(args) -> str:
-    from dkmap.pipeline import build_map
+    from dkmap.build import build_map
     dataset = Path(args.dataset)
     note = ""
     if not (dataset / "dataset.yaml").is_file():

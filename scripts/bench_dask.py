@@ -76,9 +76,8 @@ def worker_rss_sampler(client, peak: dict, stop: threading.Event) -> threading.T
 
 
 def run_build(root: Path, metric: str, plain_engine: bool = False) -> dict:
-    from dkmap.distributed import build_map_dask
+    from dkmap.build import build_map
     from dkmap.distributed.cluster import connect
-    from dkmap.pipeline import build_map
 
     started = time.perf_counter()
     worker_peak: dict = {}
@@ -88,15 +87,14 @@ def run_build(root: Path, metric: str, plain_engine: bool = False) -> dict:
         with connect(None) as client:
             stop = threading.Event()
             sampler = worker_rss_sampler(client, worker_peak, stop)
-            out = build_map_dask(root, metric, bench_settings(), scheduler=client, progress=False, force=True,
-                                 partition_rows=BASELINE_PARTITION_ROWS)
+            out = build_map(root, metric, bench_settings(), engine="dask", scheduler=client, progress=False,
+                            force=True, partition_rows=BASELINE_PARTITION_ROWS)
             stop.set()
             sampler.join()
     seconds = time.perf_counter() - started
     manifest = json.loads((out / "manifest.json").read_text())
-    index = json.loads((root / "index" / "manifest.json").read_text())
+    index = manifest["indexes"]
     timings = dict(manifest["timings"])
-    timings["index"] = {"seconds": sum(e.get("seconds", 0) for e in index.values()), "peak_rss_mb": None}
     return {"seconds": seconds, "timings": timings, "n": manifest["n_items"],
             "worker_peak_mib": max(worker_peak.values()) / 2**20 if worker_peak else None,
             "index_seconds": sum(e.get("seconds", 0) for e in index.values()),
@@ -108,7 +106,7 @@ def plain_copy(sharded: Path, out: Path, n: int) -> Path:
     import pandas as pd
 
     from dkmap.data.store import write_dataset
-    from dkmap.distributed.shards import PartitionedDataset
+    from dkmap.distributed.partitions import PartitionedDataset
     from dkmap.distributed.synthetic import GENERATOR, METRIC
 
     src = PartitionedDataset(sharded)

@@ -15,7 +15,9 @@ import pytest
 
 from dkmap.config import BuildSettings
 from dkmap.data.store import DatasetError, open_dataset, write_dataset
-from dkmap.distributed import PartitionedDataset, build_map_dask, write_shards, write_synthetic_shards
+from dkmap.build import build_map
+from dkmap.data.sharded import write_shards
+from dkmap.distributed import PartitionedDataset, write_synthetic_shards
 from dkmap.distributed.synthetic import GENERATOR, METRIC, Landscape
 
 
@@ -96,13 +98,15 @@ def test_shard_writer_is_atomic_and_validates(tmp_path):
 def test_build_rejects_bad_arguments_before_starting_a_cluster(tmp_path):
     root = write_synthetic_shards(tmp_path / "s", 200, dim=8, shard_rows=100, progress=False)
     with pytest.raises(ValueError, match="clipscore"):
-        build_map_dask(root, "hpsv2", progress=False)
+        build_map(root, "hpsv2", engine="dask", progress=False)
     with pytest.raises(TypeError, match="settings"):
-        build_map_dask(root, METRIC, settings=[1], progress=False)
+        build_map(root, METRIC, settings=[1], engine="dask", progress=False)
     with pytest.raises(ValueError, match="unknown build settings"):
-        build_map_dask(root, METRIC, settings={"epoch": 1}, progress=False)
+        build_map(root, METRIC, settings={"epoch": 1}, engine="dask", progress=False)
     with pytest.raises(DatasetError, match="dataset.yaml"):
-        build_map_dask(tmp_path, METRIC, progress=False)
+        build_map(tmp_path, METRIC, engine="dask", progress=False)
+    with pytest.raises(ValueError, match=r"unknown engine 'Dask'; choose one of \['local', 'dask'\]"):
+        build_map(root, METRIC, engine="Dask", progress=False)
     with pytest.raises(ValueError, match="dim"):
         write_synthetic_shards(tmp_path / "t", 10, dim=7, progress=False)
 
@@ -183,17 +187,15 @@ def plain_build(tmp_path_factory):
     """The plain build of an N_EQUIV-item dataset, copied aside (the dask builds replace it)."""
     import shutil
 
-    from dkmap.pipeline import build_map
 
     root = plain_dataset(tmp_path_factory.mktemp("equiv") / "synthetic", N_EQUIV)
     out = build_map(root, METRIC, settings(), progress=False)
     reference = root.parent / "reference"
     shutil.copytree(out, reference / "map")
-    shutil.copytree(root / "index", reference / "index")
     return root, reference
 
 
-def assert_same_build(map_dir: Path, reference: Path, index_dir: Path) -> None:
+def assert_same_build(map_dir: Path, reference: Path) -> None:
     ref_dir = reference / "map"
     got, ref = (json.loads((d / "manifest.json").read_text()) for d in (map_dir, ref_dir))
     assert got["engine"]["name"] == "dask" and got["engine"]["partitions"] > 1
@@ -218,7 +220,8 @@ def assert_same_build(map_dir: Path, reference: Path, index_dir: Path) -> None:
     from dkmap import similarity
 
     space = f"image_{GENERATOR}"
-    a, b = similarity.load(index_dir / f"{space}.faiss"), similarity.load(reference / "index" / f"{space}.faiss")
+    a, b = (similarity.load(d / "index" / f"{space}.faiss") for d in (map_dir, ref_dir))
+    assert got["indexes"][space]["kind"] == ref["indexes"][space]["kind"]
     assert type(a) is type(b) and a.ntotal == b.ntotal
     queries = np.asarray(open_dataset(map_dir.parent.parent).embedding(space)[:50], dtype=np.float32)
     np.testing.assert_array_equal(similarity.search(a, queries, 5)[1], similarity.search(b, queries, 5)[1])
@@ -228,14 +231,14 @@ def test_dask_build_equals_plain_build(plain_build, cluster):
     root, reference = plain_build
     import shutil
 
-    shutil.rmtree(root / "index")
-    out = build_map_dask(root, METRIC, settings(), scheduler=cluster[1], progress=False, force=True,
-                         partition_rows=PARTITION_ROWS)
+    # force: every stage rebuilt on the cluster, the Faiss index included (no link to the plain one)
+    out = build_map(root, METRIC, settings(), engine="dask", scheduler=cluster[1], progress=False, force=True,
+                    partition_rows=PARTITION_ROWS)
     assert out == root / "maps" / METRIC
-    assert_same_build(out, reference, root / "index")
+    assert_same_build(out, reference)
     # same inputs and settings: either engine reuses the other's build
     before = (out / "manifest.json").read_text()
-    assert build_map_dask(root, METRIC, settings(), scheduler=cluster[1], progress=False) == out
+    assert build_map(root, METRIC, settings(), engine="dask", scheduler=cluster[1], progress=False) == out
     assert (out / "manifest.json").read_text() == before
 
 
@@ -271,11 +274,11 @@ def test_killed_workers_still_give_the_same_build(plain_build, cluster):
     thread = threading.Thread(target=killer, daemon=True)
     thread.start()
     try:
-        out = build_map_dask(root, METRIC, settings(), scheduler=client, progress=False, force=True,
-                             partition_rows=5_000)
+        out = build_map(root, METRIC, settings(), engine="dask", scheduler=client, progress=False,
+                        force=True, partition_rows=5_000)
     finally:
         done.set()
         thread.join()
     assert len(killed) == 2, f"expected two workers killed during the build, killed {killed}"
-    assert_same_build(out, reference, root / "index")
+    assert_same_build(out, reference)
     assert not [p.name for p in out.parent.iterdir() if p.name.startswith(".")]

@@ -19,7 +19,7 @@ from helpers.tiny import DATASET
 from helpers.tiny import tiny_build_settings as small_build_settings
 from dkmap.cli import main
 from dkmap.locks import dataset_lock_path, ingesting, map_lock_path
-from dkmap.pipeline import build_map
+from dkmap.build import build_map
 from helpers.rawdata import make_raw
 
 
@@ -107,23 +107,23 @@ def built(tmp_path):
     out = tmp_path / "data" / "mine"
     assert main(ingest_args(raw, out)) == 0
     build_map(out, "clipscore", settings=small_build_settings(), progress=False)
-    assert (out / "maps" / "clipscore" / "manifest.json").is_file() and (out / "index" / "image_main.faiss").is_file()
+    assert (out / "maps" / "clipscore" / "manifest.json").is_file()
+    assert (out / "maps" / "clipscore" / "index" / "image_main.faiss").is_file()
     return raw, out
 
 
-def test_reingest_with_unchanged_inputs_keeps_maps_and_indexes(built, capsys):
+def test_reingest_with_unchanged_inputs_keeps_maps_and_their_indexes(built, capsys):
     raw, out = built
     (out / "notes.txt").write_text("mine")
-    maps_before, index_before = snapshot(out / "maps" / "clipscore"), snapshot(out / "index")
+    maps_before = snapshot(out / "maps" / "clipscore")
+    assert "index/image_main.faiss" in maps_before
     capsys.readouterr()
     assert main(ingest_args(raw, out, "--description", "same inputs, new words")) == 0
     err = capsys.readouterr().err
     assert f"replacing dataset 'mine' at {out}" in err
-    assert "keeping maps clipscore and indexes image_main (their inputs are unchanged)" in err
+    assert "keeping maps clipscore (their inputs are unchanged)" in err
     assert "notes.txt (not part of a dataset)" in err and "rebuild" not in err
     assert snapshot(out / "maps" / "clipscore") == maps_before
-    assert {k: v for k, v in snapshot(out / "index").items() if not k.startswith(".")} == \
-        {k: v for k, v in index_before.items() if not k.startswith(".")}
     assert not (out / "notes.txt").exists()
     # the kept map is the up-to-date build: building again reuses it
     build_map(out, "clipscore", settings=small_build_settings(), progress=True)
@@ -139,7 +139,7 @@ def test_reingest_with_changed_inputs_says_what_it_removes_first(built, capsys, 
     assert main(ingest_args(raw, out, image_emb=changed)) == 0
     err = capsys.readouterr().err
     message = next(line for line in err.splitlines() if "replacing dataset" in line)
-    assert "removing map clipscore (its inputs changed), index image_main (its embedding changed)" in message
+    assert "removing map clipscore (its inputs changed)" in message
     assert f"rebuild with: dkmap build {out} --metric clipscore" in message
     assert not (out / "maps").exists() and not (out / "index").exists()
 
@@ -166,7 +166,8 @@ def test_the_message_comes_before_anything_is_deleted(built, capsys, monkeypatch
 
 SLOW_BUILD = """
 import os, sys, time
-import dkmap.pipeline as p
+import dkmap.build.projection as p
+from dkmap.build import build_map
 from helpers.tiny import tiny_build_settings as small_build_settings
 fit = p.fit_projection
 def slow_fit(*a, **k):
@@ -176,7 +177,7 @@ def slow_fit(*a, **k):
         time.sleep(0.05)
     return fit(*a, **k)
 p.fit_projection = slow_fit
-p.build_map(sys.argv[1], "clip_a", settings=small_build_settings(), progress=False, force=True)
+build_map(sys.argv[1], "clip_a", settings=small_build_settings(), progress=False, force=True)
 """
 
 

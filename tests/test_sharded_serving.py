@@ -15,8 +15,8 @@ import pytest
 from helpers.api_server import start_server
 from helpers.tiny import DATASET, tiny_build_settings, write_tiny_dataset
 from dkmap.data.store import open_dataset
-from dkmap.distributed.shards import shard_dataset
-from dkmap.pipeline import build_map
+from dkmap.data.sharded import shard_dataset
+from dkmap.build import build_map
 
 
 METRIC = "clip_a"
@@ -25,16 +25,14 @@ SHARDED = f"{DATASET}-sharded"
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory):
-    from dkmap.distributed import build_map_dask
-
     data_dir = tmp_path_factory.mktemp("sharded-serving")
     write_tiny_dataset(data_dir / DATASET)
     shard_dataset(data_dir / DATASET, data_dir / SHARDED, shard_rows=70)
     build_map(data_dir / DATASET, METRIC, settings=tiny_build_settings(), progress=False)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
                                   dashboard_address=":0") as cluster, distributed.Client(cluster) as client:
-        build_map_dask(data_dir / SHARDED, METRIC, settings=tiny_build_settings(), scheduler=client,
-                       progress=False)
+        build_map(data_dir / SHARDED, METRIC, settings=tiny_build_settings(), engine="dask", scheduler=client,
+                  progress=False)
     api, handle = start_server(data_dir)
     yield api
     handle.close()

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from dkmap.data.store import DatasetError, ShardedArray, open_dataset, write_dataset
-from dkmap.distributed.shards import shard_dataset
+from dkmap.data.sharded import shard_dataset
 from dkmap.distributed.synthetic import GENERATOR, METRIC, Landscape
 
 
@@ -113,18 +113,17 @@ def test_single_machine_build_of_a_sharded_dataset_is_reused(pair, tmp_path):
     import shutil
 
     from dkmap.config import BuildSettings
-    from dkmap.pipeline import build_map
+    from dkmap.build import build_map
 
     root = tmp_path / "sharded"
     shutil.copytree(pair[1].root, root)
     settings = BuildSettings(epochs=1, batch_size=64, tile_size=32, max_grid=64, max_level=2)
     out = build_map(root, METRIC, settings, progress=False)
-    manifest, index = (out / "manifest.json").read_text(), (root / "index" / "manifest.json").read_text()
-    assert json.loads(manifest)["inputs"] == {"dataset.yaml": json.loads(index)[f"image_{GENERATOR}"]["input_sha256"]}
+    manifest = (out / "manifest.json").read_text()
+    assert json.loads(manifest)["inputs"] == {"dataset.yaml": json.loads(manifest)["indexes"][f"image_{GENERATOR}"]["input_sha256"]}
     assert np.load(out / "positions.npy").shape == (250, 2)
     assert build_map(root, METRIC, settings, progress=False) == out
     assert (out / "manifest.json").read_text() == manifest
-    assert (root / "index" / "manifest.json").read_text() == index
 
 
 def test_synthetic_shards_carry_the_prompts_minilm_embeddings(tmp_path):

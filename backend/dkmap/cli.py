@@ -66,23 +66,18 @@ def _build_settings(args: argparse.Namespace):
 
 
 def cmd_build(args: argparse.Namespace) -> None:
-    from dkmap.pipeline import build_map
+    from dkmap.build import build_map
 
-    if args.engine == "dask":
-        from dkmap.distributed import build_map_dask
-
-        out = build_map_dask(args.dataset, args.metric, settings=_build_settings(args),
-                             scheduler=args.scheduler, progress=not args.quiet, force=args.force, wait_s=args.wait)
-    else:
-        out = build_map(args.dataset, args.metric, settings=_build_settings(args), progress=not args.quiet,
-                        force=args.force, wait_s=args.wait)
+    options = {"scheduler": args.scheduler} if args.engine == "dask" else {}
+    out = build_map(args.dataset, args.metric, settings=_build_settings(args), engine=args.engine,
+                    progress=not args.quiet, force=args.force, wait_s=args.wait, **options)
     print(f"map ready: {out}")
 
 
 def cmd_demo(args: argparse.Namespace) -> None:
     from dkmap.data.demo.build import build_demo
+    from dkmap.build import build_map
     from dkmap.data.store import open_dataset
-    from dkmap.pipeline import build_map
 
     root = build_demo(Path(args.data), size=args.size, seed=args.seed, progress=not args.quiet)
     ds = open_dataset(root)

@@ -129,11 +129,6 @@ def running_builds(dataset_dir: str | os.PathLike) -> list[str]:
     return [f"map {p.name[1:-len('.lock')]}: {holder_of(p)}" for p in sorted(maps.glob(".*.lock")) if is_held(p)]
 
 
-def index_lock_path(dataset_dir: str | os.PathLike) -> Path:
-    """The lock of DATASET/index/, which the builds of every metric of a dataset update in turn."""
-    return Path(dataset_dir).resolve() / "index" / ".lock"
-
-
 @contextlib.contextmanager
 def building(dataset_dir: str | os.PathLike, name: str, metric: str, wait_s: float | None = 0) -> Iterator[None]:
     """The locks a build of map `metric` holds: its map's exclusively, its dataset's shared (each

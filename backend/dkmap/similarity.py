@@ -102,8 +102,11 @@ def save(index: faiss.Index, path: str | os.PathLike) -> None:
     """Write atomically (temp file + rename) so a reader never sees half an index."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    faiss.write_index(index, str(tmp))
-    os.replace(tmp, path)
+    try:
+        faiss.write_index(index, str(tmp))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def load(path: str | os.PathLike) -> faiss.Index:

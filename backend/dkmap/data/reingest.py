@@ -1,7 +1,7 @@
 """Re-ingest: which folders `dkmap ingest --out` may replace, and which builds of the old dataset
-live on. Only an empty folder or a DKMap dataset (its dataset.yaml says so) is replaced; maps and
-Faiss indexes whose inputs did not change are hard-linked into the new folder, the rest are named
-before they are removed."""
+live on. Only an empty folder or a DKMap dataset (its dataset.yaml says so) is replaced; maps (with
+the Faiss indexes inside them) whose inputs did not change are hard-linked into the new folder, the
+rest are named before they are removed."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pathlib import Path
 from dkmap.data.store import DatasetError, dataset_meta, list_datasets
 
 # What a dataset folder holds (data/README.md); anything else in it is named before it goes.
+# `index` is where map format 1 kept the Faiss indexes (now inside each map): removed quietly.
 DATASET_ENTRIES = {"dataset.yaml", "items.parquet", "items", "embeddings", "images", "maps", "index"}
 
 
@@ -43,19 +44,14 @@ class Carried:
 
     kept_maps: list[str] = field(default_factory=list)
     removed_maps: dict[str, str] = field(default_factory=dict)
-    kept_indexes: list[str] = field(default_factory=list)
-    removed_indexes: dict[str, str] = field(default_factory=dict)
     other: list[str] = field(default_factory=list)
 
     def message(self, out: Path, name: str) -> str:
         """One paragraph saying what re-ingest keeps and removes, said before it does."""
         parts = [f"replacing dataset '{name}' at {out}"]
-        if self.kept_maps or self.kept_indexes:
-            kept = [f"maps {', '.join(self.kept_maps)}"] if self.kept_maps else []
-            kept += [f"indexes {', '.join(self.kept_indexes)}"] if self.kept_indexes else []
-            parts.append(f"keeping {' and '.join(kept)} (their inputs are unchanged)")
+        if self.kept_maps:
+            parts.append(f"keeping maps {', '.join(self.kept_maps)} (their inputs are unchanged)")
         gone = [f"map {m} ({why})" for m, why in self.removed_maps.items()]
-        gone += [f"index {s} ({why})" for s, why in self.removed_indexes.items()]
         gone += [f"{name} (not part of a dataset)" for name in self.other]
         if gone:
             parts.append("removing " + ", ".join(gone))
@@ -65,8 +61,9 @@ class Carried:
 
 
 def carry_over(old: Path, new: Path) -> Carried:
-    """Hard-link into `new` the maps and indexes of `old` whose inputs `new` holds unchanged."""
-    from dkmap.pipeline import embedding_checksum, input_checksums
+    """Hard-link into `new` the maps of `old` (their indexes with them) whose inputs `new` holds
+    unchanged. A map's indexes depend on every generator's image embedding, not only its inputs."""
+    from dkmap.build.reuse import input_checksums, indexes_unchanged
 
     new_meta = dataset_meta(new)
     done = Carried(other=sorted(p.name for p in old.iterdir()
@@ -80,24 +77,11 @@ def carry_over(old: Path, new: Path) -> Carried:
             done.removed_maps[metric] = "incomplete or damaged"
         elif inputs != input_checksums(new, new_meta, metric):
             done.removed_maps[metric] = "its inputs changed"
+        elif not indexes_unchanged(_manifest(folder / "manifest.json"), new, new_meta):
+            done.removed_maps[metric] = "an image embedding its indexes are built from changed"
         else:
             _link_tree(folder, new / "maps" / metric)
             done.kept_maps.append(metric)
-    entries = _manifest(old / "index" / "manifest.json")
-    kept = {}
-    for space, entry in sorted(entries.items()):
-        source = old / "index" / str(entry.get("file", ""))
-        if space not in new_meta["spaces"]:
-            done.removed_indexes[space] = "the new dataset has no such embedding"
-        elif not source.is_file() or entry.get("input_sha256") != embedding_checksum(new, new_meta, space):
-            done.removed_indexes[space] = "its embedding changed"
-        else:
-            (new / "index").mkdir(exist_ok=True)
-            _link(source, new / "index" / source.name)
-            kept[space] = entry
-            done.kept_indexes.append(space)
-    if kept:
-        (new / "index" / "manifest.json").write_text(json.dumps(kept, indent=1))
     return done
 
 

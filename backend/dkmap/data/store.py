@@ -349,14 +349,20 @@ def _read_items(path: Path) -> pd.DataFrame:
         raise DatasetError(f"{path}: not a readable Parquet table ({reason})") from exc
 
 
-def _sharded_files(root: Path, meta: dict) -> tuple[pd.DataFrame, list[tuple[Path, str, int]]]:
-    """The items table of a sharded dataset (its shards in order) and (file, space, rows) of every
-    embedding shard; checks the shard list against n_items and each items shard's length."""
+def shard_sizes(root: Path, meta: dict) -> list[int]:
+    """The rows of each shard of a sharded dataset, checked against n_items (DatasetError)."""
     shards = meta.get("shards")
     if not isinstance(shards, list) or not shards or not all(isinstance(r, int) and r > 0 for r in shards):
         raise DatasetError(f"{root / 'dataset.yaml'}: a sharded dataset needs `shards`, a list of row counts")
     if sum(shards) != meta["n_items"]:
         raise DatasetError(f"{root / 'dataset.yaml'}: shards hold {sum(shards)} rows but n_items={meta['n_items']}")
+    return shards
+
+
+def _sharded_files(root: Path, meta: dict) -> tuple[pd.DataFrame, list[tuple[Path, str, int]]]:
+    """The items table of a sharded dataset (its shards in order) and (file, space, rows) of every
+    embedding shard; checks the shard list against n_items and each items shard's length."""
+    shards = shard_sizes(root, meta)
     frames = []
     for k, rows in enumerate(shards):
         path = items_shard_path(root, k)

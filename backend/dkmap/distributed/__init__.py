@@ -1,7 +1,8 @@
-"""Map builds on a Dask cluster (`dkmap build --engine dask`) and the sharded dataset layout they read."""
+"""The Dask engine's parts (`dkmap build --engine dask`, through `dkmap.build.build_map(...,
+engine="dask")`): partitioned reads, per-partition tasks, reductions, the cluster-binned contour
+field and Faiss indexes filled on workers."""
 
-from dkmap.distributed.build import build_map_dask
-from dkmap.distributed.shards import PartitionedDataset, write_shards
+from dkmap.distributed.partitions import PartitionedDataset
 from dkmap.distributed.synthetic import write_synthetic_shards
 
-__all__ = ["build_map_dask", "PartitionedDataset", "write_shards", "write_synthetic_shards"]
+__all__ = ["PartitionedDataset", "write_synthetic_shards"]

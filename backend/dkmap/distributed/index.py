@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from itertools import chain
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import faiss
 import numpy as np
@@ -20,8 +20,7 @@ from distributed import Client, Future, as_completed
 from dkmap import similarity
 from dkmap.config import BuildSettings
 from dkmap.distributed.reduction import RETRIES, identity
-from dkmap.distributed.shards import Partition, PartitionedDataset
-from dkmap.pipeline import update_indexes
+from dkmap.distributed.partitions import Partition, PartitionedDataset
 
 log = logging.getLogger(__name__)
 
@@ -97,10 +96,10 @@ def exact_topk(queries: np.ndarray, vectors: np.ndarray, start: int, k: int) -> 
     return np.take_along_axis(scores, top, axis=1), top + start
 
 
-def build_indexes_dask(client: Client, source: PartitionedDataset, sources: list[Future],
-                       settings: BuildSettings, progress: bool = True) -> dict:
-    """DATASET/index/image_<gen>.faiss per generator, through the single-machine build's
-    `pipeline.update_indexes` (same manifest, same reuse rule), each index filled on the workers."""
+def index_builder(client: Client, source: PartitionedDataset, sources: list[Future],
+                  settings: BuildSettings) -> Callable[[str], tuple[faiss.Index, float]]:
+    """build(space) -> (index, recall@10) for the build's index stage (`dkmap.build.indexes`), the
+    index filled on the workers: the same index the local engine builds."""
     token = f"{source.name}-{time.monotonic_ns()}"
 
     def build(space: str) -> tuple[faiss.Index, float]:
@@ -122,7 +121,7 @@ def build_indexes_dask(client: Client, source: PartitionedDataset, sources: list
         exact = isinstance(index, faiss.IndexFlat)
         return index, 1.0 if exact else _recall(client, source, sources, space, index, settings.seed, token)
 
-    return update_indexes(source.root, source.meta, settings, build, progress)
+    return build
 
 
 def _recall(client: Client, source: PartitionedDataset, sources: list[Future], space: str,

@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from dkmap.distributed.shards import DEFAULT_PARTITION_ROWS, write_shards
+from dkmap.data.sharded import write_shards
+from dkmap.distributed.partitions import DEFAULT_PARTITION_ROWS
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from dkmap.contour.binning import bin_linear
-from dkmap.distributed.shards import Partition, PartitionedDataset
+from dkmap.distributed.partitions import Partition, PartitionedDataset
 from dkmap.projection import FittedMap
 
 log = logging.getLogger(__name__)

@@ -118,6 +118,12 @@ class BuiltMap:
         """Tile (z, x, y) as a (T, T) float32 array, NaN where masked; rows ↔ y, columns ↔ x."""
         return self.tiles.tile(z, x, y)
 
+    def image_index_path(self, space: str) -> Path | None:
+        """The Faiss index file over embedding `space` (image_<gen>) built with this map; None when the
+        manifest lists none for that space."""
+        entry = self.manifest.indexes.get(space)
+        return None if entry is None else self.root / entry["file"]
+
     def sampling_levels(self, sampling: str) -> np.ndarray:
         """Per-item first zoom level of `sampling` ('bluenoise' or 'random')."""
         if sampling not in self.sampling:

@@ -14,6 +14,7 @@ PROJECTOR = "projector.pt"
 POSITIONS = "positions.npy"
 VALUES = "values.npy"
 LEVELS = "levels"
+INDEX = "index"   # Faiss indexes over the image embeddings, one per generator
 SAMPLINGS = ("bluenoise", "random")
 
 
@@ -40,3 +41,8 @@ def level_file(z: int) -> str:
 def sampling_file(name: str) -> str:
     """The per-item first overlay level of sampling `name`, relative to the map folder."""
     return f"sampling_{name}.npy"
+
+
+def index_file(space: str) -> str:
+    """The Faiss index over embedding `space` (image_<gen>), relative to the map folder."""
+    return f"{INDEX}/{space}.faiss"

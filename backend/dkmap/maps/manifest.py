@@ -14,10 +14,10 @@ from pathlib import Path
 from dkmap.config import BuildSettings
 from dkmap.projection.kernel import Kernel
 
-FORMAT = 1  # bump when the folder's layout or the manifest's meaning changes
+FORMAT = 2  # 2: the Faiss indexes inside the map folder (index/). Bump when the folder's layout or the manifest's meaning changes
 REQUIRED_KEYS = ("format", "dataset", "metric", "n_items", "kernel", "colour_domain", "value_range",
                  "tile_size", "max_level", "precomputed_levels", "levels", "subdivision", "mask", "files",
-                 "settings")
+                 "settings", "indexes")
 # Contour settings that older manifests may lack: read with the build's own defaults.
 _DEFAULTS = BuildSettings()
 
@@ -108,6 +108,11 @@ class Manifest:
     def files(self) -> dict[str, dict]:
         """Relative path → {sha256, bytes} of every file of the build."""
         return self.data["files"]
+
+    @property
+    def indexes(self) -> dict[str, dict]:
+        """Embedding space (image_<gen>) → its Faiss index entry {file, kind, n, d, recall_at_10, ...}."""
+        return self.data["indexes"]
 
     @property
     def normalisation(self) -> dict:

@@ -40,7 +40,13 @@ export function instanceView(root, store, api) {
         if (p) store.set({ focus: { x: p[0], y: p[1], id } });
       }
       render(s, item, null);
-      const similar = await api.getSimilar(s.dataset, id, { k: 8, model });
+      let similar;
+      try {
+        similar = await api.getSimilar(s.dataset, id, { k: 8, model });
+      } catch (err) {
+        // the item stays shown; only its similar images could not be found (e.g. no index built)
+        similar = { error: err.message };
+      }
       if (my !== token) return;
       render(s, item, similar);
     } catch (err) {
@@ -58,7 +64,7 @@ export function instanceView(root, store, api) {
       body.append('div').attr('class', 'muted').text('Click a point on the map to see its image, prompt and similar images.');
       return;
     }
-    el.attr('data-state', similar ? 'ready' : 'loading-similar');
+    el.attr('data-state', similar ? (similar.error ? 'similar-error' : 'ready') : 'loading-similar');
     const gens = Object.keys(item.images || {});
     const images = body.append('div').attr('class', `inst-images n${gens.length}`);
     for (const g of gens) {
@@ -77,6 +83,10 @@ export function instanceView(root, store, api) {
     body.append('div').attr('class', 'muted small').text(`id ${item.id} · ${item.split ?? ''}`);
     const simHead = body.append('h3').text('Similar images');
     if (!similar) { simHead.append('span').attr('class', 'spinner'); return; }
+    if (similar.error) {
+      body.append('div').attr('class', 'error-inline similar-error').text(`Could not find similar images: ${similar.error}`);
+      return;
+    }
     simHead.append('span').attr('class', 'muted small').text(` (${similar.model}, cosine)`);
     const row = body.append('div').attr('class', 'similar-row').attr('data-model', similar.model);
     const cards = row.selectAll('button').data(similar.neighbours).join('button')

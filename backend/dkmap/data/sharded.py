@@ -1,57 +1,27 @@
-"""Sharded dataset layout for builds beyond one machine's memory, and partitioned reads of any dataset.
-
-A sharded dataset holds the same columns and embedding spaces as a plain one (docs/architecture.md),
-split by rows into shards, so no step ever needs the whole table or matrix in memory:
-```
-DATASET/
-  dataset.yaml                      as for a plain dataset, plus `layout: sharded` and `shards: [rows, ...]`
-  items/part-00000.parquet          rows offset_k .. offset_k + rows_k − 1 of the items table
-  embeddings/<space>/part-00000.npy the same rows of each embedding space (float16 or float32)
-  images/                           optional, as for a plain dataset
-```
-`dkmap.data.store.open_dataset` reads this layout for serving; `PartitionedDataset` reads either
-layout as a list of row-range partitions: the shards of a sharded dataset, or fixed-size row ranges
-of a plain one (embeddings memory-mapped). Workers open the folder by path, so on a cluster it must
-sit on storage every worker reaches (NFS, object store mount).
+"""Writes the sharded dataset layout (data/README.md "The sharded layout"): a dataset split by rows
+into shards, written one shard at a time so no step needs the whole table or matrix in memory.
+`dkmap.data.store` reads it (`open_dataset`, the shard paths); this module is its only writer.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
 import os
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Mapping
 
 import numpy as np
 import pandas as pd
-import pyarrow.parquet as pq
 import yaml
 
 from dkmap.atomic import atomic_dir, sha256_file
 from dkmap.data.store import (FORMAT_VERSION, METRIC_KINDS, SHARDED, SPLITS, DatasetError,
-                              check_embedding, embedding_shard_path, feature_spaces, image_column, image_space,
+                              check_embedding, embedding_shard_path, image_column, image_space,
                               items_shard_path, open_dataset)
 
 log = logging.getLogger(__name__)
-
-DEFAULT_PARTITION_ROWS = 250_000
-
-
-@dataclass(frozen=True)
-class Partition:
-    """Rows start .. stop − 1 of a dataset (one shard of a sharded dataset)."""
-
-    index: int
-    start: int
-    stop: int
-
-    @property
-    def rows(self) -> int:
-        return self.stop - self.start
 
 
 class ShardWriter:
@@ -161,73 +131,3 @@ def shard_dataset(plain_dir: str | os.PathLike, out_dir: str | os.PathLike, shar
         if (ds.root / "images").is_dir():
             writer.add_images(ds.root / "images")
     return Path(out_dir)
-
-
-class PartitionedDataset:
-    """A dataset read by row-range partitions (sharded or plain layout): what workers load."""
-
-    def __init__(self, root: str | os.PathLike, partition_rows: int = DEFAULT_PARTITION_ROWS):
-        if not isinstance(partition_rows, int) or partition_rows < 1:
-            raise ValueError(f"partition_rows must be a positive int, got {partition_rows!r}")
-        self.root = Path(root).resolve()
-        meta_path = self.root / "dataset.yaml"
-        if not meta_path.is_file():
-            raise DatasetError(f"{self.root}: not a dataset folder (missing dataset.yaml)")
-        self.meta = yaml.safe_load(meta_path.read_text())
-        self.sharded = self.meta.get("layout") == SHARDED
-        if self.sharded:
-            sizes = [int(s) for s in self.meta["shards"]]
-        else:
-            open_dataset(self.root)  # validates the plain layout once, on the driver
-            n = int(self.meta["n_items"])
-            sizes = [min(partition_rows, n - s) for s in range(0, n, partition_rows)]
-        offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
-        self.partitions = [Partition(i, int(offsets[i]), int(offsets[i + 1])) for i in range(len(sizes))]
-        self.n = int(offsets[-1])
-        if self.n != int(self.meta["n_items"]):
-            raise DatasetError(f"{meta_path}: shards hold {self.n} rows but n_items={self.meta['n_items']}")
-
-    @property
-    def name(self) -> str:
-        return self.meta["name"]
-
-    def feature_spaces(self, metric: str) -> list[str]:
-        return feature_spaces(self.meta, metric)
-
-    def embedding(self, part: Partition, space: str) -> np.ndarray:
-        """Rows of `part` in embedding `space`, as stored (float16/float32)."""
-        if self.sharded:
-            return np.load(embedding_shard_path(self.root, space, part.index))
-        return np.asarray(_plain_embedding(str(self.root), space)[part.start:part.stop])
-
-    def features(self, part: Partition, metric: str) -> np.ndarray:
-        """float32 features of `part` for `metric` (the same concatenation as `Dataset.features`)."""
-        return np.concatenate([np.asarray(self.embedding(part, s), dtype=np.float32)
-                               for s in self.feature_spaces(metric)], axis=1)
-
-    def columns(self, part: Partition, names: list[str] | None = None) -> pd.DataFrame:
-        """Columns `names` (default: all) of the items table for the rows of `part`."""
-        if self.sharded:
-            return pd.read_parquet(items_shard_path(self.root, part.index), columns=names)
-        table = _plain_columns(str(self.root), tuple(names) if names is not None else None)
-        return table.iloc[part.start:part.stop].reset_index(drop=True)
-
-    def column(self, name: str) -> pd.Series:
-        """One column of the whole table (e.g. split), read column-wise, never the whole table."""
-        if self.sharded:
-            frames = [pq.read_table(items_shard_path(self.root, p.index), columns=[name])
-                      .column(name).to_pandas() for p in self.partitions]
-            return pd.concat(frames, ignore_index=True)
-        return _plain_columns(str(self.root), (name,))[name]
-
-
-@functools.lru_cache(maxsize=8)
-def _plain_embedding(root: str, space: str) -> np.ndarray:
-    """Memory-map of a plain dataset's embedding, opened once per worker process."""
-    return np.load(Path(root) / "embeddings" / f"{space}.npy", mmap_mode="r")
-
-
-@functools.lru_cache(maxsize=8)
-def _plain_columns(root: str, names: tuple[str, ...] | None) -> pd.DataFrame:
-    """Columns of a plain dataset's items table, read once per worker process."""
-    return pd.read_parquet(Path(root) / "items.parquet", columns=list(names) if names else None)

@@ -1,6 +1,8 @@
-"""Map build end to end on a small synthetic dataset: artifacts, kernel rescaling, reuse, atomicity,
-and detection of corrupted or mismatched artifacts at load."""
+"""dkmap.build.driver.build_map end to end on a small synthetic dataset: artifacts, kernel rescaling,
+reuse, atomicity (a failed stage, the index stage on a full disk included, leaves the previous map),
+engines, and detection of corrupted or mismatched artifacts at load."""
 
+import errno
 import json
 import os
 import signal
@@ -20,7 +22,8 @@ from dkmap.config import BuildSettings
 from dkmap.contour.tiles import cell_centres
 from dkmap.maps import MapError, open_built
 from dkmap.data.store import write_dataset
-from dkmap.pipeline import build_map, normalise_positions
+from dkmap.build import build_map
+from dkmap.build.projection import normalise_positions
 from dkmap.projection import FittedMap
 from dkmap.projection.kernel import Kernel
 
@@ -76,9 +79,11 @@ def test_build_writes_the_documented_layout(built):
     for name in ("bluenoise", "random"):
         levels = np.load(path / f"sampling_{name}.npy")
         assert levels.dtype == np.uint8 and levels.max() <= manifest["max_level"]
-    index_manifest = json.loads((root / "index" / "manifest.json").read_text())
-    assert index_manifest["image_a"]["kind"] == "IndexIVFFlat" and (root / "index" / "image_a.faiss").is_file()
-    assert 0.0 <= index_manifest["image_a"]["recall_at_10"] <= 1.0
+    index = manifest["indexes"]["image_a"]
+    assert index["kind"] == "IndexIVFFlat" and index["file"] == "index/image_a.faiss" and index["n"] == 1200
+    assert manifest["files"]["index/image_a.faiss"]["sha256"] == index["sha256"]
+    assert 0.0 <= index["recall_at_10"] <= 1.0
+    assert not (root / "index").exists()   # nothing written outside the map's folder
     lo, hi = manifest["colour_domain"]
     m = pd.read_parquet(root / "items.parquet")["clipscore"].to_numpy()
     assert (lo, hi) == pytest.approx(tuple(np.percentile(m, [1, 99])))
@@ -147,7 +152,7 @@ def test_failed_or_killed_build_leaves_the_previous_map_intact(built):
     assert (path / "manifest.json").read_text() == manifest
     assert not list(path.parent.glob(".clipscore.tmp-*"))
     # a real interruption: kill a rebuild while it writes its temporary folder
-    code = ("import sys; from dkmap.pipeline import build_map; "
+    code = ("import sys; from dkmap.build import build_map; "
             f"build_map(sys.argv[1], 'clipscore', {dict(SETTINGS, epochs=200)!r}, progress=False, force=True)")
     proc = subprocess.Popen([sys.executable, "-c", code, str(root)])
     deadline = time.time() + 60
@@ -212,3 +217,51 @@ def test_bad_build_arguments(built):
         build_map(root, "clipscore", {"tile": 3}, progress=False)
     with pytest.raises(ValueError, match="tile_size"):
         BuildSettings(tile_size=100)
+
+
+def _full_disk(index, name):
+    """faiss.write_index on a full disk: part of the file written, then ENOSPC."""
+    Path(name).write_bytes(b"partial index")
+    raise OSError(errno.ENOSPC, "No space left on device", name)
+
+
+def test_full_disk_in_the_index_stage_leaves_the_previous_map_and_no_temporary(built, monkeypatch):
+    import faiss
+
+    root, path = built
+    manifest = (path / "manifest.json").read_text()
+    monkeypatch.setattr(faiss, "write_index", _full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        build_map(root, "clipscore", SETTINGS, progress=False, force=True)
+    assert (path / "manifest.json").read_text() == manifest
+    assert [p.name for p in root.rglob("*") if ".tmp-" in p.name or ".old-" in p.name] == []
+    monkeypatch.undo()
+    open_built(root, "clipscore")                      # the previous map, its index included, verifies
+    # a map whose index file went missing is not up to date: the next build writes it again
+    (path / "index" / "image_a.faiss").unlink()
+    build_map(root, "clipscore", SETTINGS, progress=False)
+    assert json.loads((path / "manifest.json").read_text())["created"] >= json.loads(manifest)["created"]
+    assert open_built(root, "clipscore").image_index_path("image_a").is_file()
+
+
+def test_first_build_failing_on_a_full_disk_builds_its_index_once_space_is_freed(tmp_path, monkeypatch):
+    import faiss
+
+    from dkmap import similarity
+
+    root = write_synthetic(tmp_path / "fresh", n=400)
+    monkeypatch.setattr(faiss, "write_index", _full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        build_map(root, "clipscore", SETTINGS, progress=False)
+    assert not (root / "maps" / "clipscore").exists()
+    assert [p.name for p in root.rglob("*") if ".tmp-" in p.name] == []
+    monkeypatch.undo()
+    path = build_map(root, "clipscore", SETTINGS, progress=False)
+    index = similarity.load(open_built(root, "clipscore").image_index_path("image_a"))
+    assert index.ntotal == 400 and path == root / "maps" / "clipscore"
+
+
+def test_an_unknown_engine_names_the_valid_ones(built):
+    root, _ = built
+    with pytest.raises(ValueError, match=r"unknown engine 'spark'; choose one of \['local', 'dask'\]"):
+        build_map(root, "clipscore", SETTINGS, engine="spark", progress=False)
