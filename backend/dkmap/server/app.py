@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Flask, Response, abort, current_app, request, send_from_directory
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from dkmap.server import compare, datasets, items, maps, selection
+from dkmap.server import compare, datasets, items, maps, place, search, selection
 from dkmap.server.errors import register_error_handlers
 from dkmap.server.guards import install_guards
 from dkmap.server.registry import EXTENSION_KEY, Registry
@@ -25,6 +25,8 @@ DEFAULTS = {
     "SELECTION_SAMPLE": 20_000,
     "ALLOWED_HOSTS": None,   # Host headers answered (name or name:port); None: any (dkmap serve sets it)
 }
+# Routes whose bodies may be larger than MAX_CONTENT_LENGTH (uploaded images).
+ENDPOINT_BODY_CAPS = {"place.place_pair": place.MAX_BODY_BYTES}
 NO_FRONTEND = ("DKMap API is running, but the frontend is not built "
                "(frontend/dist is missing): run scripts/setup.sh, then reload.\n")
 
@@ -48,7 +50,7 @@ def create_app(config: dict | None = None) -> Flask:
                                              int(app.config["SELECTION_SAMPLE"]))
     register_error_handlers(app)
     app.before_request(_refuse_oversized_bodies)
-    for module in (datasets, maps, selection, items, compare):
+    for module in (datasets, maps, selection, items, compare, search, place):
         app.register_blueprint(module.bp)
     _add_frontend_routes(app, Path(app.config["FRONTEND_DIST"]))
     log.info("serving datasets from %s", app.extensions[EXTENSION_KEY].data_dir)
@@ -57,7 +59,9 @@ def create_app(config: dict | None = None) -> Flask:
 
 def _refuse_oversized_bodies() -> None:
     """413 before any lookup when the declared body exceeds the cap (Werkzeug only checks on read)."""
-    cap = current_app.config.get("MAX_CONTENT_LENGTH")
+    cap = ENDPOINT_BODY_CAPS.get(request.endpoint) or current_app.config.get("MAX_CONTENT_LENGTH")
+    if request.endpoint in ENDPOINT_BODY_CAPS:
+        request.max_content_length = cap
     if cap is not None and request.content_length is not None and request.content_length > cap:
         raise RequestEntityTooLarge()
 
