@@ -53,10 +53,11 @@ def check_features(raw, dims: dict[str, int]) -> dict[str, np.ndarray]:
         vec = np.asarray(values, dtype=np.float64)
         if not np.isfinite(vec).all():
             raise PlaceError(f"features['{space}'] holds NaN or infinite values")
-        norm = float(np.linalg.norm(vec))
-        if norm == 0.0 or not np.isfinite(norm):
+        peak = float(np.abs(vec).max())
+        if peak == 0.0:
             raise PlaceError(f"features['{space}'] is a zero vector (it has no direction to compare)")
-        out[space] = (vec / norm).astype(np.float32)
+        vec = vec / peak   # scaled first, so huge finite values cannot overflow the norm
+        out[space] = (vec / np.linalg.norm(vec)).astype(np.float32)
     return out
 
 
