@@ -48,7 +48,8 @@ class DemoEncoder:
 
         if image.size != (CANVAS, CANVAS):
             image = image.resize((CANVAS, CANVAS), Image.Resampling.LANCZOS)
-        return embed_images(self.model, encoder_pixels(image)[None], device="cpu")[0]
+        pixels = np.array(encoder_pixels(image))[None]   # a writable copy: torch refuses read-only arrays
+        return embed_images(self.model, pixels, device="cpu")[0]
 
 
 def dataset_encoder(ds) -> DemoEncoder:
