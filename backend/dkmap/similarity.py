@@ -121,3 +121,68 @@ def _as_float32(a: np.ndarray, name: str) -> np.ndarray:
     if a.ndim != 2 or a.shape[0] == 0:
         raise ValueError(f"{name} must be a non-empty (n, d) array, got shape {a.shape}")
     return np.ascontiguousarray(a, dtype=np.float32)
+
+
+def choose_nprobe(index: faiss.Index, vectors: np.ndarray, target_recall: float = 0.95, k: int = 10,
+                  n_queries: int = 500, seed: int = 1) -> tuple[int | None, float]:
+    """The smallest search breadth (IVF nprobe) at which `index` over the rows of `vectors` reaches
+    recall@k ≥ `target_recall` against exact search, and the recall it reaches; `index.nprobe` is
+    left set to it. The queries are a seeded sample of rows, each held out of its own answer (the
+    item itself is not counted as its neighbour). An exact index answers (None, 1.0); an IVF index
+    that cannot reach the target even probing every list answers (nlist, its recall)."""
+    if not 0.0 < target_recall <= 1.0:
+        raise ValueError(f"target_recall must be in (0, 1], got {target_recall!r}")
+    ivf = faiss.try_extract_index_ivf(index) if not isinstance(index, faiss.IndexFlat) else None
+    if ivf is None:
+        return None, 1.0
+    x = _as_float32(vectors, "vectors")
+    qi = recall_queries(len(x), n_queries, seed)
+    truth = _exact_neighbours(x, qi, k)
+
+    def recall_at(nprobe: int) -> float:
+        ivf.nprobe = nprobe
+        _, got = index.search(x[qi], k + 1)
+        return recall(truth, _without_self(got, qi, k))
+
+    nlist = int(ivf.nlist)
+    lo, hi, hi_recall = 0, 1, recall_at(1)
+    while hi_recall < target_recall and hi < nlist:   # doubling: the first breadth that is enough
+        lo, hi = hi, min(2 * hi, nlist)
+        hi_recall = recall_at(hi)
+    while hi - lo > 1:                                 # then the smallest one, by bisection
+        mid = (lo + hi) // 2
+        r = recall_at(mid)
+        if r >= target_recall:
+            hi, hi_recall = mid, r
+        else:
+            lo = mid
+    ivf.nprobe = hi
+    log.info("nprobe %d of %d lists: recall@%d %.3f on %d held-out queries", hi, nlist, k, hi_recall, len(qi))
+    return hi, float(hi_recall)
+
+
+def set_nprobe(index: faiss.Index, nprobe: int | None) -> faiss.Index:
+    """`index` searching `nprobe` lists (an IVF index; None or an exact index: unchanged)."""
+    if nprobe is not None and not isinstance(index, faiss.IndexFlat):
+        ivf = faiss.try_extract_index_ivf(index)
+        if ivf is not None:
+            ivf.nprobe = int(min(nprobe, ivf.nlist))
+    return index
+
+
+def _exact_neighbours(x: np.ndarray, qi: np.ndarray, k: int) -> np.ndarray:
+    """The true k nearest rows (inner product) of rows `qi` of `x`, each query row itself left out."""
+    exact = faiss.IndexFlatIP(x.shape[1])
+    for start in range(0, len(x), ADD_CHUNK):
+        exact.add(x[start:start + ADD_CHUNK])
+    _, ids = exact.search(x[qi], k + 1)
+    return _without_self(ids, qi, k)
+
+
+def _without_self(ids: np.ndarray, qi: np.ndarray, k: int) -> np.ndarray:
+    """The first k ids of each row other than the query's own row (−1 padded)."""
+    out = np.full((len(qi), k), -1, dtype=np.int64)
+    for i, (row, q) in enumerate(zip(ids, qi)):
+        kept = row[row != q][:k]
+        out[i, :len(kept)] = kept
+    return out

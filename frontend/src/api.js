@@ -92,3 +92,28 @@ export function getSpec(dataset, { x, y, k = 10 }, init) {
   const params = new URLSearchParams({ x, y, k: String(k) });
   return request(`api/datasets/${enc(dataset)}/compare/spec?${params}`, init);
 }
+
+/** One page of the prompts matching `q` (`mode` text | semantic); `fields` limits the columns sent. */
+export function search(dataset, { q, mode = 'text', limit = 20, offset = 0, minScore, fields }, init) {
+  const params = new URLSearchParams({ q, mode, limit: String(limit), offset: String(offset) });
+  if (minScore !== undefined && minScore !== null) params.set('min_score', String(minScore));
+  if (fields) params.set('fields', fields.join(','));
+  return request(`api/datasets/${enc(dataset)}/search?${params}`, init);
+}
+
+/**
+ * Place a new pair on a map: `prompt` (text), `image` (a File or Blob), `features` ({space: [..]}).
+ * Sent as a multipart form when there is an image, else as JSON.
+ */
+export function postPlace(dataset, metric, { prompt, image, features, k } = {}, init) {
+  const path = `api/maps/${enc(dataset)}/${enc(metric)}/place`;
+  const fields = {};
+  if (prompt) fields.prompt = prompt;
+  if (features) fields.features = features;
+  if (k) fields.k = k;
+  if (!image) return postJson(path, fields, init);
+  const form = new FormData();
+  for (const [key, value] of Object.entries(fields)) form.append(key, typeof value === 'string' ? value : JSON.stringify(value));
+  form.append('image', image, image.name || 'image');
+  return request(path, { ...init, method: 'POST', body: form });
+}

@@ -7,6 +7,9 @@ import { overviewView } from './views/overview.js';
 import { keywordsView } from './views/keywords.js';
 import { instanceView } from './views/instance.js';
 import { compareView } from './views/compare.js';
+import { searchView } from './views/search.js';
+import { placeForm } from './views/placeForm.js';
+import { placedItemView } from './views/placedItem.js';
 
 performance.mark('dkmap:start');
 const store = createStore(initialState());
@@ -39,6 +42,9 @@ overviewView(document.getElementById('overview'), maps.a, api);
 overviewView(document.getElementById('overview-b'), maps.b, api);
 keywordsView(document.getElementById('keywords'), store, api);
 instanceView(document.getElementById('instance'), store, api);
+searchView(document.getElementById('search'), store, api);
+placeForm(document.getElementById('place'), store, api);
+placedItemView(document.getElementById('placed'), store, api);
 
 function firstBuilt(dataset) {
   return dataset?.metrics.find((m) => m.built)?.name ?? null;

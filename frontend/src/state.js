@@ -137,10 +137,12 @@ export function initialState() {
     selectionLoading: false,
     selectionSource: null, // 'lasso' | 'cluster'
     filter: [],            // [{keyword, bin}] bars chosen in the keyword view
-    highlight: null,       // {label, rows:Set} items highlighted on the map (SPEC cluster)
+    highlight: null,       // {label, rows, ids?} items highlighted on the map (SPEC cluster, search)
     item: null,            // selected item id
     focus: null,           // {x, y, id}: pan target
     focusMarker: null,     // {x, y, id}: the selected item's marker on the map
+    placed: [],            // [{id, label, prompt, image, results: {metric: place answer}}] (lib/placed.js)
+    placedActive: null,    // id of the placed point shown in the placed view
     loading: {},           // {key: message} for anything in flight
     error: null,           // last error message shown to the user
     drawn: {},             // what the overview drew (test hook)

@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from dkmap.errors import NotFound
 
-from dkmap.server import compare, datasets, items, maps, selection
+from dkmap.server import compare, datasets, items, maps, place, search, selection
 from dkmap.server.errors import register_error_handlers
 from dkmap.server.guards import install_guards
 from dkmap.server.registry import EXTENSION_KEY, Registry
@@ -30,6 +30,8 @@ DEFAULTS = {
     "MAP_MEMORY_BYTES": 64 << 20,   # per open map: arrays read into memory, larger ones memory-mapped
     "ALLOWED_HOSTS": None,   # Host headers answered (name or name:port); None: any (dkmap serve sets it)
 }
+# Routes whose bodies may be larger than MAX_CONTENT_LENGTH (uploaded images).
+ENDPOINT_BODY_CAPS = {"place.place_pair": place.MAX_BODY_BYTES}
 NO_FRONTEND = ("DKMap API is running, but the frontend is not built "
                "(frontend/dist is missing): run scripts/setup.sh, then reload.\n")
 
@@ -77,7 +79,7 @@ def create_app(config: dict | None = None) -> Flask:
                                              int(app.config["MAX_OPEN_MAPS"]), int(app.config["MAP_MEMORY_BYTES"]))
     register_error_handlers(app)
     app.before_request(_refuse_oversized_bodies)
-    for module in (datasets, maps, selection, items, compare):
+    for module in (datasets, maps, selection, items, compare, search, place):
         app.register_blueprint(module.bp)
     _add_frontend_routes(app, Path(app.config["FRONTEND_DIST"]))
     log.info("serving datasets from %s", app.extensions[EXTENSION_KEY].data_dir)
@@ -86,7 +88,9 @@ def create_app(config: dict | None = None) -> Flask:
 
 def _refuse_oversized_bodies() -> None:
     """413 before any lookup when the declared body exceeds the cap (Werkzeug only checks on read)."""
-    cap = current_app.config.get("MAX_CONTENT_LENGTH")
+    cap = ENDPOINT_BODY_CAPS.get(request.endpoint) or current_app.config.get("MAX_CONTENT_LENGTH")
+    if request.endpoint in ENDPOINT_BODY_CAPS:
+        request.max_content_length = cap
     if cap is not None and request.content_length is not None and request.content_length > cap:
         raise RequestEntityTooLarge()
 

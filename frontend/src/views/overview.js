@@ -19,6 +19,7 @@ import { mapKeys, mapKeyActions } from './mapKeys.js';
 import { mapHighlight } from './mapHighlight.js';
 import { linkedHover } from './linkedHover.js';
 import { drawReport, drawnRecord, frameProgress } from './drawReport.js';
+import { placedMarkers } from './placedMarkers.js';
 
 /**
  * The overview of one map, given its sub-store `map` (see state.js `mapStore`). Map 'a' is the
@@ -45,6 +46,7 @@ export function overviewView(root, map, api) {
     map.set({ lassoPolygon: polygon, lassoSlot: map.slot, lassoActive: false, filter: [], highlight: null });
   });
   const hover = hoverTooltip(svg, stage, hoverRing, map);
+  const placed = placedMarkers(svg).onChoose((id) => map.set({ placedActive: id }));
   const loadingBar = stage.append('div').attr('class', 'loading-bar').style('display', 'none');
   const emptyNote = stage.append('div').attr('class', 'empty-note').text('Choose a dataset and a built metric.');
   const legendEl = el.append('div').attr('class', 'ov-legend').node();
@@ -142,6 +144,7 @@ export function overviewView(root, map, api) {
     lasso.update(t, vp);
     showAt(linkedRing, t, vp, linked.position());
     showAt(marker, t, vp, s.focusMarker?.slot === map.slot ? s.focusMarker : null);
+    placed.update(s, t, vp);
     tell(started, s, { t, vp, z, bbox, level, chunks, pending, drawnPoints, drawnHighlights });
   }
 
@@ -201,7 +204,7 @@ export function overviewView(root, map, api) {
       map.set({ focusMarker: { x: s.focus.x, y: s.focus.y, id: s.focus.id, slot: map.slot } });
     }
     schedule();
-  }, ['mapInfo', 'mode', 'sampling', 'lassoActive', 'lassoPolygon', 'lassoSlot', 'selection', 'filter', 'highlight', 'focus', 'focusMarker', 'datasets', 'hover']);
+  }, ['mapInfo', 'mode', 'sampling', 'lassoActive', 'lassoPolygon', 'lassoSlot', 'selection', 'filter', 'highlight', 'focus', 'focusMarker', 'datasets', 'hover', 'placed', 'placedActive']);
 
   return { zoomBy: zoomer.zoomBy, resetZoom: zoomer.reset };
 }

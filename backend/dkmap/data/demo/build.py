@@ -16,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from dkmap.data.demo.corpus import make_corpus
-from dkmap.data.demo.encoder import EncoderConfig, embed_images, embed_texts, train_encoder
+from dkmap.data.demo.encoder import (ENCODER_FILE, EncoderConfig, embed_images, embed_texts, encoder_bytes,
+                                     train_encoder)
 from dkmap.data.demo.generators import GENERATORS
 from dkmap.data.store import DatasetError, open_dataset, write_dataset
 
@@ -163,7 +164,7 @@ def build_demo(data_dir: Path, size: str = "full", seed: int = 0, progress: bool
     write_dataset(
         target, name=spec.folder, description=DESCRIPTION, items=items,
         embeddings={"text": text, **{f"image_{g}": images[g] for g in gens}, "minilm": item_minilm},
-        image_sources=image_sources, generators=gens, metrics=METRICS, extra_files={TRUTH: buf.getvalue()},
+        image_sources=image_sources, generators=gens, metrics=METRICS, extra_files={TRUTH: buf.getvalue(), ENCODER_FILE: encoder_bytes(model)},
     )
     timings["write_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - start

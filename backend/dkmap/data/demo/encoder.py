@@ -210,3 +210,27 @@ def embed_texts(model: CrossModalEncoder, text_emb: np.ndarray, batch_size: int 
     x = torch.from_numpy(np.ascontiguousarray(text_emb, dtype=np.float32))
     out = [F.normalize(model.text(x[i:i + batch_size].to(device)), dim=1).cpu() for i in range(0, len(x), batch_size)]
     return torch.cat(out).numpy().astype(np.float32)
+
+
+ENCODER_FILE = "demo_encoder.pt"   # in the demo dataset folder: what places new prompts and images
+
+
+def encoder_bytes(model: CrossModalEncoder) -> bytes:
+    """The trained encoder (its config and weights) as the bytes of ENCODER_FILE."""
+    import io
+
+    buf = io.BytesIO()
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    torch.save({"format": 1, "config": model.config.to_dict(), "state": state}, buf)
+    return buf.getvalue()
+
+
+def load_encoder(path, device: str | torch.device | None = None) -> CrossModalEncoder:
+    """The encoder saved by `encoder_bytes`, in eval mode (ValueError naming the file if unreadable)."""
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+        model = CrossModalEncoder(EncoderConfig(**saved["config"]))
+        model.load_state_dict(saved["state"])
+    except (OSError, KeyError, TypeError, RuntimeError, EOFError) as exc:
+        raise ValueError(f"{path}: not a saved demo encoder ({exc})") from exc
+    return model.to(pick_device(device)).eval()
