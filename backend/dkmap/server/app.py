@@ -8,7 +8,7 @@ from pathlib import Path
 from flask import Flask, Response, abort, current_app, request, send_from_directory
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from dkmap.server import compare, datasets, items, maps, selection
+from dkmap.server import compare, datasets, items, maps, selection, sprites
 from dkmap.server.errors import register_error_handlers
 from dkmap.server.guards import install_guards
 from dkmap.server.registry import EXTENSION_KEY, Registry
@@ -21,6 +21,7 @@ DEFAULTS = {
     "FRONTEND_DIST": str(REPO_ROOT / "frontend" / "dist"),
     "MAX_CONTENT_LENGTH": 256 * 1024,
     "TILE_CACHE_BYTES": 256 * 1024 * 1024,
+    "SPRITE_CACHE_BYTES": 128 * 1024 * 1024,
     "KEYWORD_MAX_DOCS": 250,
     "SELECTION_SAMPLE": 20_000,
     "ALLOWED_HOSTS": None,   # Host headers answered (name or name:port); None: any (dkmap serve sets it)
@@ -31,7 +32,7 @@ NO_FRONTEND = ("DKMap API is running, but the frontend is not built "
 
 def create_app(config: dict | None = None) -> Flask:
     """Build the app; `config` overrides DATA_DIR, FRONTEND_DIST, MAX_CONTENT_LENGTH, TILE_CACHE_BYTES,
-    KEYWORD_MAX_DOCS (prompts sampled for keyphrase extraction per selection), SELECTION_SAMPLE (selected
+    SPRITE_CACHE_BYTES (thumbnail sheets held in memory), KEYWORD_MAX_DOCS (prompts sampled for keyphrase extraction per selection), SELECTION_SAMPLE (selected
     items whose positions, ids and keyword bars a selection sends), ALLOWED_HOSTS (Host headers answered,
     `name` or `name:port`; others get 400, against DNS rebinding; None answers any)."""
     app = Flask(__name__, static_folder=None)
@@ -48,7 +49,7 @@ def create_app(config: dict | None = None) -> Flask:
                                              int(app.config["SELECTION_SAMPLE"]))
     register_error_handlers(app)
     app.before_request(_refuse_oversized_bodies)
-    for module in (datasets, maps, selection, items, compare):
+    for module in (datasets, maps, selection, items, compare, sprites):
         app.register_blueprint(module.bp)
     _add_frontend_routes(app, Path(app.config["FRONTEND_DIST"]))
     log.info("serving datasets from %s", app.extensions[EXTENSION_KEY].data_dir)
