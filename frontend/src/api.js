@@ -24,7 +24,8 @@ async function request(url, init = {}) {
     throw new ApiError(0, `Cannot reach the server (${err.message})`, url);
   }
   const type = response.headers.get('content-type') || '';
-  const body = type.includes('json') ? await response.json().catch(() => null) : null;
+  // A fetch aborted while its body is read rejects here: that is an abort, not a bad answer.
+  const body = type.includes('json') ? await response.json().catch((err) => { if (err?.name === 'AbortError') throw err; return null; }) : null;
   if (!response.ok) {
     const message = body && body.error && body.error.message
       ? body.error.message
