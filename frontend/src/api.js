@@ -1,4 +1,8 @@
 // Every request the app makes, in one place. Server errors become ApiError with the server's message.
+// Point columns come as Arrow IPC streams (lib/arrowStream.js), decoded to the JSON answer's shape.
+import { readArrowStream } from './lib/arrowStream.js';
+
+export const ARROW_STREAM = 'application/vnd.apache.arrow.stream';
 
 export class ApiError extends Error {
   constructor(status, message, url) {
@@ -20,7 +24,8 @@ async function request(url, init = {}) {
     throw new ApiError(0, `Cannot reach the server (${err.message})`, url);
   }
   const type = response.headers.get('content-type') || '';
-  const body = type.includes('json') ? await response.json().catch(() => null) : null;
+  // A fetch aborted while its body is read rejects here: that is an abort, not a bad answer.
+  const body = type.includes('json') ? await response.json().catch((err) => { if (err?.name === 'AbortError') throw err; return null; }) : null;
   if (!response.ok) {
     const message = body && body.error && body.error.message
       ? body.error.message
@@ -29,6 +34,33 @@ async function request(url, init = {}) {
   }
   if (body === null) throw new ApiError(response.status, 'The server sent a response that is not JSON', url);
   return body;
+}
+
+/** A point answer as an Arrow stream: the JSON answer's fields, with `points` the decoded columns. */
+async function requestPoints(url, init = {}) {
+  let response;
+  const headers = { ...(init.headers || {}), accept: ARROW_STREAM };
+  try {
+    response = await fetch(url, { ...init, headers });
+  } catch (err) {
+    if (err && err.name === 'AbortError') throw err;
+    throw new ApiError(0, `Cannot reach the server (${err.message})`, url);
+  }
+  const type = response.headers.get('content-type') || '';
+  if (!response.ok || !type.startsWith(ARROW_STREAM)) {
+    const body = type.includes('json') ? await response.json().catch(() => null) : null;
+    if (response.ok && body) return body; // a server that answers JSON only
+    const message = body?.error?.message ?? `${response.status} ${response.statusText || 'error'}`;
+    throw new ApiError(response.status, message, url);
+  }
+  let decoded;
+  try {
+    decoded = readArrowStream(await response.arrayBuffer());
+  } catch (err) {
+    if (err && err.name === 'AbortError') throw err;
+    throw new ApiError(response.status, `The server sent an Arrow stream that cannot be read (${err.message})`, url);
+  }
+  return { ...JSON.parse(decoded.metadata.dkmap ?? '{}'), points: decoded.columns };
 }
 
 export function listDatasets(init) {
@@ -47,7 +79,7 @@ export function getContourTile(dataset, metric, z, x, y, init) {
 export function getPoints(dataset, metric, { z, bbox, sampling, limit }, init) {
   const params = new URLSearchParams({ z: String(z), bbox: bbox.join(','), sampling });
   if (limit !== undefined) params.set('limit', String(limit));
-  return request(`api/maps/${enc(dataset)}/${enc(metric)}/points?${params}`, init);
+  return requestPoints(`api/maps/${enc(dataset)}/${enc(metric)}/points?${params}`, init);
 }
 
 /**
@@ -60,7 +92,13 @@ export function postSelection(dataset, metric, body, init) {
 
 /** Listed items (`rows`, at most 20,000 per request) with their positions on this map. */
 export function postRowPoints(dataset, metric, rows, init) {
-  return postJson(`api/maps/${enc(dataset)}/${enc(metric)}/points/rows`, { rows }, init);
+  return requestPoints(`api/maps/${enc(dataset)}/${enc(metric)}/points/rows`, {
+    ...init, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ rows }) });
+}
+
+/** The index of thumbnail sprite sheet (z, x, y) of `model`'s images (its `image` is the sheet's URL). */
+export function getSpriteSheet(dataset, metric, { z, x, y, model }, init) {
+  return request(`api/maps/${enc(dataset)}/${enc(metric)}/sprites/${z}/${x}/${y}?model=${enc(model)}`, init);
 }
 
 /** One page of a selection's ids (same body as postSelection, plus `offset` and `limit`). */

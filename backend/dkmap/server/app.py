@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from dkmap.errors import NotFound
 
-from dkmap.server import compare, datasets, items, maps, place, search, selection
+from dkmap.server import compare, datasets, items, maps, place, search, selection, sprites
 from dkmap.server.errors import register_error_handlers
 from dkmap.server.guards import install_guards
 from dkmap.server.registry import EXTENSION_KEY, Registry
@@ -24,6 +24,7 @@ DEFAULTS = {
     "FRONTEND_DIST": str(REPO_ROOT / "frontend" / "dist"),
     "MAX_CONTENT_LENGTH": 256 * 1024,
     "TILE_CACHE_BYTES": 256 * 1024 * 1024,
+    "SPRITE_CACHE_BYTES": 128 * 1024 * 1024,
     "KEYWORD_MAX_DOCS": 250,
     "SELECTION_SAMPLE": 20_000,
     "MAX_OPEN_MAPS": 8,             # built maps kept open (least recently used closed first)
@@ -60,7 +61,7 @@ class DKMapFlask(Flask):
 
 def create_app(config: dict | None = None) -> Flask:
     """Build the app; `config` overrides DATA_DIR, FRONTEND_DIST, MAX_CONTENT_LENGTH, TILE_CACHE_BYTES,
-    KEYWORD_MAX_DOCS (prompts sampled for keyphrase extraction per selection), SELECTION_SAMPLE (selected
+    SPRITE_CACHE_BYTES (thumbnail sheets held in memory), KEYWORD_MAX_DOCS (prompts sampled for keyphrase extraction per selection), SELECTION_SAMPLE (selected
     items whose positions, ids and keyword bars a selection sends), MAX_OPEN_MAPS (built maps kept open),
     MAP_MEMORY_BYTES (per open map, arrays read into memory; larger ones memory-mapped), ALLOWED_HOSTS (Host headers answered,
     `name` or `name:port`; others get 400, against DNS rebinding; None answers any)."""
@@ -79,7 +80,7 @@ def create_app(config: dict | None = None) -> Flask:
                                              int(app.config["MAX_OPEN_MAPS"]), int(app.config["MAP_MEMORY_BYTES"]))
     register_error_handlers(app)
     app.before_request(_refuse_oversized_bodies)
-    for module in (datasets, maps, selection, items, compare, search, place):
+    for module in (datasets, maps, selection, items, compare, search, place, sprites):
         app.register_blueprint(module.bp)
     _add_frontend_routes(app, Path(app.config["FRONTEND_DIST"]))
     log.info("serving datasets from %s", app.extensions[EXTENSION_KEY].data_dir)

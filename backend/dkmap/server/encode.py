@@ -49,3 +49,29 @@ def obj(fields: dict[str, Any], raw: dict[str, str] | None = None) -> str:
              for k, v in fields.items()]
     parts += [json.dumps(k) + ":" + v for k, v in (raw or {}).items()]
     return "{" + ",".join(parts) + "}"
+
+
+def as_printed(a: np.ndarray, digits: int = 10) -> np.ndarray:
+    """float64 equal to float("%.{digits}g" % v) for each v: what a JSON reader gets from FLOAT64_FMT
+    text, computed without formatting. Non-finite values pass through.
+
+    m = rint(v·10^p) is the decimal's integer mantissa; m / 10^p is then one correctly rounded
+    division of exact doubles, i.e. the nearest double to the decimal. Where v·10^p lies too near a
+    half (rounding of the product may differ from printf's exact decimal) or the exponent guess is
+    off, the value is formatted after all."""
+    a = np.asarray(a, dtype=np.float64).ravel()
+    out = a.copy()
+    sel = np.flatnonzero(np.isfinite(a) & (a != 0))
+    v = a[sel]
+    p = (digits - 1 - np.floor(np.log10(np.abs(v)))).astype(np.int64)
+    ok = np.abs(p) <= 22
+    pw = 10.0 ** np.abs(np.where(ok, p, 0))
+    scaled = np.where(p >= 0, v * pw, v / pw)
+    m = np.rint(scaled)
+    frac = np.abs(scaled - np.trunc(scaled))
+    ok &= (np.abs(frac - 0.5) > 1e-6) & (np.abs(scaled) >= 10.0 ** (digits - 1)) & (np.abs(scaled) < 10.0 ** digits)
+    out[sel] = np.where(p >= 0, m / pw, m * pw)
+    fmt = f"%.{digits}g"
+    for i in sel[~ok]:
+        out[i] = float(fmt % a[i])
+    return out

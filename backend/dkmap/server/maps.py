@@ -8,7 +8,7 @@ import numpy as np
 from flask import Blueprint, Response, jsonify, request
 
 from dkmap.maps.built import SAMPLINGS, BuiltMap
-from dkmap.server import encode
+from dkmap.server import arrow, encode
 from dkmap.server.registry import registry
 from dkmap.server.validation import json_body, parse_bbox, parse_choice, parse_int, parse_row_list
 
@@ -24,6 +24,12 @@ MAX_POINT_Z = 30
 def json_response(text: str | bytes) -> Response:
     """Pre-encoded JSON as a response."""
     return Response(text, mimetype="application/json")
+
+
+def point_batch(reg, dataset: str, built: BuiltMap, rows: np.ndarray):
+    """The Arrow record batch of `rows` (the columns `points_of` writes as JSON)."""
+    ids = reg.once(("arrow-ids", dataset), lambda: arrow.pa.array(reg.ids(dataset)))
+    return arrow.point_batch(ids, rows, built.positions[rows], built.values[rows])
 
 
 @bp.get("")
@@ -69,7 +75,8 @@ def contour_tile(dataset: str, metric: str, z: str, x: str, y: str):
 
 @bp.get("/points")
 def points(dataset: str, metric: str):
-    """Items in the bbox at zoom z: sampled (level <= z) or all, capped at `limit`."""
+    """Items in the bbox at zoom z: sampled (level <= z) or all, capped at `limit`; an Arrow stream of
+    the point columns when the request accepts it first (dkmap.server.arrow)."""
     reg = registry()
     built = reg.map(dataset, metric)
     args = request.args
@@ -90,11 +97,10 @@ def points(dataset: str, metric: str):
             rows = rows[np.linspace(0, total - 1, limit).astype(np.int64)]
         else:
             rows = rows[:limit]  # coarser levels come first, so the cap keeps the nesting
-    text = encode.obj(
-        {"z": z, "sampling": sampling, "total_in_view": total, "returned": int(len(rows)), "capped": capped},
-        {"points": points_of(reg, dataset, built, rows)},
-    )
-    return json_response(text)
+    fields = {"z": z, "sampling": sampling, "total_in_view": total, "returned": int(len(rows)), "capped": capped}
+    if arrow.wants_arrow():
+        return arrow.stream_response(point_batch(reg, dataset, built, rows), fields)
+    return json_response(encode.obj(fields, {"points": points_of(reg, dataset, built, rows)}))
 
 
 @bp.post("/points/rows")
@@ -103,6 +109,8 @@ def points_of_rows(dataset: str, metric: str):
     reg = registry()
     built = reg.map(dataset, metric)
     rows = parse_row_list(json_body().get("rows"), built.n_items)
+    if arrow.wants_arrow():
+        return arrow.stream_response(point_batch(reg, dataset, built, rows), {"returned": int(len(rows))})
     return json_response(encode.obj({"returned": int(len(rows))},
                                     {"points": points_of(reg, dataset, built, rows)}))
 

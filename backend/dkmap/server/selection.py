@@ -13,8 +13,8 @@ import logging
 import numpy as np
 from flask import Blueprint
 
-from dkmap.server import encode
-from dkmap.server.maps import json_response, points_of
+from dkmap.server import arrow, encode
+from dkmap.server.maps import json_response, point_batch, points_of
 from dkmap.server.ops.keywords import keyword_view
 from dkmap.server.registry import registry
 from dkmap.server.validation import MAX_SELECTION_IDS, bad_request, body_int, json_body, parse_id_list, parse_polygon
@@ -64,7 +64,8 @@ def selected_rows(reg, dataset: str, built, body: dict) -> np.ndarray:
 @bp.post("/selection")
 def selection(dataset: str, metric: str):
     """Count and metric statistics of every selected item; positions, ids and keyword histograms
-    (METHOD.md §7) of a sample of at most SELECTION_SAMPLE of them (all when fewer)."""
+    (METHOD.md §7) of a sample of at most SELECTION_SAMPLE of them (all when fewer). Accepting an
+    Arrow stream: the sample's point columns as the batch, every other field in its metadata."""
     reg = registry()
     built = reg.map(dataset, metric)
     body = json_body()
@@ -74,6 +75,10 @@ def selection(dataset: str, metric: str):
         sample = sample_rows(built.sampling_levels("random"), rows, reg.selection_sample)
         stats = value_stats(built.values[rows])
         keywords = keyword_view(reg, dataset, sample, population=len(rows))
+    if arrow.wants_arrow():
+        fields = {"count": int(len(rows)), "stats": stats, "keywords": keywords,
+                  "sample": {"size": int(len(sample)), "sampled": bool(len(sample) < len(rows))}}
+        return arrow.stream_response(point_batch(reg, dataset, built, sample), fields)
     text = encode.obj({"count": int(len(rows))}, {
         "stats": encode.obj(stats),
         "sample": points_of(reg, dataset, built, sample,

@@ -32,7 +32,7 @@ export function buildHitIndex(chunks, extra = null, keepRows = null) {
       if (hit < 0) return null;
       const c = parts[part[hit]].c;
       const i = local[hit];
-      return { id: c.id[i], row: c.row[i], x: c.x[i], y: c.y[i], value: c.value[i] };
+      return { id: c.id.at(i), row: c.row[i], x: c.x[i], y: c.y[i], value: c.value[i] };
     },
   };
 }

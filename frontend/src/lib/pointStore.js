@@ -6,30 +6,35 @@ import { childrenOf, drawPlan, tileBounds, tileKey } from './tiles.js';
 const SUBDIVIDE_DEPTH = 4;
 const LIMIT = 200000;
 
-/** Columnar points response → typed arrays, keeping only points in the tile's half-open box. */
+/**
+ * Columnar points response → typed arrays, keeping only points in the tile's half-open box. The
+ * columns may be JSON arrays or the typed arrays of an Arrow answer (used as they are when every point
+ * is kept); `id` is anything with `at(i)` (an array, or an Arrow utf8 column decoding on demand).
+ */
 export function toChunk(response, bounds, key) {
   const p = response.points;
   const n = p.x.length;
   const [x0, y0, x1, y1] = bounds;
-  const keep = [];
+  const keep = new Int32Array(n);
+  let m = 0;
   for (let i = 0; i < n; i += 1) {
     const x = p.x[i]; const y = p.y[i];
     const inX = x >= x0 && (x < x1 || (x1 >= 1 && x <= x1));
     const inY = y >= y0 && (y < y1 || (y1 >= 1 && y <= y1));
-    if (inX && inY) keep.push(i);
+    if (inX && inY) { keep[m] = i; m += 1; }
   }
-  const m = keep.length;
-  const chunk = {
-    key, n: m,
-    x: new Float32Array(m), y: new Float32Array(m), value: new Float32Array(m),
-    row: new Int32Array(m), id: new Array(m),
-    totalInView: response.total_in_view ?? m, capped: Boolean(response.capped),
-  };
-  keep.forEach((i, j) => {
+  const meta = { key, n: m, totalInView: response.total_in_view ?? m, capped: Boolean(response.capped) };
+  if (m === n && p.x instanceof Float32Array && p.y instanceof Float32Array && p.value instanceof Float32Array
+      && p.row instanceof Int32Array && !Array.isArray(p.id)) {
+    return { ...meta, x: p.x, y: p.y, value: p.value, row: p.row, id: p.id };
+  }
+  const chunk = { ...meta, x: new Float32Array(m), y: new Float32Array(m), value: new Float32Array(m), row: new Int32Array(m), id: new Array(m) };
+  for (let j = 0; j < m; j += 1) {
+    const i = keep[j];
     chunk.x[j] = p.x[i]; chunk.y[j] = p.y[i];
     chunk.value[j] = p.value[i] === null ? NaN : p.value[i];
-    chunk.row[j] = p.row[i]; chunk.id[j] = String(p.id[i]);
-  });
+    chunk.row[j] = p.row[i]; chunk.id[j] = String(p.id.at(i));
+  }
   return chunk;
 }
 
@@ -44,7 +49,7 @@ export function mergeChunks(chunks, key) {
   let o = 0;
   for (const c of chunks) {
     out.x.set(c.x, o); out.y.set(c.y, o); out.value.set(c.value, o); out.row.set(c.row, o);
-    for (let i = 0; i < c.n; i += 1) out.id[o + i] = c.id[i];
+    for (let i = 0; i < c.n; i += 1) out.id[o + i] = c.id.at(i);
     o += c.n;
   }
   return out;

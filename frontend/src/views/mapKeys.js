@@ -9,13 +9,13 @@ export function keyAction(event, actions) {
   return Object.hasOwn(actions, event.key) ? actions[event.key] : null;
 }
 
-/** The map's keys: +/− zoom, arrows pan by `step` pixels, 0 resets, L toggles the lasso, Escape ends it. */
-export function mapKeyActions({ zoomBy, reset, panBy, toggleLasso, cancelLasso }, step = 80) {
+/** The map's keys: +/− zoom, arrows pan by `step` pixels, 0 resets, L toggles the lasso, Escape ends it, I toggles thumbnails. */
+export function mapKeyActions({ zoomBy, reset, panBy, toggleLasso, cancelLasso, toggleImages = () => {} }, step = 80) {
   return {
     '+': () => zoomBy(2), '=': () => zoomBy(2), '-': () => zoomBy(0.5), _: () => zoomBy(0.5), 0: reset,
     ArrowLeft: () => panBy(step, 0), ArrowRight: () => panBy(-step, 0),
     ArrowUp: () => panBy(0, step), ArrowDown: () => panBy(0, -step),
-    l: toggleLasso, L: toggleLasso, Escape: cancelLasso,
+    l: toggleLasso, L: toggleLasso, Escape: cancelLasso, i: toggleImages, I: toggleImages,
   };
 }
 

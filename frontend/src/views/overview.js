@@ -9,6 +9,7 @@ import { nextFrame } from '../lib/frame.js';
 import { pointStore } from '../lib/pointStore.js';
 import { contourLayer } from '../layers/contour.js';
 import { pointCanvas } from '../layers/pointCanvas.js';
+import { spriteLayer, thumbnailLevel } from '../layers/spriteLayer.js';
 import { DIMMED } from '../layers/points.js';
 import { lassoLayer } from '../layers/lasso.js';
 import { renderLegend } from './legend.js';
@@ -36,6 +37,7 @@ export function overviewView(root, map, api) {
     .attr('aria-label', 'Map: drag to pan, wheel or +/− to zoom, arrows to move, L for lasso');
   const contourCanvas = stage.append('canvas').attr('class', 'layer contour-layer').node();
   const pointsCanvas = stage.append('canvas').attr('class', 'layer points-layer').node();
+  const spriteCanvas = stage.append('canvas').attr('class', 'layer sprite-layer').node();
   const svg = stage.append('svg').attr('class', 'layer overlay-layer');
   const frame = svg.append('rect').attr('class', 'map-frame');
   const marker = svg.append('circle').attr('class', 'item-marker').attr('r', 9).style('display', 'none');
@@ -56,6 +58,7 @@ export function overviewView(root, map, api) {
   const contour = contourLayer({ fetchTile: api.getContourTile }).onError(reportError).onChange(schedule);
   const points = pointStore({ fetchPoints: api.getPoints }).onError(reportError).onChange(schedule);
   const painter = pointCanvas(pointsCanvas).onSettle(schedule);
+  const thumbs = spriteLayer(spriteCanvas, { fetchSheet: api.getSpriteSheet }).onChange(schedule);
   const items = itemCache(api.getItem);
   const highlight = mapHighlight(api, map.slot).onError(reportError).onChange(schedule);
   const linked = linkedHover(items, map.slot).onChange(schedule);
@@ -63,7 +66,7 @@ export function overviewView(root, map, api) {
   const zoomer = mapZoom(stage)
     .filter((event) => !map.get().lassoActive || event.type === 'wheel')
     .onResize(({ width, height, dpr }) => {
-      for (const c of [contourCanvas, pointsCanvas]) {
+      for (const c of [contourCanvas, pointsCanvas, spriteCanvas]) {
         c.width = Math.round(width * dpr); c.height = Math.round(height * dpr);
         c.style.width = `${width}px`; c.style.height = `${height}px`;
       }
@@ -79,6 +82,7 @@ export function overviewView(root, map, api) {
   if (primary) {
     mapKeys(window).enabled(() => Boolean(map.get().mapInfo)).actions(mapKeyActions({
       zoomBy: zoomer.zoomBy, reset: zoomer.reset, panBy: zoomer.panBy, toggleLasso,
+      toggleImages: () => map.set({ images: !map.get().images }),
       cancelLasso: () => { if (map.get().lassoActive) map.set({ lassoActive: false }); },
     }));
   }
@@ -114,6 +118,14 @@ export function overviewView(root, map, api) {
     }
   }
 
+  /** Thumbnails over the points when images are on and the zoom lets them fit (spriteLayer). */
+  function drawThumbnails(s, t, vp, dpr, bbox) {
+    const r0 = s.mapInfo.settings?.bluenoise_radius0 ?? 1 / 48;
+    const level = s.images && bbox ? thumbnailLevel(t.k, vp.size, r0, s.mapInfo.sampling?.max_level ?? 0) : -1;
+    const drawn = thumbs.draw({ t, vp, dpr, bbox, level, colour: colourFn });
+    stage.attr('data-thumbnails', drawn.length).node().__thumbnails = drawn;
+  }
+
   function showAt(circle, t, vp, p) {
     if (!p) { circle.style('display', 'none'); return; }
     const [x, y] = mapToScreen(t, vp, p.x, p.y);
@@ -141,6 +153,7 @@ export function overviewView(root, map, api) {
     const { drawnPoints, drawnHighlights } = painter.draw({
       chunks, highlightChunk: highlight.chunk(), highlightRows: highlight.rows(), t, vp, dpr, mode: s.mode, colour: colourFn, gesture: zoomer.gesturing(),
     });
+    drawThumbnails(s, t, vp, dpr, bbox);
     lasso.update(t, vp);
     showAt(linkedRing, t, vp, linked.position());
     showAt(marker, t, vp, s.focusMarker?.slot === map.slot ? s.focusMarker : null);
@@ -178,6 +191,8 @@ export function overviewView(root, map, api) {
       colourFn = (v) => (Number.isNaN(v) || !sc ? DIMMED : sc.packed(v));
       const src = { dataset: s.dataset, metric: s.metric, scale };
       contour.source(src); points.source(src);
+      const gens = s.datasets.find((d) => d.name === s.dataset)?.metrics.find((x) => x.name === s.metric)?.generators ?? [];
+      thumbs.source({ ...src, models: s.mapInfo.kind === 'difference' ? gens.slice(0, 2) : gens.slice(0, 1) });
       zoomer.maxLevel(s.mapInfo.max_level);
     }
     highlight.reset();
@@ -204,7 +219,7 @@ export function overviewView(root, map, api) {
       map.set({ focusMarker: { x: s.focus.x, y: s.focus.y, id: s.focus.id, slot: map.slot } });
     }
     schedule();
-  }, ['mapInfo', 'mode', 'sampling', 'lassoActive', 'lassoPolygon', 'lassoSlot', 'selection', 'filter', 'highlight', 'focus', 'focusMarker', 'datasets', 'hover', 'placed', 'placedActive']);
+  }, ['mapInfo', 'mode', 'sampling', 'lassoActive', 'lassoPolygon', 'lassoSlot', 'selection', 'filter', 'highlight', 'focus', 'focusMarker', 'datasets', 'hover', 'placed', 'placedActive', 'images']);
 
   return { zoomBy: zoomer.zoomBy, resetZoom: zoomer.reset };
 }

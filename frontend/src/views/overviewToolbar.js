@@ -31,6 +31,9 @@ export function overviewToolbar(el, map, actions) {
   const lassoBtn = toolbar.append('button').attr('type', 'button').attr('class', 'lasso-btn')
     .attr('title', 'Draw a lasso (L); Escape cancels').text('Lasso (L)')
     .on('click', () => actions.toggleLasso());
+  const imagesBtn = toolbar.append('button').attr('type', 'button').attr('class', 'images-btn')
+    .attr('title', 'Thumbnails instead of dots where they fit (I)').text('Images (I)')
+    .on('click', () => map.set({ images: !map.get().images }));
   const zoomGroup = toolbar.append('div').attr('class', 'seg zoom-btns');
   zoomGroup.append('button').attr('type', 'button').attr('title', 'Zoom in (+)').text('+').on('click', () => actions.zoomBy(2));
   zoomGroup.append('button').attr('type', 'button').attr('title', 'Zoom out (−)').text('−').on('click', () => actions.zoomBy(0.5));
@@ -43,6 +46,7 @@ export function overviewToolbar(el, map, actions) {
       samplingSeg.style('visibility', s.mode === 'overlay' ? null : 'hidden');
       samplingSeg.selectAll('button').classed('active', (d) => d === s.sampling).attr('aria-pressed', (d) => d === s.sampling);
       lassoBtn.classed('active', s.lassoActive).attr('aria-pressed', s.lassoActive);
+      imagesBtn.classed('active', Boolean(s.images)).attr('aria-pressed', Boolean(s.images));
     },
     status(text) { status.text(text); },
   };
