@@ -16,17 +16,28 @@ from dkmap.server.registry import EXTENSION_KEY, Registry
 log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
+PACKAGED_FRONTEND = Path(__file__).resolve().parents[1] / "static"   # filled by scripts/build_wheel.sh
+
+
+def default_frontend_dist() -> Path:
+    """In a clone, frontend/dist (what `npm run build` updates, so a stale packaged copy never shadows
+    it); installed from the wheel, the copy of it the wheel carries as dkmap/static/."""
+    if (REPO_ROOT / "frontend" / "package.json").is_file():
+        return REPO_ROOT / "frontend" / "dist"
+    return PACKAGED_FRONTEND
+
+
 DEFAULTS = {
     "DATA_DIR": "data/datasets",
-    "FRONTEND_DIST": str(REPO_ROOT / "frontend" / "dist"),
+    "FRONTEND_DIST": str(default_frontend_dist()),
     "MAX_CONTENT_LENGTH": 256 * 1024,
     "TILE_CACHE_BYTES": 256 * 1024 * 1024,
     "KEYWORD_MAX_DOCS": 250,
     "SELECTION_SAMPLE": 20_000,
     "ALLOWED_HOSTS": None,   # Host headers answered (name or name:port); None: any (dkmap serve sets it)
 }
-NO_FRONTEND = ("DKMap API is running, but the frontend is not built "
-               "(frontend/dist is missing): run scripts/setup.sh, then reload.\n")
+NO_FRONTEND = ("DKMap API is running, but the frontend is not built (frontend/dist is missing): run "
+               "scripts/setup.sh in a clone, or install a wheel built by scripts/build_wheel.sh, then reload.\n")
 
 
 def create_app(config: dict | None = None) -> Flask:
