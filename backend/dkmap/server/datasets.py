@@ -22,7 +22,7 @@ def describe_dataset(name: str) -> dict:
     built = set(reg.built_metrics(name))
     metrics = [
         {"name": m, "description": info.get("description", ""), "unit": info.get("unit", ""),
-         "kind": info.get("kind", "score"), "generators": list(info.get("generators", [])),
+         "better": info.get("better", "higher"), "kind": info.get("kind", "score"), "generators": list(info.get("generators", [])),
          "built": m in built}
         for m, info in ds.metrics.items()
     ]
