@@ -22,7 +22,7 @@ def __getattr__(name: str):
 
         return MetricSpec
     if name == "widget":
-        from dkmap.widget import widget
+        from dkmap.notebook import widget
 
         return widget
     raise AttributeError(f"module 'dkmap' has no attribute {name!r}")

@@ -7,6 +7,7 @@ import { overviewView } from './views/overview.js';
 import { keywordsView } from './views/keywords.js';
 import { instanceView } from './views/instance.js';
 import { compareView } from './views/compare.js';
+import { embedBridge } from './lib/embedBridge.js';
 
 performance.mark('dkmap:start');
 const store = createStore(initialState());
@@ -131,4 +132,5 @@ Object.defineProperty(window, '__dkmap', {
   value: Object.freeze({ state: () => store.get(), subscribe: (fn, keys) => store.subscribe(fn, keys) }),
 });
 
+embedBridge(store, window);
 start();

@@ -35,6 +35,7 @@ DEFAULTS = {
     "KEYWORD_MAX_DOCS": 250,
     "SELECTION_SAMPLE": 20_000,
     "ALLOWED_HOSTS": None,   # Host headers answered (name or name:port); None: any (dkmap serve sets it)
+    "FRAME_ANCESTORS": None,  # CSP sources that may frame the app (the notebook widget); None: none may
 }
 NO_FRONTEND = ("DKMap API is running, but the frontend is not built (frontend/dist is missing): run "
                "scripts/setup.sh in a clone, or install a wheel built by scripts/build_wheel.sh, then reload.\n")
