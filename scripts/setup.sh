@@ -21,7 +21,7 @@ if [ "$(cat "$STAMP_DIR/python" 2>/dev/null)" != "$PY_HASH" ]; then
   log "installing Python packages (torch CPU build first, so nothing pulls a CUDA build)"
   "$VENV/bin/pip" install --quiet --upgrade pip
   "$VENV/bin/pip" install --quiet torch==2.13.0
-  "$VENV/bin/pip" install --quiet -e "backend[test,dask]"
+  "$VENV/bin/pip" install --quiet -e "backend[test,dask,notebook]"
   echo "$PY_HASH" > "$STAMP_DIR/python"
 else
   log "Python packages up to date"

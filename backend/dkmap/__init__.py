@@ -13,4 +13,16 @@ def __getattr__(name: str):
         from dkmap.data.store import open_dataset
 
         return open_dataset
+    if name in ("ingest", "build"):
+        from dkmap import api
+
+        return getattr(api, name)
+    if name == "MetricSpec":
+        from dkmap.data.ingest import MetricSpec
+
+        return MetricSpec
+    if name == "widget":
+        from dkmap.notebook import widget
+
+        return widget
     raise AttributeError(f"module 'dkmap' has no attribute {name!r}")

@@ -22,7 +22,7 @@ def cmd_ingest(args: argparse.Namespace) -> None:
     from dkmap.data.ingest import IngestOptions, ingest
 
     ds = ingest(IngestOptions(
-        table=args.table, images=args.images, out=args.out, text_emb=args.text_emb, image_emb=args.image_emb,
+        table=args.table[0] if len(args.table) == 1 else args.table, images=args.images, out=args.out, text_emb=args.text_emb, image_emb=args.image_emb,
         encoder=args.encoder, metrics=args.metric or ["clipscore"], skip_missing=args.skip_missing,
         name=args.name, description=args.description or "", progress=not args.quiet, wait_s=args.wait,
     ))
@@ -149,14 +149,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("ingest", help="turn a table of prompts and images into a dataset folder")
-    p.add_argument("--table", type=Path, required=True, help="items table: .parquet, .csv or .jsonl")
-    p.add_argument("--images", type=Path, required=True, help="folder the table's image paths are relative to")
+    p.add_argument("--table", action="append", required=True,
+                   help="items table: .parquet, .arrow, .csv, .jsonl, a glob of shards, or a folder written by "
+                        "datasets' save_to_disk; repeatable (shards of one table, in order)")
+    p.add_argument("--images", type=Path,
+                   help="folder the table's image paths are relative to (not needed when it holds image bytes)")
     p.add_argument("--out", type=Path, required=True, help="dataset folder to create, e.g. data/datasets/NAME")
     p.add_argument("--text-emb", type=Path, help="N×d .npy of text embeddings, one row per table row")
     p.add_argument("--image-emb", type=Path, help="N×d .npy of image embeddings, one row per table row")
     p.add_argument("--encoder", help="sentence-transformers CLIP model: local folder or installed package")
-    p.add_argument("--metric", action="append",
-                   help="clipscore (default), clipscore-hessel, or a metric column of the table; repeatable")
+    p.add_argument("--metric", action="append", metavar="NAME[:UNIT[:higher|lower]]",
+                   help="clipscore (default), clipscore-hessel, or a metric column of the table, with its unit "
+                        "and which way is better (default higher), e.g. pickscore::higher; repeatable")
     p.add_argument("--skip-missing", action="store_true", help="drop items whose image files are missing")
     p.add_argument("--name", help="dataset name (default: the folder name)")
     p.add_argument("--description", help="one line shown in the UI")

@@ -10,6 +10,7 @@ import { compareView } from './views/compare.js';
 import { searchView } from './views/search.js';
 import { placeForm } from './views/placeForm.js';
 import { placedItemView } from './views/placedItem.js';
+import { embedBridge } from './lib/embedBridge.js';
 
 performance.mark('dkmap:start');
 const store = createStore(initialState());
@@ -137,4 +138,5 @@ Object.defineProperty(window, '__dkmap', {
   value: Object.freeze({ state: () => store.get(), subscribe: (fn, keys) => store.subscribe(fn, keys) }),
 });
 
+embedBridge(store, window);
 start();

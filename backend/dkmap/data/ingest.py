@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
 import re
@@ -18,6 +19,7 @@ from tqdm.auto import tqdm
 
 from dkmap.data.reingest import carry_over, check_out_folder
 from dkmap.data.store import DatasetError, Dataset, image_column, image_space, normalise_rows, write_dataset
+from dkmap.data.tables import TableSource, image_payloads, image_suffix, read_table
 from dkmap.locks import ingesting
 
 log = logging.getLogger(__name__)
@@ -30,42 +32,52 @@ BUILTIN_METRICS = {
 }
 DEFAULT_GENERATOR = "main"
 TEST_FRACTION = 0.2
+BETTER = ("higher", "lower")
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A metric to store: a built-in name or a table column, its unit, and which way is better."""
+
+    name: str
+    unit: str | None = None   # None: the built-in's own unit ('' for a column)
+    better: str = "higher"    # 'higher' or 'lower' values are better
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise DatasetError(f"metric: name must be a non-empty string, got {self.name!r}")
+        if self.better not in BETTER:
+            raise DatasetError(f"metric '{self.name}': better must be one of {BETTER}, got {self.better!r}")
+
+
+def parse_metric(text: str | MetricSpec) -> MetricSpec:
+    """`NAME`, `NAME:UNIT` or `NAME:UNIT:higher|lower` (the --metric syntax) as a MetricSpec."""
+    if isinstance(text, MetricSpec):
+        return text
+    parts = str(text).split(":")
+    if len(parts) > 3:
+        raise DatasetError(f"metric '{text}': expected NAME[:UNIT[:higher|lower]]")
+    name, unit, better = (parts + [None, "higher"][len(parts) - 1:])[:3]
+    return MetricSpec(name=name, unit=unit, better=better or "higher")
 
 
 @dataclass
 class IngestOptions:
-    """What `dkmap ingest` was asked to do."""
+    """What `dkmap ingest` (or `dkmap.ingest`) was asked to do. `images` is needed only when the image
+    column holds paths; embeddings are .npy paths or arrays with one row per table row."""
 
-    table: Path
-    images: Path
+    table: TableSource
+    images: Path | None
     out: Path
-    text_emb: Path | None = None
-    image_emb: Path | None = None
+    text_emb: Path | np.ndarray | None = None
+    image_emb: Path | np.ndarray | None = None
     encoder: str | None = None
-    metrics: Sequence[str] = ("clipscore",)
+    metrics: Sequence[str | MetricSpec] = ("clipscore",)
     skip_missing: bool = False
     name: str | None = None
     description: str = ""
     progress: bool = True
     wait_s: float | None = 0   # how long to wait for another command writing the same dataset
-
-
-def read_table(path: Path) -> pd.DataFrame:
-    """Read a .parquet, .csv or .jsonl table; DatasetError for anything else or a missing file."""
-    path = Path(path)
-    if not path.is_file():
-        raise DatasetError(f"table {path}: file not found")
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".parquet":
-            return pd.read_parquet(path)
-        if suffix == ".csv":
-            return pd.read_csv(path, dtype={"id": str})
-        if suffix in (".jsonl", ".ndjson"):
-            return pd.read_json(path, lines=True, dtype={"id": str})
-    except (ValueError, OSError) as exc:
-        raise DatasetError(f"table {path}: could not be read ({exc})") from exc
-    raise DatasetError(f"table {path}: unsupported format '{suffix}' (use .parquet, .csv or .jsonl)")
 
 
 def check_columns(table: pd.DataFrame, metric_columns: Sequence[str]) -> None:
@@ -141,12 +153,29 @@ def safe_image_path(images_dir: Path, rel: str) -> Path:
     return path
 
 
-def check_images(table: pd.DataFrame, images_dir: Path, skip_missing: bool, progress: bool) -> pd.DataFrame:
-    """Drop (with --skip-missing) or refuse ids whose images are missing; refuse unreadable images."""
+def image_sources_of(payloads: list[str | bytes], images_dir: Path | None) -> list[Path | bytes]:
+    """Each row's image: a file under `images_dir` for a path cell, the bytes themselves otherwise."""
+    if images_dir is None and any(isinstance(p, str) for p in payloads):
+        row = next(i for i, p in enumerate(payloads) if isinstance(p, str))
+        raise DatasetError(f"table: column 'image' holds paths (e.g. '{payloads[row]}' at row {row}): "
+                           "give the folder they are relative to (--images / images=)")
+    return [safe_image_path(images_dir, p) if isinstance(p, str) else p for p in payloads]
+
+
+def stored_image_name(generator: str, item_id: str, data: bytes) -> str:
+    """Where image bytes from the table are stored under images/: GENERATOR/ID.EXT (a hash of the id
+    when it is not a plain file name)."""
+    stem = item_id if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,100}", item_id) else \
+        hashlib.sha1(item_id.encode()).hexdigest()[:20]
+    return f"{generator}/{stem}{image_suffix(data)}"
+
+
+def check_images(table: pd.DataFrame, sources: list[Path | bytes], images_dir: Path | None, skip_missing: bool,
+                 progress: bool) -> tuple[pd.DataFrame, list[Path | bytes]]:
+    """Drop (with --skip-missing) or refuse ids whose image files are missing; refuse unreadable images."""
     from PIL import Image, UnidentifiedImageError
 
-    paths = [safe_image_path(images_dir, str(rel)) for rel in table["image"]]
-    exists = np.array([p.is_file() for p in paths])
+    exists = np.array([not isinstance(s, Path) or s.is_file() for s in sources])
     if not exists.all():
         missing = [str(r) for r in table["image"][~exists]]
         shown = ", ".join(missing[:5]) + (" …" if len(missing) > 5 else "")
@@ -157,26 +186,28 @@ def check_images(table: pd.DataFrame, images_dir: Path, skip_missing: bool, prog
         log.warning("dropping %d items with missing images (%s)", len(bad_ids), shown)
         keep = ~table["id"].isin(bad_ids).to_numpy()
         table = table[keep]
-        paths = [p for p, k in zip(paths, keep) if k]
+        sources = [p for p, k in zip(sources, keep) if k]
         if table.empty:
             raise DatasetError("no items left after dropping those with missing images")
     unreadable = []
-    for rel, p in tqdm(list(zip(table["image"], paths)), desc="checking images", disable=not progress, leave=False):
+    for row, src in tqdm(list(enumerate(sources)), desc="checking images", disable=not progress, leave=False):
+        where = (f"image file {table['image'].iat[row]} under {images_dir}" if isinstance(src, Path)
+                 else f"image bytes of row {row}")
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
-                with Image.open(p) as im:
+                with Image.open(src if isinstance(src, Path) else io.BytesIO(src)) as im:
                     im.verify()
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise DatasetError(f"image file {rel} under {images_dir}: refused as a possible decompression bomb "
+            raise DatasetError(f"{where}: refused as a possible decompression bomb "
                                f"({_pixels(exc)} pixels, more than Pillow's limit of {Image.MAX_IMAGE_PIXELS} "
                                "pixels, PIL.Image.MAX_IMAGE_PIXELS); resize it") from None
         except (UnidentifiedImageError, OSError, SyntaxError):
-            unreadable.append(str(rel))
+            unreadable.append(str(table["image"].iat[row]) if isinstance(src, Path) else f"row {row} (bytes)")
     if unreadable:
         shown = ", ".join(unreadable[:5]) + (" …" if len(unreadable) > 5 else "")
         raise DatasetError(f"{len(unreadable)} image files cannot be read as images: {shown}")
-    return table
+    return table, sources
 
 
 def _pixels(exc: Exception) -> str:
@@ -185,8 +216,13 @@ def _pixels(exc: Exception) -> str:
     return match.group(1) if match else "an unknown number of"
 
 
-def load_embedding(path: Path, what: str, n_rows: int) -> np.ndarray:
-    """Load a supplied N×d float16/float32 .npy file and L2-normalise it, refusing NaN/inf/zero rows."""
+def load_embedding(path: Path | np.ndarray, what: str, n_rows: int) -> np.ndarray:
+    """Load a supplied N×d float16/float32 .npy file (or take the array) and L2-normalise it, refusing
+    NaN/inf/zero rows."""
+    if isinstance(path, np.ndarray):
+        if path.ndim != 2 or path.shape[0] != n_rows:
+            raise DatasetError(f"{what} embeddings: expected {n_rows}×d (one row per table row), got shape {path.shape}")
+        return normalise_rows(path, f"{what} (array)")
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"{what} embeddings {path}: file not found")
@@ -239,11 +275,14 @@ def ingest(opts: IngestOptions) -> Dataset:
 
 
 def _ingest_locked(opts: IngestOptions, out: Path, old: dict | None) -> Dataset:
-    images_dir = Path(opts.images).resolve()
-    if not images_dir.is_dir():
+    images_dir = Path(opts.images).resolve() if opts.images is not None else None
+    if images_dir is not None and not images_dir.is_dir():
         raise DatasetError(f"images folder {images_dir}: not found")
     table = read_table(opts.table)
-    metric_columns = [m for m in opts.metrics if m not in BUILTIN_METRICS]
+    specs = [parse_metric(m) for m in opts.metrics]
+    if not specs:
+        raise DatasetError("metrics: give at least one (clipscore, clipscore-hessel or a metric column)")
+    metric_columns = [m.name for m in specs if m.name not in BUILTIN_METRICS]
     check_columns(table, metric_columns)
     if table.empty:
         raise DatasetError(f"table {opts.table}: no rows (it has the columns but no items to map)")
@@ -275,11 +314,18 @@ def _ingest_locked(opts: IngestOptions, out: Path, old: dict | None) -> Dataset:
         except EncoderError as exc:
             raise DatasetError(str(exc)) from exc
 
+    payloads = image_payloads(table["image"])
+    sources = image_sources_of(payloads, images_dir)
+    row_gens = table["generator"].astype(str) if "generator" in table.columns else [generators[0]] * len(table)
+    table["image"] = [p if isinstance(p, str) else stored_image_name(g, i, p)
+                      for p, g, i in zip(payloads, row_gens, table["id"])]
+    del payloads
     kept_before = len(table)
-    table = check_images(table, images_dir, opts.skip_missing, opts.progress)
+    table, sources = check_images(table, sources, images_dir, opts.skip_missing, opts.progress)
     if supplied and len(table) != kept_before:
         text_rows, image_rows = text_rows[table.index], image_rows[table.index]
     table = table.reset_index(drop=True)
+    source_of = dict(zip(table["image"], sources))
 
     gen_col = table["generator"].astype(str) if "generator" in table.columns else pd.Series([generators[0]] * len(table))
     first_rows = table.groupby("id", sort=False).head(1)
@@ -312,9 +358,10 @@ def _ingest_locked(opts: IngestOptions, out: Path, old: dict | None) -> Dataset:
         rels = table.loc[rows, "image"].astype(str).tolist()
         items[image_column(g)] = rels
         for rel in rels:
-            image_sources[rel] = images_dir / rel
+            image_sources[rel] = source_of[rel]
         if encoder is not None:
-            img = encoder.encode_images([images_dir / r for r in rels], progress=opts.progress)
+            img = encoder.encode_images([s if isinstance(s, Path) else io.BytesIO(s) for s in
+                                         (source_of[r] for r in rels)], progress=opts.progress)
         else:
             img = np.ascontiguousarray(image_rows[rows])
         if img.shape[1] != text.shape[1]:
@@ -324,8 +371,10 @@ def _ingest_locked(opts: IngestOptions, out: Path, old: dict | None) -> Dataset:
         for col in metric_columns:
             metric_values[(col, g)] = pd.to_numeric(table.loc[rows, col]).to_numpy(dtype=np.float64)
 
-    for metric in opts.metrics:
+    for spec in specs:
+        metric = spec.name
         description, unit = BUILTIN_METRICS.get(metric, (f"supplied column '{metric}'", ""))
+        unit = unit if spec.unit is None else spec.unit
         for name, info in metric_names(metric, generators).items():
             if metric == "clipscore":
                 per_gen = {g: 100.0 * per_gen_cos[g] for g in generators}
@@ -337,7 +386,7 @@ def _ingest_locked(opts: IngestOptions, out: Path, old: dict | None) -> Dataset:
             values = per_gen[gens[0]] if info["kind"] == "score" else per_gen[gens[1]] - per_gen[gens[0]]
             items[name] = values
             what = description if info["kind"] == "score" else f"{description}: {gens[1]} minus {gens[0]}"
-            metrics_meta[name] = {"description": what, "unit": unit, **info}
+            metrics_meta[name] = {"description": what, "unit": unit, "better": spec.better, **info}
 
     from dkmap.data.encoders import embed_prompts_minilm
 
@@ -349,6 +398,14 @@ def _ingest_locked(opts: IngestOptions, out: Path, old: dict | None) -> Dataset:
             carried = carry_over(out, tmp)
             print(f"dkmap: {carried.message(out, old.get('name', out.name))}", file=sys.stderr)
 
-    return write_dataset(out, name=name, description=opts.description or f"ingested from {Path(opts.table).name}",
+    return write_dataset(out, name=name, description=opts.description or f"ingested from {_table_name(opts.table)}",
                          items=items, embeddings=embeddings, image_sources=image_sources,
                          generators=generators, metrics=metrics_meta, before_replace=keep_builds)
+
+
+def _table_name(table: TableSource) -> str:
+    if isinstance(table, pd.DataFrame):
+        return "a DataFrame"
+    if isinstance(table, (str, os.PathLike)):
+        return Path(table).name
+    return ", ".join(Path(t).name for t in table)

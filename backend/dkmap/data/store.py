@@ -400,6 +400,8 @@ def _validate_for_write(items: pd.DataFrame, embeddings: Mapping[str, np.ndarray
             raise DatasetError(f"metric '{name}': row {int(np.argmax(~np.isfinite(values)))} is missing, NaN or inf")
         if info.get("kind", "score") not in METRIC_KINDS:
             raise DatasetError(f"metric '{name}': kind must be one of {METRIC_KINDS}")
+        if info.get("better", "higher") not in ("higher", "lower"):
+            raise DatasetError(f"metric '{name}': better must be 'higher' or 'lower', got {info.get('better')!r}")
         unknown = [g for g in info.get("generators", []) if g not in generators]
         if unknown:
             raise DatasetError(f"metric '{name}': unknown generators {unknown} (dataset has {generators})")
@@ -426,6 +428,7 @@ def write_dataset(out_dir: str | os.PathLike, *, name: str, description: str, it
     items = items.reset_index(drop=True).copy()
     items["id"] = items["id"].astype(str)
     metrics = {k: {"description": v.get("description", ""), "unit": v.get("unit", ""),
+                   "better": v.get("better", "higher"),
                    "generators": list(v.get("generators", generators[:1])), "kind": v.get("kind", "score")}
                for k, v in metrics.items()}
     _validate_for_write(items, embeddings, generators, metrics)

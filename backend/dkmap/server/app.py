@@ -19,9 +19,20 @@ from dkmap.server.snapshot import DatasetChanged
 log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
+PACKAGED_FRONTEND = Path(__file__).resolve().parents[1] / "static"   # filled by scripts/build_wheel.sh
+
+
+def default_frontend_dist() -> Path:
+    """In a clone, frontend/dist (what `npm run build` updates, so a stale packaged copy never shadows
+    it); installed from the wheel, the copy of it the wheel carries as dkmap/static/."""
+    if (REPO_ROOT / "frontend" / "package.json").is_file():
+        return REPO_ROOT / "frontend" / "dist"
+    return PACKAGED_FRONTEND
+
+
 DEFAULTS = {
     "DATA_DIR": "data/datasets",
-    "FRONTEND_DIST": str(REPO_ROOT / "frontend" / "dist"),
+    "FRONTEND_DIST": str(default_frontend_dist()),
     "MAX_CONTENT_LENGTH": 256 * 1024,
     "TILE_CACHE_BYTES": 256 * 1024 * 1024,
     "SPRITE_CACHE_BYTES": 128 * 1024 * 1024,
@@ -30,11 +41,12 @@ DEFAULTS = {
     "MAX_OPEN_MAPS": 8,             # built maps kept open (least recently used closed first)
     "MAP_MEMORY_BYTES": 64 << 20,   # per open map: arrays read into memory, larger ones memory-mapped
     "ALLOWED_HOSTS": None,   # Host headers answered (name or name:port); None: any (dkmap serve sets it)
+    "FRAME_ANCESTORS": None,  # CSP sources that may frame the app (the notebook widget); None: none may
 }
 # Routes whose bodies may be larger than MAX_CONTENT_LENGTH (uploaded images).
 ENDPOINT_BODY_CAPS = {"place.place_pair": place.MAX_BODY_BYTES}
-NO_FRONTEND = ("DKMap API is running, but the frontend is not built "
-               "(frontend/dist is missing): run scripts/setup.sh, then reload.\n")
+NO_FRONTEND = ("DKMap API is running, but the frontend is not built (frontend/dist is missing): run "
+               "scripts/setup.sh in a clone, or install a wheel built by scripts/build_wheel.sh, then reload.\n")
 
 
 class DKMapFlask(Flask):

@@ -24,6 +24,7 @@ def describe_dataset(name: str) -> dict:
     for m, info in ds.metrics.items():
         problem = reg.map_problem(name, m) if m in built else None
         entry = {"name": m, "description": info.get("description", ""), "unit": info.get("unit", ""),
+                 "better": info.get("better", "higher"),
                  "kind": info.get("kind", "score"), "generators": list(info.get("generators", [])),
                  "built": m in built and problem is None}
         if problem is not None:

@@ -84,9 +84,16 @@ def install_guards(app: Flask) -> None:
             raise BadRequest(f"Host header {request.host!r} is not allowed: this server answers to "
                              f"{', '.join(allowed)} (add names with dkmap serve --allowed-host NAME[:PORT])")
 
+    headers = dict(SECURITY_HEADERS)
+    ancestors = app.config.get("FRAME_ANCESTORS")
+    if ancestors:   # the notebook widget's server is framed by the Jupyter page (dkmap.widget)
+        del headers["X-Frame-Options"]
+        headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY.replace(
+            "frame-ancestors 'none'", "frame-ancestors " + " ".join(ancestors))
+
     @app.after_request
     def _headers(response):
-        for name, value in SECURITY_HEADERS.items():
+        for name, value in headers.items():
             response.headers.setdefault(name, value)
         return response
 

@@ -1,0 +1,144 @@
+"""Reading the items tables people have into one DataFrame, and what their image column holds.
+
+Accepted: .parquet, .arrow/.feather (Arrow IPC file or stream), .csv, .jsonl/.ndjson; several files
+or glob patterns (shards of one table, concatenated in the order given, each glob sorted); a folder
+written by `datasets.Dataset.save_to_disk` (its Arrow stream files, read with pyarrow); or a pandas
+DataFrame. The image column holds relative paths, the image bytes (Arrow binary), or the Hugging Face
+`Image` layout (a struct of `bytes` and `path`); `image_payloads` turns each cell into a path or bytes.
+"""
+
+from __future__ import annotations
+
+import glob
+import io
+import json
+import os
+from pathlib import Path
+from typing import Sequence, Union
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from dkmap.data.store import DatasetError
+
+TableSource = Union[str, os.PathLike, pd.DataFrame, Sequence[Union[str, os.PathLike]]]
+SUFFIXES = (".parquet", ".arrow", ".feather", ".csv", ".jsonl", ".ndjson")
+IMAGE_FORMATS = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp", "TIFF": ".tif"}
+
+
+def read_table(source: TableSource) -> pd.DataFrame:
+    """One DataFrame from `source` (see the module docstring); DatasetError naming the file otherwise."""
+    if isinstance(source, pd.DataFrame):
+        return source.copy()
+    files = table_files(source)
+    frames = [_read_one(f) for f in files]
+    if len(frames) == 1:
+        return frames[0]
+    columns = list(frames[0].columns)
+    for f, frame in zip(files[1:], frames[1:]):
+        if list(frame.columns) != columns:
+            raise DatasetError(f"table {f}: its columns {list(frame.columns)} differ from those of {files[0]} "
+                               f"{columns} (shards of one table must have the same columns)")
+    return pd.concat(frames, ignore_index=True)
+
+
+def table_files(source) -> list[Path]:
+    """The files `source` names: paths, glob patterns, or save_to_disk folders, in the order given."""
+    given = [source] if isinstance(source, (str, os.PathLike)) else list(source)
+    if not given:
+        raise DatasetError("table: no file given")
+    files: list[Path] = []
+    for entry in given:
+        text = os.fspath(entry)
+        if glob.has_magic(text):
+            matches = sorted(Path(p) for p in glob.glob(text, recursive=True))
+            if not matches:
+                raise DatasetError(f"table {text}: the pattern matches no file")
+            files.extend(matches)
+        elif Path(text).is_dir():
+            files.extend(saved_dataset_files(Path(text)))
+        else:
+            files.append(Path(text))
+    return files
+
+
+def saved_dataset_files(folder: Path) -> list[Path]:
+    """The Arrow files of a folder written by `datasets.Dataset.save_to_disk`, in row order."""
+    if (folder / "dataset_dict.json").is_file():
+        splits = json.loads((folder / "dataset_dict.json").read_text()).get("splits", [])
+        raise DatasetError(f"table {folder}: a saved DatasetDict; give one split's folder, e.g. "
+                           f"{folder / (splits[0] if splits else 'train')}")
+    state = folder / "state.json"
+    if not state.is_file():
+        raise DatasetError(f"table {folder}: a folder, but not one written by datasets' save_to_disk "
+                           "(no state.json); give table files or a glob instead")
+    try:
+        names = [entry["filename"] for entry in json.loads(state.read_text())["_data_files"]]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DatasetError(f"table {state}: unreadable ({exc})") from exc
+    if not names:
+        raise DatasetError(f"table {folder}: the saved dataset lists no data files")
+    return [folder / name for name in names]
+
+
+def _read_one(path: Path) -> pd.DataFrame:
+    if not path.is_file():
+        raise DatasetError(f"table {path}: file not found")
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".parquet":
+            return pq.read_table(path).to_pandas()
+        if suffix in (".arrow", ".feather"):
+            return _read_arrow(path).to_pandas()
+        if suffix == ".csv":
+            return pd.read_csv(path, dtype={"id": str})
+        if suffix in (".jsonl", ".ndjson"):
+            return pd.read_json(path, lines=True, dtype={"id": str})
+    except (ValueError, OSError, pa.ArrowException) as exc:
+        raise DatasetError(f"table {path}: could not be read ({exc})") from exc
+    raise DatasetError(f"table {path}: unsupported format '{suffix}' (use {', '.join(SUFFIXES)}, "
+                       "or a save_to_disk folder)")
+
+
+def _read_arrow(path: Path) -> pa.Table:
+    """An Arrow IPC file (Feather v2) or stream (what save_to_disk writes)."""
+    with pa.memory_map(str(path)) as source:
+        try:
+            return pa.ipc.open_file(source).read_all()
+        except pa.ArrowInvalid:
+            source.seek(0)
+            return pa.ipc.open_stream(source).read_all()
+
+
+def image_payloads(column: pd.Series) -> list[str | bytes]:
+    """Each cell of an image column as a relative path (str) or the image itself (bytes).
+
+    Cells may be str paths, bytes, or dicts {bytes, path} (the Hugging Face `Image` layout: its bytes
+    when present, else its path). DatasetError naming the row for anything else or an empty cell."""
+    out: list[str | bytes] = []
+    for row, cell in enumerate(column.tolist()):
+        if isinstance(cell, dict):
+            cell = cell.get("bytes") if cell.get("bytes") is not None else cell.get("path")
+        if isinstance(cell, (bytes, bytearray, memoryview)):
+            cell = bytes(cell)
+            if not cell:
+                raise DatasetError(f"table: column 'image' holds empty bytes at row {row}")
+        elif isinstance(cell, str) and cell.strip():
+            pass
+        else:
+            raise DatasetError(f"table: column 'image' at row {row} is {type(cell).__name__} {cell!r:.40}; expected "
+                               "a relative path, image bytes, or a {bytes, path} struct (Hugging Face Image)")
+        out.append(cell)
+    return out
+
+
+def image_suffix(data: bytes) -> str:
+    """File suffix for image bytes, from the format Pillow reads in them ('.img' if unknown)."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            return IMAGE_FORMATS.get(im.format or "", ".img")
+    except Exception:   # unreadable bytes are refused by ingest's image check, with the row named
+        return ".img"
