@@ -27,7 +27,8 @@ def describe_dataset(name: str) -> dict:
         for m, info in ds.metrics.items()
     ]
     return {"name": name, "description": ds.meta.get("description", ""), "n_items": ds.n,
-            "generators": ds.generators, "metrics": metrics, "spaces": ds.spaces}
+            "generators": ds.generators, "metrics": metrics, "spaces": ds.spaces,
+            "columns": ds.columns.describe()}
 
 
 @bp.get("")
