@@ -91,9 +91,11 @@ def _corrupt(kind: str, raw: dict, tmp: Path) -> tuple[dict, str]:
     if kind == "missing-column":
         frame.drop(columns=["prompt"]).to_csv(raw["table"], index=False)
         return {}, "missing columns ['prompt']"
-    if kind == "extra-column":
-        frame.assign(colour="red").to_csv(raw["table"], index=False)
-        return {}, "unexpected columns ['colour']"
+    if kind == "column-clash":
+        frame.assign(clipscore=1.0).to_csv(raw["table"], index=False)
+        return {}, "metadata columns ['clipscore'] share names"
+    if kind == "drop-unknown":
+        return {"drop_columns": ["colour"]}, "--drop-columns: the table has no columns ['colour']"
     if kind == "duplicate-id":
         frame.assign(id=["p0", "p0", "p2", "p3", "p4", "p5"]).to_csv(raw["table"], index=False)
         return {}, "duplicated ids, e.g. 'p0'"
@@ -142,7 +144,7 @@ def _corrupt(kind: str, raw: dict, tmp: Path) -> tuple[dict, str]:
     raise AssertionError(kind)
 
 
-BAD_INPUTS = ["missing-column", "extra-column", "duplicate-id", "rows-mismatch", "nan", "inf", "zero-vector",
+BAD_INPUTS = ["missing-column", "column-clash", "drop-unknown", "duplicate-id", "rows-mismatch", "nan", "inf", "zero-vector",
               "wrong-dtype", "text-differs", "missing-image", "unreadable-image", "path-escape", "bad-model", "no-embeddings"]
 
 
@@ -162,7 +164,7 @@ def test_bad_reingest_keeps_previous_dataset(tmp_path):
     out = tmp_path / "ds"
     ingest(opts(raw, out))
     before = (out / "items.parquet").read_bytes()
-    raw["frame"].assign(colour="x").to_csv(raw["table"], index=False)
+    raw["frame"].assign(clipscore=1.0).to_csv(raw["table"], index=False)   # clashes with the metric
     with pytest.raises(DatasetError):
         ingest(opts(raw, out))
     assert (out / "items.parquet").read_bytes() == before

@@ -25,9 +25,11 @@ def cmd_ingest(args: argparse.Namespace) -> None:
         table=args.table[0] if len(args.table) == 1 else args.table, images=args.images, out=args.out, text_emb=args.text_emb, image_emb=args.image_emb,
         encoder=args.encoder, metrics=args.metric or ["clipscore"], skip_missing=args.skip_missing,
         name=args.name, description=args.description or "", progress=not args.quiet, wait_s=args.wait,
+        drop_columns=_comma_list(args.drop_columns or ""),
     ))
+    kept = ", ".join(f"{c.name} ({c.kind})" for c in ds.columns) or "none"
     print(f"ingested {ds.n} items into {ds.root} (generators: {', '.join(ds.generators)}; "
-          f"metrics: {', '.join(ds.metrics)})")
+          f"metrics: {', '.join(ds.metrics)}; metadata columns: {kept})")
 
 
 # Projection settings the command line can set: (flag, DKMap field, type, help).
@@ -164,6 +166,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--skip-missing", action="store_true", help="drop items whose image files are missing")
     p.add_argument("--name", help="dataset name (default: the folder name)")
     p.add_argument("--description", help="one line shown in the UI")
+    p.add_argument("--drop-columns", metavar="A,B", help="extra table columns not to keep as metadata "
+                   "(every other extra column is kept, typed as number, boolean, time, category or text)")
     _add_wait(p, "another ingest into DATASET_DIR or a build of one of its maps")
     p.set_defaults(func=cmd_ingest)
 

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
+from dkmap.data.columns import item_metadata
 from dkmap.data.reingest import carry_over, check_out_folder
 from dkmap.data.store import DatasetError, Dataset, image_column, image_space, normalise_rows, write_dataset
 from dkmap.data.tables import TableSource, image_payloads, image_suffix, read_table
@@ -78,19 +79,16 @@ class IngestOptions:
     description: str = ""
     progress: bool = True
     wait_s: float | None = 0   # how long to wait for another command writing the same dataset
+    drop_columns: Sequence[str] = ()   # extra table columns not kept as metadata
 
 
 def check_columns(table: pd.DataFrame, metric_columns: Sequence[str]) -> None:
-    """Exactly the required columns, the optional ones, and the declared metric columns."""
+    """The required columns and the declared metric columns are there and filled."""
     missing = [c for c in REQUIRED_COLUMNS if c not in table.columns]
     missing += [c for c in metric_columns if c not in table.columns]
     if missing:
         raise DatasetError(f"table: missing columns {missing} (required: {list(REQUIRED_COLUMNS)}; "
                            f"declared metrics: {list(metric_columns)})")
-    allowed = set(REQUIRED_COLUMNS) | set(OPTIONAL_COLUMNS) | set(metric_columns)
-    extra = [c for c in table.columns if c not in allowed]
-    if extra:
-        raise DatasetError(f"table: unexpected columns {extra} (declare metric columns with --metric NAME)")
     for col in REQUIRED_COLUMNS:
         null = table[col].isna().to_numpy()
         if null.any():
@@ -111,6 +109,15 @@ def check_ids(table: pd.DataFrame) -> None:
         row = int(np.argmax(bad))
         raise DatasetError(f"table: id {ids.iat[row]!r} at row {row} cannot be used in a URL ({int(bad.sum())} "
                            "such ids): ids must not contain '/', be '.' or '..', or be blank")
+
+
+def metadata_names(table: pd.DataFrame, metric_columns: Sequence[str], drop: Sequence[str]) -> list[str]:
+    """The table's extra columns, kept as metadata (dkmap.data.columns), less those in `drop`."""
+    unknown = [c for c in drop if c not in table.columns]
+    if unknown:
+        raise DatasetError(f"--drop-columns: the table has no columns {unknown} (it has {list(table.columns)})")
+    own = set(REQUIRED_COLUMNS) | set(OPTIONAL_COLUMNS) | set(metric_columns) | set(drop)
+    return [c for c in table.columns if c not in own]
 
 
 def generators_of(table: pd.DataFrame) -> list[str]:
@@ -284,6 +291,7 @@ def _ingest_locked(opts: IngestOptions, out: Path, old: dict | None) -> Dataset:
         raise DatasetError("metrics: give at least one (clipscore, clipscore-hessel or a metric column)")
     metric_columns = [m.name for m in specs if m.name not in BUILTIN_METRICS]
     check_columns(table, metric_columns)
+    extra_columns = metadata_names(table, metric_columns, opts.drop_columns)
     if table.empty:
         raise DatasetError(f"table {opts.table}: no rows (it has the columns but no items to map)")
     table = table.reset_index(drop=True)
@@ -398,9 +406,11 @@ def _ingest_locked(opts: IngestOptions, out: Path, old: dict | None) -> Dataset:
             carried = carry_over(out, tmp)
             print(f"dkmap: {carried.message(out, old.get('name', out.name))}", file=sys.stderr)
 
+    metadata = item_metadata(table, extra_columns, ids, generators)
     return write_dataset(out, name=name, description=opts.description or f"ingested from {_table_name(opts.table)}",
                          items=items, embeddings=embeddings, image_sources=image_sources,
-                         generators=generators, metrics=metrics_meta, before_replace=keep_builds)
+                         generators=generators, metrics=metrics_meta, before_replace=keep_builds,
+                         columns=metadata)
 
 
 def _table_name(table: TableSource) -> str:

@@ -189,6 +189,7 @@ class Dataset:
     meta: dict
     items: pd.DataFrame
     _embeddings: dict = field(default_factory=dict, repr=False)
+    _columns: object = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -254,6 +255,15 @@ class Dataset:
 
     def feature_spaces(self, metric: str) -> list[str]:
         return feature_spaces(self.meta, metric)
+
+    @property
+    def columns(self):
+        """The metadata columns (`dkmap.data.columns.Columns`), their arrays opened on first use."""
+        if self._columns is None:
+            from dkmap.data.columns import Columns
+
+            self._columns = Columns(self.root, self.meta.get("columns"))
+        return self._columns
 
     def features(self, metric: str) -> np.ndarray:
         """x = (t, v_g) for a score metric, (t, v_a, v_b) for a difference metric; float32 N×D."""
@@ -416,12 +426,14 @@ def _validate_for_write(items: pd.DataFrame, embeddings: Mapping[str, np.ndarray
 def write_dataset(out_dir: str | os.PathLike, *, name: str, description: str, items: pd.DataFrame,
                   embeddings: Mapping[str, np.ndarray], image_sources: Mapping[str, Path | bytes],
                   generators: list[str], metrics: Mapping[str, dict], extra_files: Mapping[str, bytes] | None = None,
-                  overwrite: bool = True, before_replace: Callable[[Path], None] | None = None) -> Dataset:
+                  overwrite: bool = True, before_replace: Callable[[Path], None] | None = None,
+                  columns: pd.DataFrame | None = None) -> Dataset:
     """Validate and write a dataset folder atomically (temporary sibling folder, then rename).
 
     `image_sources` maps each relative image path used in items to a source file or its bytes.
     `metrics` maps a metric name to {description, unit, generators, kind}. `before_replace(tmp)` runs
     on the complete, validated new folder just before it replaces `out_dir` (to carry builds over).
+    `columns` holds the metadata columns, one row per item (stored by `dkmap.data.columns`).
     On any error nothing is left at `out_dir` that was not there before.
     """
     out = Path(out_dir).resolve()
@@ -432,6 +444,12 @@ def write_dataset(out_dir: str | os.PathLike, *, name: str, description: str, it
                    "generators": list(v.get("generators", generators[:1])), "kind": v.get("kind", "score")}
                for k, v in metrics.items()}
     _validate_for_write(items, embeddings, generators, metrics)
+    if columns is not None:
+        from dkmap.data.columns import check_names
+
+        check_names(columns.columns, items.columns)
+        if len(columns) != len(items):
+            raise DatasetError(f"metadata columns: {len(columns)} rows but the table has {len(items)} items")
     used = set()
     for g in generators:
         used.update(items[image_column(g)].astype(str))
@@ -463,6 +481,12 @@ def write_dataset(out_dir: str | os.PathLike, *, name: str, description: str, it
             items[mname] = pd.to_numeric(items[mname]).astype(np.float64)
         items.to_parquet(tmp / "items.parquet", index=False)
         checksums = {"items.parquet": sha256_file(tmp / "items.parquet")}
+        column_meta = {}
+        if columns is not None:
+            from dkmap.data.columns import write_columns
+
+            column_meta, column_sums = write_columns(tmp, columns)
+            checksums.update(column_sums)
         for space in embeddings:
             rel = f"embeddings/{space}.npy"
             checksums[rel] = sha256_file(tmp / rel)
@@ -478,6 +502,8 @@ def write_dataset(out_dir: str | os.PathLike, *, name: str, description: str, it
             "n_train": int((items["split"] == "train").sum()),
             "checksums": checksums,
         }
+        if column_meta:
+            meta["columns"] = column_meta
         (tmp / "dataset.yaml").write_text(yaml.safe_dump(meta, sort_keys=False, allow_unicode=True))
         open_dataset(tmp)
         if before_replace is not None:

@@ -31,7 +31,8 @@ def describe_dataset(name: str) -> dict:
             entry["broken"] = error_message(problem)
         metrics.append(entry)
     return {"name": name, "description": ds.meta.get("description", ""), "n_items": ds.n,
-            "generators": ds.generators, "metrics": metrics, "spaces": ds.spaces}
+            "generators": ds.generators, "metrics": metrics, "spaces": ds.spaces,
+            "columns": ds.columns.describe()}
 
 
 @bp.get("")
