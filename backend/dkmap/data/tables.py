@@ -94,7 +94,8 @@ def _read_one(path: Path) -> pd.DataFrame:
         if suffix == ".csv":
             return pd.read_csv(path, dtype={"id": str})
         if suffix in (".jsonl", ".ndjson"):
-            return pd.read_json(path, lines=True, dtype={"id": str})
+            # No dtype guessing: it would turn a boolean column with gaps into 0.0/1.0/NaN.
+            return pd.read_json(path, lines=True, dtype=False)
     except (ValueError, OSError, pa.ArrowException) as exc:
         raise DatasetError(f"table {path}: could not be read ({exc})") from exc
     raise DatasetError(f"table {path}: unsupported format '{suffix}' (use {', '.join(SUFFIXES)}, "
