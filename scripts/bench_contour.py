@@ -141,7 +141,7 @@ def synthetic_dataset(root: Path, n: int, d: int, seed: int = 0) -> Path:
 
 
 def part_build(args) -> str:
-    from dkmap.build import build_map
+    from dkmap.builder import build_map
     work = Path(args.workdir or tempfile.mkdtemp(prefix="dkmap-bench-"))
     root = work / f"synthetic_{args.n}"
     t0 = time.perf_counter()
@@ -193,7 +193,7 @@ def _test_error(path: Path, manifest: dict, n_test: int = 2000) -> str:
 
 
 def part_schedule(args) -> str:
-    from dkmap.build import build_map
+    from dkmap.builder import build_map
     dataset = Path(args.dataset)
     note = ""
     if not (dataset / "dataset.yaml").is_file():

@@ -76,7 +76,7 @@ def worker_rss_sampler(client, peak: dict, stop: threading.Event) -> threading.T
 
 
 def run_build(root: Path, metric: str, plain_engine: bool = False) -> dict:
-    from dkmap.build import build_map
+    from dkmap.builder import build_map
     from dkmap.distributed.cluster import connect
 
     started = time.perf_counter()

@@ -163,7 +163,7 @@ def make_synthetic(out: Path, n: int, dim: int = 32, seed: int = 0, build: bool 
                   metrics={"clip_a": {"description": "100·cos(text, image)", "unit": "100·cos",
                                       "generators": ["a"], "kind": "score"}})
     if build:
-        from dkmap.build import build_map
+        from dkmap.builder import build_map
 
         # Cheap projection settings: serving cost does not depend on the map's quality.
         build_map(out, "clip_a", settings=SYNTHETIC_BUILD, progress=True)

@@ -64,7 +64,7 @@ def built_data_dir(tmp_path_factory) -> Path:
     """A DATA_DIR holding the small demo dataset with every metric's map built by the real pipeline."""
     from dkmap.data.demo.build import build_demo
     from dkmap.data.store import open_dataset
-    from dkmap.build import build_map
+    from dkmap.builder import build_map
 
     data_dir = tmp_path_factory.mktemp("data")
     root = build_demo(data_dir, size="small", seed=0, progress=False)

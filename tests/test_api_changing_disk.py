@@ -39,7 +39,7 @@ def _reingest(data_dir: Path, n: int, seed: int, marker: int) -> pd.DataFrame:
 
 
 def _build(data_dir: Path, metric: str = "clip_a") -> None:
-    from dkmap.build import build_map
+    from dkmap.builder import build_map
 
     build_map(data_dir / DATASET, metric, settings=tiny_build_settings(), progress=False)
 

@@ -189,7 +189,7 @@ def test_a_rebuilt_map_is_served_without_a_restart(client, tiny_data_dir, tmp_pa
 
     from helpers.api_server import start_server
     from helpers.tiny import tiny_build_settings
-    from dkmap.build import build_map
+    from dkmap.builder import build_map
 
     shutil.copytree(tiny_data_dir / DATASET, tmp_path / DATASET)
     running, server = start_server(tmp_path)

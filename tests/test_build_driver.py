@@ -1,4 +1,4 @@
-"""dkmap.build.driver.build_map end to end on a small synthetic dataset: artifacts, kernel rescaling,
+"""dkmap.builder.driver.build_map end to end on a small synthetic dataset: artifacts, kernel rescaling,
 reuse, atomicity (a failed stage, the index stage on a full disk included, leaves the previous map),
 engines, and detection of corrupted or mismatched artifacts at load."""
 
@@ -22,8 +22,8 @@ from dkmap.config import BuildSettings
 from dkmap.contour.tiles import cell_centres
 from dkmap.maps import MapError, open_built
 from dkmap.data.store import write_dataset
-from dkmap.build import build_map
-from dkmap.build.projection import normalise_positions
+from dkmap.builder import build_map
+from dkmap.builder.projection import normalise_positions
 from dkmap.projection import FittedMap
 from dkmap.projection.kernel import Kernel
 
@@ -152,7 +152,7 @@ def test_failed_or_killed_build_leaves_the_previous_map_intact(built):
     assert (path / "manifest.json").read_text() == manifest
     assert not list(path.parent.glob(".clipscore.tmp-*"))
     # a real interruption: kill a rebuild while it writes its temporary folder
-    code = ("import sys; from dkmap.build import build_map; "
+    code = ("import sys; from dkmap.builder import build_map; "
             f"build_map(sys.argv[1], 'clipscore', {dict(SETTINGS, epochs=200)!r}, progress=False, force=True)")
     proc = subprocess.Popen([sys.executable, "-c", code, str(root)])
     deadline = time.time() + 60
@@ -217,6 +217,15 @@ def test_bad_build_arguments(built):
         build_map(root, "clipscore", {"tile": 3}, progress=False)
     with pytest.raises(ValueError, match="tile_size"):
         BuildSettings(tile_size=100)
+
+
+def test_too_few_train_items_are_named_and_nothing_is_written(tmp_path):
+    root = write_synthetic(tmp_path / "small", n=36)   # ~29 train items
+    n_train = int((pd.read_parquet(root / "items.parquet")["split"] == "train").sum())
+    assert n_train < 32
+    with pytest.raises(ValueError, match=rf"train split has {n_train} items \(of 36\); a map needs at least 32"):
+        build_map(root, "clipscore", SETTINGS, progress=False)
+    assert not (root / "maps" / "clipscore").exists()
 
 
 def _full_disk(index, name):

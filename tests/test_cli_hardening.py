@@ -57,9 +57,11 @@ ODD_IDS = ["a b", "ümlaut?#frag", "a..b", "x&y=1", "100%", "semi;colon", "plus+
 
 def test_any_other_id_works_end_to_end(tmp_path, capsys):
     """Ingested with odd ids, each item, its image and its neighbours are reachable over HTTP."""
-    raw = make_raw(tmp_path)
+    raw = make_raw(tmp_path, n=48)   # a map (and its similar-images index) needs >= 32 train items
     data = tmp_path / "data"
-    assert main(ingest_args(raw, data / "odd", with_ids(raw, ODD_IDS[:6]))) == 0, capsys.readouterr().err
+    ids = ODD_IDS[:6] + [f"p{i}" for i in range(6, 48)]
+    assert main(ingest_args(raw, data / "odd", with_ids(raw, ids))) == 0, capsys.readouterr().err
+    assert main(["-q", "build", str(data / "odd"), "--metric", "clipscore", "--epochs", "1"]) == 0, capsys.readouterr().err
     running, handle = start_server(data)
     try:
         for item_id in ODD_IDS[:6]:
@@ -69,9 +71,12 @@ def test_any_other_id_works_end_to_end(tmp_path, capsys):
             assert body["id"] == item_id
             image = running.get(body["images"]["main"])
             assert image.status_code == 200 and image.headers["Content-Type"] == "image/png"
-            similar = running.get(f"/api/datasets/odd/items/{quote(item_id, safe='')}/similar?k=3").json()
-            for n in similar["neighbours"]:
-                assert n["id"] in ODD_IDS and running.get(n["image"]).status_code == 200
+            similar = running.get(f"/api/datasets/odd/items/{quote(item_id, safe='')}/similar?k=3")
+            assert similar.status_code == 200, (item_id, similar.text)
+            neighbours = similar.json()["neighbours"]
+            assert len(neighbours) == 3
+            for n in neighbours:
+                assert n["id"] in ids and n["id"] != item_id and running.get(n["image"]).status_code == 200
     finally:
         handle.close()
 

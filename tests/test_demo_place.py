@@ -51,7 +51,13 @@ def test_an_items_prompt_and_image_land_on_it(demo_client, demo, built_data_dir,
                          data={"prompt": demo.prompts[row], field: (io.BytesIO(png), "x.png")})
     assert r.status_code == 200, r.json
     body = r.json
-    assert np.hypot(*(np.asarray(body["position"]) - m.positions[row])) < 0.02
+    offset = np.hypot(*(np.asarray(body["position"]) - m.positions[row]))
+    if metric == "clipscore_diff":
+        # generator b's image is estimated from the prompt, so the item is near, not on, its place
+        others = np.hypot(*(m.positions - np.asarray(body["position"])).T)
+        assert offset < 0.06 and (others < offset).mean() < 0.02, (offset, (others < offset).mean())
+    else:
+        assert offset < 0.02
     if metric == "clipscore_diff":
         assert list(body["imputed"]) == ["image_b"] and body["actual"] is None
     else:
@@ -92,7 +98,7 @@ def test_bad_images_are_named(demo_client, data, fragment):
 def test_an_oversized_image_is_refused(demo_client):
     from dkmap.search.images import MAX_IMAGE_BYTES
 
-    noise = np.random.default_rng(0).integers(0, 255, size=(600, 600, 3), dtype=np.uint8)
+    noise = np.random.default_rng(0).integers(0, 255, size=(560, 560, 3), dtype=np.uint8)
     buf = io.BytesIO()
     Image.fromarray(noise).save(buf, format="PNG")
     assert MAX_IMAGE_BYTES < len(buf.getvalue()) < 1 << 20

@@ -15,7 +15,7 @@ import pytest
 
 from dkmap.config import BuildSettings
 from dkmap.data.store import DatasetError, open_dataset, write_dataset
-from dkmap.build import build_map
+from dkmap.builder import build_map
 from dkmap.data.sharded import write_shards
 from dkmap.distributed import PartitionedDataset, write_synthetic_shards
 from dkmap.distributed.synthetic import GENERATOR, METRIC, Landscape

@@ -193,9 +193,9 @@ def test_selection_reads_no_test_item():
 
 
 def test_build_fit_reads_no_test_item():
-    """The build's fit (dkmap.build.projection) sees only train items: test metrics are inert."""
+    """The build's fit (dkmap.builder.projection) sees only train items: test metrics are inert."""
     from dkmap.config import BuildSettings
-    from dkmap.build.projection import fit_projection
+    from dkmap.builder.projection import fit_projection
 
     x, m = smooth_landscape(900, d=4, seed=10)
     is_train = np.arange(900) % 5 != 0

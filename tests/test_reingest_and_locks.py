@@ -19,7 +19,7 @@ from helpers.tiny import DATASET
 from helpers.tiny import tiny_build_settings as small_build_settings
 from dkmap.cli import main
 from dkmap.locks import dataset_lock_path, ingesting, map_lock_path
-from dkmap.build import build_map
+from dkmap.builder import build_map
 from helpers.rawdata import make_raw
 
 
@@ -166,8 +166,8 @@ def test_the_message_comes_before_anything_is_deleted(built, capsys, monkeypatch
 
 SLOW_BUILD = """
 import os, sys, time
-import dkmap.build.projection as p
-from dkmap.build import build_map
+import dkmap.builder.projection as p
+from dkmap.builder import build_map
 from helpers.tiny import tiny_build_settings as small_build_settings
 fit = p.fit_projection
 def slow_fit(*a, **k):

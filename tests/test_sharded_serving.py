@@ -16,7 +16,7 @@ from helpers.api_server import start_server
 from helpers.tiny import DATASET, tiny_build_settings, write_tiny_dataset
 from dkmap.data.store import open_dataset
 from dkmap.data.sharded import shard_dataset
-from dkmap.build import build_map
+from dkmap.builder import build_map
 
 
 METRIC = "clip_a"

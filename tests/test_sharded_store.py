@@ -113,7 +113,7 @@ def test_single_machine_build_of_a_sharded_dataset_is_reused(pair, tmp_path):
     import shutil
 
     from dkmap.config import BuildSettings
-    from dkmap.build import build_map
+    from dkmap.builder import build_map
 
     root = tmp_path / "sharded"
     shutil.copytree(pair[1].root, root)

@@ -55,7 +55,7 @@ def build(dataset: str | os.PathLike | Dataset, metric: str, *, settings=None, p
     """Build (or reuse, when its inputs are unchanged) the map of `metric` and return it opened
     (`dkmap.open_map`). `settings`: a dkmap.config.BuildSettings or a dict of its fields."""
     from dkmap.maps.built import open_map
-    from dkmap.build import build_map
+    from dkmap.builder import build_map
 
     root = dataset.root if isinstance(dataset, Dataset) else dataset
     if not isinstance(root, (str, os.PathLike)):

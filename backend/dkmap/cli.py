@@ -68,7 +68,7 @@ def _build_settings(args: argparse.Namespace):
 
 
 def cmd_build(args: argparse.Namespace) -> None:
-    from dkmap.build import build_map
+    from dkmap.builder import build_map
 
     options = {"scheduler": args.scheduler} if args.engine == "dask" else {}
     out = build_map(args.dataset, args.metric, settings=_build_settings(args), engine=args.engine,
@@ -78,7 +78,7 @@ def cmd_build(args: argparse.Namespace) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> None:
     from dkmap.data.demo.build import build_demo
-    from dkmap.build import build_map
+    from dkmap.builder import build_map
     from dkmap.data.store import open_dataset
 
     root = build_demo(Path(args.data), size=args.size, seed=args.seed, progress=not args.quiet)

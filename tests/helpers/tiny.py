@@ -92,7 +92,7 @@ BUILT_METRICS = ("clip_a", "diff_ab")  # clip_b is left unbuilt on purpose
 
 def build_tiny(data_dir: Path) -> Path:
     """DATA_DIR/tiny with the maps of BUILT_METRICS built by the real pipeline; returns data_dir."""
-    from dkmap.build import build_map
+    from dkmap.builder import build_map
 
     write_tiny_dataset(data_dir / DATASET)
     for metric in BUILT_METRICS:

@@ -63,7 +63,7 @@ class Carried:
 def carry_over(old: Path, new: Path) -> Carried:
     """Hard-link into `new` the maps of `old` (their indexes with them) whose inputs `new` holds
     unchanged. A map's indexes depend on every generator's image embedding, not only its inputs."""
-    from dkmap.build.reuse import input_checksums, indexes_unchanged
+    from dkmap.builder.reuse import input_checksums, indexes_unchanged
 
     new_meta = dataset_meta(new)
     done = Carried(other=sorted(p.name for p in old.iterdir()

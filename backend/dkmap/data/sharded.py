@@ -17,7 +17,7 @@ import pandas as pd
 import yaml
 
 from dkmap.atomic import atomic_dir, sha256_file
-from dkmap.data.store import (FORMAT_VERSION, METRIC_KINDS, SHARDED, SPLITS, DatasetError,
+from dkmap.data.store import (FORMAT_VERSION, METRIC_KINDS, SHARDED, SPLITS, DatasetError, metrics_meta,
                               check_embedding, embedding_shard_path, image_column, image_space,
                               items_shard_path, open_dataset)
 
@@ -94,15 +94,15 @@ def write_shards(out_dir: str | os.PathLike, *, name: str, description: str, gen
     for metric, info in metrics.items():
         if info.get("kind", "score") not in METRIC_KINDS:
             raise ValueError(f"metric '{metric}': kind must be one of {METRIC_KINDS}")
+        if info.get("better", "higher") not in ("higher", "lower"):
+            raise ValueError(f"metric '{metric}': better must be 'higher' or 'lower', got {info.get('better')!r}")
     needed = {"text"} | {image_space(g) for g in generators}
     if not needed <= set(spaces):
         raise ValueError(f"spaces must include {sorted(needed)}, got {sorted(spaces)}")
     meta = {
         "format_version": FORMAT_VERSION, "layout": SHARDED, "name": name, "description": description,
         "generators": list(generators),
-        "metrics": {k: {"description": v.get("description", ""), "unit": v.get("unit", ""),
-                        "generators": list(v.get("generators", generators[:1])),
-                        "kind": v.get("kind", "score")} for k, v in metrics.items()},
+        "metrics": metrics_meta(metrics, generators),
         "spaces": sorted(spaces),
     }
     columns = ["id", "prompt", "split"] + [image_column(g) for g in generators] + list(metrics)

@@ -423,6 +423,14 @@ def _validate_for_write(items: pd.DataFrame, embeddings: Mapping[str, np.ndarray
         check_embedding(space, emb, len(items))
 
 
+def metrics_meta(metrics: Mapping[str, dict], generators: list[str]) -> dict[str, dict]:
+    """The metrics' entries as meta.json stores them, with every field's default filled in."""
+    return {k: {"description": v.get("description", ""), "unit": v.get("unit", ""),
+                "better": v.get("better", "higher"),
+                "generators": list(v.get("generators", generators[:1])), "kind": v.get("kind", "score")}
+            for k, v in metrics.items()}
+
+
 def write_dataset(out_dir: str | os.PathLike, *, name: str, description: str, items: pd.DataFrame,
                   embeddings: Mapping[str, np.ndarray], image_sources: Mapping[str, Path | bytes],
                   generators: list[str], metrics: Mapping[str, dict], extra_files: Mapping[str, bytes] | None = None,
@@ -439,10 +447,7 @@ def write_dataset(out_dir: str | os.PathLike, *, name: str, description: str, it
     out = Path(out_dir).resolve()
     items = items.reset_index(drop=True).copy()
     items["id"] = items["id"].astype(str)
-    metrics = {k: {"description": v.get("description", ""), "unit": v.get("unit", ""),
-                   "better": v.get("better", "higher"),
-                   "generators": list(v.get("generators", generators[:1])), "kind": v.get("kind", "score")}
-               for k, v in metrics.items()}
+    metrics = metrics_meta(metrics, generators)
     _validate_for_write(items, embeddings, generators, metrics)
     if columns is not None:
         from dkmap.data.columns import check_names

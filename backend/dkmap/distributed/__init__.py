@@ -1,4 +1,4 @@
-"""The Dask engine's parts (`dkmap build --engine dask`, through `dkmap.build.build_map(...,
+"""The Dask engine's parts (`dkmap build --engine dask`, through `dkmap.builder.build_map(...,
 engine="dask")`): partitioned reads, per-partition tasks, reductions, the cluster-binned contour
 field and Faiss indexes filled on workers."""
 

@@ -98,7 +98,7 @@ def exact_topk(queries: np.ndarray, vectors: np.ndarray, start: int, k: int) -> 
 
 def index_builder(client: Client, source: PartitionedDataset, sources: list[Future],
                   settings: BuildSettings) -> Callable[[str], tuple[faiss.Index, float]]:
-    """build(space) -> (index, recall@10) for the build's index stage (`dkmap.build.indexes`), the
+    """build(space) -> (index, recall@10) for the build's index stage (`dkmap.builder.indexes`), the
     index filled on the workers: the same index the local engine builds."""
     token = f"{source.name}-{time.monotonic_ns()}"
 

@@ -11,6 +11,8 @@ from PIL import Image, UnidentifiedImageError
 MAX_IMAGE_BYTES = 768 * 1024       # below waitress's 1 MiB body cap, with room for the form around it
 MAX_IMAGE_PIXELS = 4096 * 4096
 FORMATS = ("PNG", "JPEG", "WEBP")
+SIGNATURES = {"PNG": lambda b: b.startswith(b"\x89PNG\r\n\x1a\n"), "JPEG": lambda b: b.startswith(b"\xff\xd8\xff"),
+              "WebP": lambda b: b[:4] == b"RIFF" and b[8:12] == b"WEBP"}
 
 
 class ImageError(ValueError):
@@ -35,7 +37,10 @@ def decode_image(data: bytes, name: str = "image") -> Image.Image:
     except ImageError:
         raise
     except UnidentifiedImageError:
-        raise ImageError(f"'{name}' is not a PNG, JPEG or WebP image") from None
+        claimed = next((fmt for fmt, matches in SIGNATURES.items() if matches(data)), None)
+        if claimed is None:
+            raise ImageError(f"'{name}' is not a PNG, JPEG or WebP image") from None
+        raise ImageError(f"'{name}' starts like a {claimed} file but could not be decoded") from None
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
         raise ImageError(f"'{name}' could not be decoded ({exc})") from None
 

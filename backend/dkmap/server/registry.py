@@ -30,6 +30,7 @@ from dkmap.lru import LRUCache
 from dkmap.maps import Manifest, MapError, layout
 from dkmap.maps.arrays import IN_MEMORY_BYTES, MapArrays, file_identity
 from dkmap.maps.built import BuiltMap, check_shapes, open_map, verify_files
+from dkmap.server.load_once import LoadOnce
 from dkmap.server.snapshot import DatasetChanged, Snapshot, version_files, version_of
 
 log = logging.getLogger(__name__)
@@ -72,10 +73,9 @@ class Registry:
         self.maps = LRUCache(max_open_maps, size_of=lambda _: 1)  # open maps (or why one is broken)
         self._folders: dict[str, Path] = {}
         self._scanned_at = 0.0
-        self._snapshots: dict[str, Snapshot] = {}
-        self._loaded: dict[tuple, Any] = {}
+        self._snapshots = LoadOnce()   # dataset name -> its current Snapshot
+        self._loaded = LoadOnce()
         self._lock = threading.Lock()
-        self._key_locks: dict[tuple, threading.Lock] = {}
         self.spec_lock = threading.Lock()
         self.selection_slots = threading.BoundedSemaphore(SELECTION_SLOTS)
         self.rescan()
@@ -87,8 +87,8 @@ class Registry:
         with self._lock:
             self._folders = folders
             self._scanned_at = time.monotonic()
-            for gone in set(self._snapshots) - set(folders):
-                del self._snapshots[gone]
+        for gone in set(self._snapshots.keys()) - set(folders):
+            self._snapshots.forget(gone)
 
     def dataset_names(self) -> list[str]:
         """Names of the discovered dataset folders, sorted."""
@@ -112,19 +112,14 @@ class Registry:
         re-ingest); other keys are kept for the life of the process."""
         if len(key) > 1 and isinstance(key[1], str) and key[1] in self._folders:
             return self._served(key[1]).once(key, load)
-        value = self._loaded.get(key)
-        if value is not None:
+
+        def load_logged():
+            started = time.perf_counter()
+            value = load()
+            log.info("loaded %s in %.2f s", key, time.perf_counter() - started)
             return value
-        with self._lock:
-            key_lock = self._key_locks.setdefault(key, threading.Lock())
-        with key_lock:
-            value = self._loaded.get(key)
-            if value is None:
-                started = time.perf_counter()
-                value = load()
-                self._loaded[key] = value
-                log.info("loaded %s in %.2f s", key, time.perf_counter() - started)
-        return value
+
+        return self._loaded.get(key, load_logged)
 
     # ---- datasets --------------------------------------------------------------------------
     def snapshot(self, name: str) -> Snapshot:
@@ -135,15 +130,8 @@ class Registry:
         if pinned is not None:
             return pinned
         folder = self._folder(name)
-        snap = self._snapshots.get(name)
-        if snap is None or snap.folder != folder or not snap.is_current():
-            with self._lock:
-                key_lock = self._key_locks.setdefault(("snapshot", name), threading.Lock())
-            with key_lock:
-                snap = self._snapshots.get(name)
-                if snap is None or snap.folder != folder or not snap.is_current():
-                    snap = self._open_snapshot(name, folder)
-                    self._snapshots[name] = snap
+        snap = self._snapshots.get(name, lambda: self._open_snapshot(name, folder),
+                                   fresh=lambda snap: snap.folder == folder and snap.is_current())
         pins[("dataset", name)] = snap
         return snap
 

@@ -12,12 +12,12 @@ finds the version changed while it read raises `DatasetChanged` (the request is 
 from __future__ import annotations
 
 import logging
-import threading
 from pathlib import Path
 from typing import Any, Callable
 
 from dkmap.data.store import SHARDED, Dataset, embedding_shard_path, items_shard_path, read_meta
 from dkmap.maps.arrays import file_identity
+from dkmap.server.load_once import LoadOnce
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +60,7 @@ class Snapshot:
         self.name, self.folder, self.files, self.version = name, folder, files, version
         self.dataset = dataset
         self.broken = broken   # the reason the folder cannot be served, None when it can
-        self._loaded: dict[tuple, Any] = {}
-        self._lock = threading.Lock()
-        self._key_locks: dict[tuple, threading.Lock] = {}
+        self._loaded = LoadOnce()
 
     def is_current(self) -> bool:
         """Whether the folder on disk is still this version."""
@@ -76,21 +74,13 @@ class Snapshot:
     def once(self, key: tuple, load: Callable[[], Any]) -> Any:
         """The value under `key`, loaded once for this version; DatasetChanged (nothing kept) when the
         folder changed while it was loaded, since the load may then have read the new files."""
-        value = self._loaded.get(key)
-        if value is not None:
+        def load_this_version():
+            value = load()
+            self.ensure_current()
             return value
-        with self._lock:
-            key_lock = self._key_locks.setdefault(key, threading.Lock())
-        with key_lock:
-            value = self._loaded.get(key)
-            if value is None:
-                value = load()
-                self.ensure_current()
-                self._loaded[key] = value
-        return value
+
+        return self._loaded.get(key, load_this_version)
 
     def forget(self, key: tuple, value: Any) -> None:
         """Drop `value` under `key` (when it went stale), unless another thread replaced it already."""
-        with self._lock:
-            if self._loaded.get(key) is value:
-                del self._loaded[key]
+        self._loaded.forget(key, value)

@@ -12,6 +12,7 @@ import numpy as np
 from dkmap.config import BuildSettings
 from dkmap.maps import layout
 from dkmap.maps.built import to_unit_square
+from dkmap.projection.model import MIN_ITEMS
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,9 @@ def fit_projection(x, m: np.ndarray, is_train: np.ndarray, settings: BuildSettin
     """Train the projection on the train items (a seeded sample of train_max when there are more);
     `x[rows]` gives the features of those rows. Returns (FittedMap, items trained on)."""
     train = np.flatnonzero(is_train)
+    if len(train) < MIN_ITEMS:
+        raise ValueError(f"the dataset's train split has {len(train)} items (of {len(is_train)}); "
+                         f"a map needs at least {MIN_ITEMS} train items")
     if len(train) > settings.train_max:
         rng = np.random.default_rng(settings.seed)
         train = np.sort(rng.choice(train, size=settings.train_max, replace=False))

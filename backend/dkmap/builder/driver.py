@@ -1,9 +1,9 @@
 """`build_map`: the only place that orders a map build's stages, for either engine.
 
-load → fit and transform (dkmap.build.projection) → contour levels and sampling
-(dkmap.build.contour) → Faiss indexes (dkmap.build.indexes) → manifest, all written into a temporary
+load → fit and transform (dkmap.builder.projection) → contour levels and sampling
+(dkmap.builder.contour) → Faiss indexes (dkmap.builder.indexes) → manifest, all written into a temporary
 folder that replaces DATASET/maps/<metric>/ only when every stage succeeded. The engine is chosen
-here, at the edge: it only decides where rows are read and per-item work runs (dkmap.build.rows).
+here, at the edge: it only decides where rows are read and per-item work runs (dkmap.builder.rows).
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from dkmap.atomic import atomic_dir, sha256_file
-from dkmap.build.contour import contour_and_sampling
-from dkmap.build.indexes import build_indexes
-from dkmap.build.projection import metric_values, project
-from dkmap.build.reuse import input_checksums, remove_stale_temporaries, up_to_date
-from dkmap.build.stages import Stages, report, summary
+from dkmap.builder.contour import contour_and_sampling
+from dkmap.builder.indexes import build_indexes
+from dkmap.builder.projection import metric_values, project
+from dkmap.builder.reuse import input_checksums, remove_stale_temporaries, up_to_date
+from dkmap.builder.stages import Stages, report, summary
 from dkmap.config import BuildSettings
 from dkmap.locks import building
 from dkmap.maps import layout
@@ -63,11 +63,11 @@ def open_rows(dataset_dir: str | os.PathLike, engine: str, progress: bool, optio
     if engine == "local":
         if options:
             raise TypeError(f"the local engine takes no options, got {sorted(options)}")
-        from dkmap.build.rows import LocalRows
+        from dkmap.builder.rows import LocalRows
 
         return LocalRows(dataset_dir, progress)
     if engine == "dask":
-        from dkmap.build.dask_rows import DaskRows
+        from dkmap.builder.dask_rows import DaskRows
 
         return DaskRows(dataset_dir, progress, **options)
     raise ValueError(f"unknown engine {engine!r}; choose one of {list(ENGINES)}")

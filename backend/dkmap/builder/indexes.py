@@ -41,7 +41,7 @@ def build_indexes(tmp: Path, root: Path, meta: dict, settings: BuildSettings, bu
     """tmp/index/image_<gen>.faiss for every generator of the dataset at `root`; returns the
     manifest's `indexes` entries {space: {file, kind, n, d, recall_at_10, settings, input_sha256,
     sha256, bytes, seconds}}."""
-    from dkmap.build.reuse import embedding_checksum
+    from dkmap.builder.reuse import embedding_checksum
 
     (tmp / layout.INDEX).mkdir()
     wanted = index_settings(settings)

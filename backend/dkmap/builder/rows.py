@@ -1,7 +1,7 @@
 """Where a build reads its rows: a row source gives the metric column, the split, features by row
 (the fit's sample), the projection of every item, the contour field and the Faiss index builder.
 
-`LocalRows` holds the features in memory on this machine; `dkmap.build.dask_rows.DaskRows` reads a
+`LocalRows` holds the features in memory on this machine; `dkmap.builder.dask_rows.DaskRows` reads a
 dataset by partitions on a Dask cluster. The driver picks one by engine name and runs the same
 stages over either.
 """

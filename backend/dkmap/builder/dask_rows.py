@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 class RowFetcher:
     """Array-like over a dataset's features: `fetcher[rows]` gathers those rows from the partitions,
-    so the fit (`dkmap.build.projection.fit_projection`) picks and reads its training sample unchanged."""
+    so the fit (`dkmap.builder.projection.fit_projection`) picks and reads its training sample unchanged."""
 
     def __init__(self, rows: "DaskRows", metric: str):
         self.rows, self.metric = rows, metric
