@@ -77,6 +77,9 @@ class DKMap:
     batch_size: int = 1000
     lr: float = 0.002
     lam: float = DEFAULT_LAM
+    lam_warmup: float = 0.0
+    lam_ramp: float = 0.0
+    trust_slack: float | None = None
     w_train: float = 0.3
     w_val: float = 1.0
     val_fraction: float = 0.1
@@ -111,6 +114,11 @@ class DKMap:
         need(integer(self.batch_size) and self.batch_size >= 16, "batch_size", "an integer >= 16")
         need(number(self.lr) and self.lr > 0, "lr", "a finite number > 0")
         need(number(self.lam) and self.lam >= 0, "lam", "a finite number >= 0")
+        need(number(self.lam_warmup) and 0 <= self.lam_warmup < 1, "lam_warmup", "in [0, 1)")
+        need(number(self.lam_ramp) and 0 <= self.lam_ramp <= 1 - self.lam_warmup, "lam_ramp",
+             "in [0, 1 - lam_warmup]")
+        need(self.trust_slack is None or (number(self.trust_slack) and 0 <= self.trust_slack < 1),
+             "trust_slack", "None or in [0, 1)")
         need(number(self.w_train) and self.w_train >= 0, "w_train", "a finite number >= 0")
         need(number(self.w_val) and self.w_val >= 0, "w_val", "a finite number >= 0")
         need(number(self.val_fraction) and 0 < self.val_fraction < 0.5, "val_fraction", "in (0, 0.5)")

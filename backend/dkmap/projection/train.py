@@ -130,7 +130,18 @@ class _Scorer:
                                 alpha0=max(kernel.alpha.item(), 1e-12), betas=betas)
 
 
-def choose_checkpoint(kept: list[tuple]) -> tuple:
+def lam_at(step: int, steps: int, settings) -> float:
+    """λ at optimiser step `step` of `steps`: 0 for the first lam_warmup of the steps (KL alone
+    lays out the neighbourhoods), then rising linearly to λ over the next lam_ramp of them."""
+    start = settings.lam_warmup * steps
+    if step <= start:
+        return 0.0
+    ramp = settings.lam_ramp * steps
+    return settings.lam if ramp == 0 else settings.lam * min(1.0, (step - start) / ramp)
+
+
+def choose_checkpoint(kept: list[tuple], reference: list[tuple] | None = None,
+                      slack: float = TRUST_SLACK) -> tuple:
     """The checkpoint (mse, trust, step, …) of lowest selection MSE among those whose selection
     trustworthiness is within TRUST_SLACK of the best reached after the first REFERENCE_SKIP.
 
@@ -139,9 +150,11 @@ def choose_checkpoint(kept: list[tuple]) -> tuple:
     checkpoints do not set the bar: they are taken under early exaggeration, before the metric has
     shaped anything, and their KL-only neighbourhoods would rule out every later map.
     """
-    reference = kept[REFERENCE_SKIP:] or kept
-    floor = max(k[1] for k in reference) - TRUST_SLACK
-    return min((k for k in kept if k[1] >= floor), key=lambda k: k[0])
+    if not reference:
+        reference = kept[REFERENCE_SKIP:] or kept
+    floor = max(k[1] for k in reference) - slack
+    eligible = [k for k in kept if k[1] >= floor] or [max(kept, key=lambda k: k[1])]
+    return min(eligible, key=lambda k: k[0])
 
 
 def _checkpoint_steps(steps: int, every: int) -> set[int]:
@@ -176,6 +189,9 @@ def train_projection(x: torch.Tensor, m_z: torch.Tensor, settings: DKMap, device
     m_z = m_z.to(device)
     scorer = _Scorer(x, m_z, selection, settings.seed) if selection is not None else None
     checkpoints = _checkpoint_steps(steps, max(1, steps // settings.checkpoints))
+    warm_end = int(settings.lam_warmup * steps)
+    if warm_end >= 1:
+        checkpoints.add(warm_end)   # the KL-only map: the reference for neighbourhood trust
     kept: list[tuple[float, float, int, dict, dict]] = []
     records: list[dict] = []
     sums = {"kl": 0.0, "map": 0.0, "mse_train": 0.0, "mse_val": 0.0}
@@ -202,11 +218,12 @@ def train_projection(x: torch.Tensor, m_z: torch.Tensor, settings: DKMap, device
         n_val = max(1, round(len(idx) * settings.val_fraction))
         is_val[torch.from_numpy(rng.permutation(len(idx))[:n_val])] = True
         is_val = is_val.to(device)
-        with torch.set_grad_enabled(settings.lam > 0):
+        lam = lam_at(step, steps, settings)
+        with torch.set_grad_enabled(lam > 0):
             errors = kernel_regression_errors(y, m_z[idx.to(device)], is_val, kernel,
                                               leave_one_out=settings.leave_one_out)
             l_map = settings.w_train * errors.train + settings.w_val * errors.val
-        loss = kl + settings.lam * l_map if settings.lam > 0 else kl
+        loss = kl + lam * l_map if lam > 0 else kl
         optimiser.zero_grad(set_to_none=True)
         loss.backward()
         optimiser.step()
@@ -218,7 +235,7 @@ def train_projection(x: torch.Tensor, m_z: torch.Tensor, settings: DKMap, device
         if step not in checkpoints:
             continue
         record = {k: v / since for k, v in sums.items()}
-        record.update(step=step, alpha=kernel.alpha.item(), beta=kernel.beta.item(),
+        record.update(step=step, lam=lam, alpha=kernel.alpha.item(), beta=kernel.beta.item(),
                       scale=kernel.scale.item(), seconds=time.perf_counter() - started)
         if not all(math.isfinite(v) for v in record.values()):
             raise FloatingPointError(f"training diverged by step {step}: {record}")
@@ -238,7 +255,9 @@ def train_projection(x: torch.Tensor, m_z: torch.Tensor, settings: DKMap, device
         started = time.perf_counter()
     best_step = calibration = None
     if kept:
-        _, _, best_step, net_state, kernel_state = choose_checkpoint(kept)
+        warm = [k for k in kept if k[2] <= warm_end]
+        slack = TRUST_SLACK if settings.trust_slack is None else settings.trust_slack
+        _, _, best_step, net_state, kernel_state = choose_checkpoint(kept, warm, slack)
         net.load_state_dict(net_state)
         kernel.load_state_dict(kernel_state)
     net.eval()
