@@ -16,6 +16,7 @@ folder so the text index built on first use is written beside the copy, never in
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import re
@@ -128,9 +129,7 @@ def server_block(data: Path, dataset: str, metric: str, n: int, seed: int) -> st
         finally:
             proc.terminate()
             proc.wait(timeout=30)
-    manifest = (data / dataset / "maps" / metric / "manifest.json")
-    import json
-
+    manifest = data / dataset / "maps" / metric / "manifest.json"
     indexes = json.loads(manifest.read_text())["indexes"]
     kinds_text = ", ".join(f"{s}: {e['kind']}" + (f", nprobe {e['nprobe']}" if e.get("nprobe") else "")
                            + f", recall@10 {e['recall_at_10']:.3f}" for s, e in indexes.items())
