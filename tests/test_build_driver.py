@@ -11,6 +11,7 @@ import sys
 import time
 from pathlib import Path
 
+import faiss
 import numpy as np
 import pandas as pd
 import pytest
@@ -18,6 +19,7 @@ import pytest
 from dkmap.projection.calibration import density_scaled_alpha
 import torch
 
+from dkmap import similarity
 from dkmap.config import BuildSettings
 from dkmap.contour.tiles import cell_centres
 from dkmap.maps import MapError, open_built
@@ -87,6 +89,37 @@ def test_build_writes_the_documented_layout(built):
     lo, hi = manifest["colour_domain"]
     m = pd.read_parquet(root / "items.parquet")["clipscore"].to_numpy()
     assert (lo, hi) == pytest.approx(tuple(np.percentile(m, [1, 99])))
+
+
+def test_ivf_index_searches_with_the_chosen_nprobe_in_the_build_and_the_server(built):
+    # index_exact_max=500 < 1200 items: an IVF index, whose breadth the build must choose
+    root, path = built
+    entry = json.loads((path / "manifest.json").read_text())["indexes"]["image_a"]
+    assert entry["kind"] == "IndexIVFFlat" and entry["settings"]["target_recall"] == 0.95
+    index = faiss.read_index(str(path / entry["file"]))
+    nlist = faiss.extract_index_ivf(index).nlist
+    assert isinstance(entry["nprobe"], int) and 1 <= entry["nprobe"] <= nlist
+    assert entry["recall_at_10"] >= 0.95
+
+    from dkmap.server.app import create_app
+
+    client = create_app({"DATA_DIR": str(root.parent)}).test_client()
+    emb = np.load(root / "embeddings" / "image_a.npy").astype(np.float32)
+    ids = pd.read_parquet(root / "items.parquet")["id"].tolist()
+    rows = np.random.default_rng(7).choice(len(emb), size=150, replace=False)
+    sims = emb[rows] @ emb.T
+    sims[np.arange(len(rows)), rows] = -np.inf            # an item is not its own neighbour
+    truth = np.argsort(-sims, axis=1, kind="stable")[:, :10]
+    served = []
+    for row in rows:
+        reply = client.get(f"/api/datasets/synth/items/{ids[row]}/similar?k=10")
+        assert reply.status_code == 200, reply.get_json()
+        served.append([n["row"] for n in reply.get_json()["neighbours"]])
+    assert similarity.recall(truth, np.array(served)) >= 0.95
+    # the breadth matters on this data: one list alone misses many true neighbours
+    faiss.extract_index_ivf(index).nprobe = 1
+    _, one_list = index.search(emb[rows], 11)
+    assert similarity.recall(truth, similarity.without_self(one_list, rows, 10)) < 0.9
 
 
 def test_kernel_rescaled_consistently_with_the_projection(built):

@@ -222,6 +222,12 @@ def assert_same_build(map_dir: Path, reference: Path) -> None:
     space = f"image_{GENERATOR}"
     a, b = (similarity.load(d / "index" / f"{space}.faiss") for d in (map_dir, ref_dir))
     assert got["indexes"][space]["kind"] == ref["indexes"][space]["kind"]
+    # the same held-out queries and exact neighbours, so the same breadth chosen (an IVF index here)
+    assert got["indexes"][space]["nprobe"] == ref["indexes"][space]["nprobe"] > 0
+    assert got["indexes"][space]["recall_at_10"] == pytest.approx(ref["indexes"][space]["recall_at_10"])
+    assert ref["indexes"][space]["recall_at_10"] >= 0.95
+    for index in (a, b):
+        similarity.set_nprobe(index, ref["indexes"][space]["nprobe"])
     assert type(a) is type(b) and a.ntotal == b.ntotal
     queries = np.asarray(open_dataset(map_dir.parent.parent).embedding(space)[:50], dtype=np.float32)
     np.testing.assert_array_equal(similarity.search(a, queries, 5)[1], similarity.search(b, queries, 5)[1])

@@ -25,7 +25,7 @@ def test_ivf_reaches_the_target_and_one_list_less_does_not():
     faiss.extract_index_ivf(index).nprobe = nprobe - 1
     _, got = index.search(x[similarity.recall_queries(len(x), 300, 1)], 11)
     truth = similarity._exact_neighbours(x, similarity.recall_queries(len(x), 300, 1), 10)
-    below = similarity.recall(truth, similarity._without_self(got, similarity.recall_queries(len(x), 300, 1), 10))
+    below = similarity.recall(truth, similarity.without_self(got, similarity.recall_queries(len(x), 300, 1), 10))
     assert below < 0.95 and lower >= nprobe
 
 

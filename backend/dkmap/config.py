@@ -42,6 +42,8 @@ class BuildSettings:
     # faiss
     index_exact_max: int = 200_000
     index_pq: bool = False
+    # an IVF index searches the fewest lists reaching this recall@10 on held-out queries
+    index_target_recall: float = 0.95
 
     def __post_init__(self) -> None:
         positive_ints = ("batch_size", "train_max", "tile_size", "max_grid", "refine_val_max",
@@ -73,6 +75,9 @@ class BuildSettings:
                              f"got {self.refine_val_fraction}")
         if self.mask_radius <= 0:
             raise ValueError(f"BuildSettings.mask_radius must be > 0, got {self.mask_radius}")
+        if not 0.0 < self.index_target_recall <= 1.0:
+            raise ValueError(f"BuildSettings.index_target_recall must be in (0, 1], "
+                             f"got {self.index_target_recall}")
         if self.bluenoise_radius0 <= 0:
             raise ValueError(f"BuildSettings.bluenoise_radius0 must be > 0, "
                              f"got {self.bluenoise_radius0}")

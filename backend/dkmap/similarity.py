@@ -1,8 +1,9 @@
 """Faiss inner-product indexes over image embeddings, for "similar images" of an item.
 
 Below `exact_max` items the index is exact (IndexFlatIP); above it an inverted-file index
-(IVF, optionally with product quantisation) trained on a sample, whose recall@k against exact search
-is measured at build time and recorded.
+(IVF, optionally with product quantisation) trained on a sample; its search breadth (nprobe) is
+chosen at build time as the smallest reaching a recall@k target against exact search on held-out
+queries (`choose_nprobe`), recorded with the recall it reached, and set again on load (`set_nprobe`).
 """
 
 from __future__ import annotations
@@ -132,17 +133,31 @@ def choose_nprobe(index: faiss.Index, vectors: np.ndarray, target_recall: float 
     that cannot reach the target even probing every list answers (nlist, its recall)."""
     if not 0.0 < target_recall <= 1.0:
         raise ValueError(f"target_recall must be in (0, 1], got {target_recall!r}")
-    ivf = faiss.try_extract_index_ivf(index) if not isinstance(index, faiss.IndexFlat) else None
-    if ivf is None:
+    if _ivf(index) is None:
         return None, 1.0
     x = _as_float32(vectors, "vectors")
     qi = recall_queries(len(x), n_queries, seed)
-    truth = _exact_neighbours(x, qi, k)
+    return nprobe_for_recall(index, x[qi], qi, _exact_neighbours(x, qi, k), target_recall)
+
+
+def nprobe_for_recall(index: faiss.Index, queries: np.ndarray, query_rows: np.ndarray, truth: np.ndarray,
+                      target_recall: float = 0.95) -> tuple[int | None, float]:
+    """`choose_nprobe` given the held-out queries (the vectors of rows `query_rows`) and their true
+    k nearest rows other than themselves (`truth`, one row per query): for an engine that computes
+    the exact answer itself, e.g. partition by partition."""
+    if not 0.0 < target_recall <= 1.0:
+        raise ValueError(f"target_recall must be in (0, 1], got {target_recall!r}")
+    ivf = _ivf(index)
+    if ivf is None:
+        return None, 1.0
+    q = _as_float32(queries, "queries")
+    query_rows = np.asarray(query_rows)
+    k = truth.shape[1]
 
     def recall_at(nprobe: int) -> float:
         ivf.nprobe = nprobe
-        _, got = index.search(x[qi], k + 1)
-        return recall(truth, _without_self(got, qi, k))
+        _, got = index.search(q, k + 1)
+        return recall(truth, without_self(got, query_rows, k))
 
     nlist = int(ivf.nlist)
     lo, hi, hi_recall = 0, 1, recall_at(1)
@@ -157,14 +172,21 @@ def choose_nprobe(index: faiss.Index, vectors: np.ndarray, target_recall: float 
         else:
             lo = mid
     ivf.nprobe = hi
-    log.info("nprobe %d of %d lists: recall@%d %.3f on %d held-out queries", hi, nlist, k, hi_recall, len(qi))
+    if hi_recall < target_recall:
+        log.warning("recall@%d %.3f < %.2f even probing all %d lists", k, hi_recall, target_recall, nlist)
+    log.info("nprobe %d of %d lists: recall@%d %.3f on %d held-out queries", hi, nlist, k, hi_recall, len(q))
     return hi, float(hi_recall)
+
+
+def _ivf(index: faiss.Index):
+    """The inverted-file part of `index`, None for an exact (flat) index."""
+    return None if isinstance(index, faiss.IndexFlat) else faiss.try_extract_index_ivf(index)
 
 
 def set_nprobe(index: faiss.Index, nprobe: int | None) -> faiss.Index:
     """`index` searching `nprobe` lists (an IVF index; None or an exact index: unchanged)."""
-    if nprobe is not None and not isinstance(index, faiss.IndexFlat):
-        ivf = faiss.try_extract_index_ivf(index)
+    if nprobe is not None:
+        ivf = _ivf(index)
         if ivf is not None:
             ivf.nprobe = int(min(nprobe, ivf.nlist))
     return index
@@ -176,10 +198,10 @@ def _exact_neighbours(x: np.ndarray, qi: np.ndarray, k: int) -> np.ndarray:
     for start in range(0, len(x), ADD_CHUNK):
         exact.add(x[start:start + ADD_CHUNK])
     _, ids = exact.search(x[qi], k + 1)
-    return _without_self(ids, qi, k)
+    return without_self(ids, qi, k)
 
 
-def _without_self(ids: np.ndarray, qi: np.ndarray, k: int) -> np.ndarray:
+def without_self(ids: np.ndarray, qi: np.ndarray, k: int) -> np.ndarray:
     """The first k ids of each row other than the query's own row (−1 padded)."""
     out = np.full((len(qi), k), -1, dtype=np.int64)
     for i, (row, q) in enumerate(zip(ids, qi)):

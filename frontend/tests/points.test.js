@@ -35,6 +35,17 @@ describe('points blit', () => {
     expect(px[10 * 100 + 10]).toBe(0);
     expect(stampOffsets(1).disc.length / 2).toBe(5);
   });
+  it('lists the rows it drew with their centre in view when asked', () => {
+    const vp = makeViewport(100, 100, 0);
+    const px = new Uint32Array(100 * 100);
+    const chunk = { n: 4, x: Float32Array.from([0.1, 0.5, 2, 0.985]), y: Float32Array.from([0.1, 0.5, 2, 0.5]),
+      value: Float32Array.from([0, 1, 1, 1]), row: Int32Array.from([10, 11, 12, 13]) };
+    const drawnRows = [];
+    const drawn = blitPoints(px, 100, 100, [chunk], { k: 1, x: 0, y: 0 }, vp, 1,
+      { radius: 2, ring: null, colour: () => 7, include: (r) => r !== 10, dimmed: null, drawnRows });
+    expect(drawnRows).toEqual([11, 13]); // 10 excluded, 12 off the canvas, 13 on its edge (clipped stamp)
+    expect(drawn).toBe(2);
+  });
 });
 
 describe('hit index', () => {

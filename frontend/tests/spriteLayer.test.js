@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { thumbnailLevel, sheetsFor, THUMB_PX, SHEET_DEPTH } from '../src/layers/spriteLayer.js';
+import { thumbnailLevel, sheetsFor, thumbnailAt, THUMB_PX, SHEET_DEPTH, FRAME_PX } from '../src/layers/spriteLayer.js';
 
 describe('thumbnailLevel', () => {
   it('is −1 until level-0 samples lie a thumbnail apart, then one level per doubling of the zoom', () => {
@@ -18,5 +18,20 @@ describe('sheetsFor', () => {
     const tiles = sheetsFor([0.1, 0.1, 0.3, 0.2], 0);
     expect(tiles.every((t) => t.z === SHEET_DEPTH)).toBe(true);
     expect(tiles.map((t) => t.key)).toEqual(['2/0/0', '2/1/0']);
+  });
+});
+
+describe('thumbnailAt', () => {
+  const thumb = (id, x, y, enlarged = false) => ({ id, box: [x, y, 40, 30], enlarged });
+  it('finds the thumbnail under a point, its frame included, the one drawn last on top', () => {
+    const drawn = [thumb('a', 0, 0), thumb('b', 20, 10)];
+    expect(thumbnailAt(drawn, 5, 5).id).toBe('a');
+    expect(thumbnailAt(drawn, 30, 20).id).toBe('b');           // both cover it: b is on top
+    expect(thumbnailAt(drawn, -FRAME_PX, 0).id).toBe('a');     // on a's frame
+    expect(thumbnailAt(drawn, 100, 100)).toBe(null);
+  });
+  it('gives the enlarged thumbnail first wherever it covers the point', () => {
+    const big = { id: 'big', box: [0, 0, 160, 120], enlarged: true };
+    expect(thumbnailAt([big, thumb('c', 50, 50)], 60, 60).id).toBe('big');
   });
 });

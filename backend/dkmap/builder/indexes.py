@@ -27,20 +27,23 @@ from dkmap.maps import layout
 
 log = logging.getLogger(__name__)
 
-# build(space) -> (index, recall@10): the engine's way of filling an index over `space`
-IndexBuilder = Callable[[str], tuple[faiss.Index, float]]
+# build(space) -> (index, nprobe, recall@10): the engine's way of filling an index over `space`, with
+# the search breadth it chose (None for an exact index) and the recall measured at that breadth
+IndexBuilder = Callable[[str], tuple[faiss.Index, int | None, float]]
 
 
 def index_settings(settings: BuildSettings) -> dict:
     """The settings an index depends on (part of its reuse key)."""
-    return {"exact_max": settings.index_exact_max, "pq": settings.index_pq}
+    return {"exact_max": settings.index_exact_max, "pq": settings.index_pq,
+            "target_recall": settings.index_target_recall}
 
 
 def build_indexes(tmp: Path, root: Path, meta: dict, settings: BuildSettings, build: IndexBuilder,
                   force: bool = False, progress: bool = True) -> dict:
     """tmp/index/image_<gen>.faiss for every generator of the dataset at `root`; returns the
-    manifest's `indexes` entries {space: {file, kind, n, d, recall_at_10, settings, input_sha256,
-    sha256, bytes, seconds}}."""
+    manifest's `indexes` entries {space: {file, kind, n, d, nprobe, recall_at_10, settings,
+    input_sha256, sha256, bytes, seconds}} (nprobe: the lists an IVF index searches, None when exact;
+    recall_at_10: measured at that nprobe against exact search on held-out queries)."""
     from dkmap.builder.reuse import embedding_checksum
 
     (tmp / layout.INDEX).mkdir()
@@ -53,10 +56,11 @@ def build_indexes(tmp: Path, root: Path, meta: dict, settings: BuildSettings, bu
         entry = None if force else _link_unchanged(root, space, source, wanted, path)
         if entry is None:
             started = time.perf_counter()
-            index, recall = build(space)
+            index, nprobe, recall = build(space)
             similarity.save(index, path)
             entry = {"file": layout.index_file(space), "kind": type(index).__name__, "n": int(index.ntotal),
-                     "d": int(index.d), "recall_at_10": recall, "settings": wanted, "input_sha256": source,
+                     "d": int(index.d), "nprobe": nprobe, "recall_at_10": recall, "settings": wanted,
+                     "input_sha256": source,
                      "seconds": time.perf_counter() - started}
         entries[space] = dict(entry, sha256=sha256_file(path), bytes=path.stat().st_size)
     return entries

@@ -70,12 +70,14 @@ class LocalRows:
         return None
 
     def index_builder(self, settings: BuildSettings):
-        """build(space) -> (index, recall@10) over the dataset's embedding `space`."""
+        """build(space) -> (index, nprobe, recall@10) over the dataset's embedding `space`, an IVF
+        index's nprobe the smallest reaching settings.index_target_recall on held-out queries."""
 
-        def build(space: str) -> tuple[faiss.Index, float]:
+        def build(space: str) -> tuple[faiss.Index, int | None, float]:
             emb = np.asarray(self.ds.embedding(space), dtype=np.float32)
             index = similarity.build_index(emb, settings.index_exact_max, settings.index_pq, seed=settings.seed)
-            exact = isinstance(index, faiss.IndexFlat)
-            return index, 1.0 if exact else similarity.measure_recall(index, emb, k=10, seed=settings.seed)
+            nprobe, recall = similarity.choose_nprobe(index, emb, settings.index_target_recall, k=10,
+                                                      seed=settings.seed + 1)
+            return index, nprobe, recall
 
         return build

@@ -63,7 +63,8 @@ def summary(name: str, metric: str, manifest: dict) -> str:
     for stage, t in manifest["timings"].items():
         lines.append(f"  {stage:<12} {t['seconds']:8.1f} s   peak RSS {t['peak_rss_mb']:8.0f} MB")
     for space, entry in manifest["indexes"].items():
-        lines.append(f"  index {space}: {entry['kind']} recall@10 {entry['recall_at_10']:.3f}")
+        breadth = "" if entry.get("nprobe") is None else f" nprobe {entry['nprobe']}"
+        lines.append(f"  index {space}: {entry['kind']}{breadth} recall@10 {entry['recall_at_10']:.3f}")
     return "\n".join(lines)
 
 

@@ -3,7 +3,8 @@
 The driver makes the empty index `dkmap.similarity.build_index` would fill (`similarity.empty_index`,
 trained on the same seeded `similarity.training_rows`); each partition adds its rows to a copy
 and returns it serialised; the driver merges the copies in row order, so index id = dataset row.
-Recall@10 of an IVF index is measured against exact search done per partition.
+An IVF index's nprobe is chosen as the local engine chooses it (`similarity.nprobe_for_recall`), the
+exact neighbours of the held-out queries found partition by partition.
 """
 
 from __future__ import annotations
@@ -97,12 +98,13 @@ def exact_topk(queries: np.ndarray, vectors: np.ndarray, start: int, k: int) -> 
 
 
 def index_builder(client: Client, source: PartitionedDataset, sources: list[Future],
-                  settings: BuildSettings) -> Callable[[str], tuple[faiss.Index, float]]:
-    """build(space) -> (index, recall@10) for the build's index stage (`dkmap.builder.indexes`), the
-    index filled on the workers: the same index the local engine builds."""
+                  settings: BuildSettings) -> Callable[[str], tuple[faiss.Index, int | None, float]]:
+    """build(space) -> (index, nprobe, recall@10) for the build's index stage
+    (`dkmap.builder.indexes`), the index filled on the workers: the same index the local engine
+    builds, searching as many lists as it would."""
     token = f"{source.name}-{time.monotonic_ns()}"
 
-    def build(space: str) -> tuple[faiss.Index, float]:
+    def build(space: str) -> tuple[faiss.Index, int | None, float]:
         n = source.n
         sample = None
         if n > settings.index_exact_max:
@@ -118,26 +120,29 @@ def index_builder(client: Client, source: PartitionedDataset, sources: list[Futu
                   for src, p in zip(sources, source.partitions)]
         index = merge(in_order_as_completed(shards), n)
         del shards
-        exact = isinstance(index, faiss.IndexFlat)
-        return index, 1.0 if exact else _recall(client, source, sources, space, index, settings.seed, token)
+        if isinstance(index, faiss.IndexFlat):
+            return index, None, 1.0
+        qi = similarity.recall_queries(n, RECALL_QUERIES, settings.seed + 1)
+        q, truth = _exact_neighbours(client, source, sources, space, qi, token)
+        nprobe, recall = similarity.nprobe_for_recall(index, q, qi, truth, settings.index_target_recall)
+        return index, nprobe, recall
 
     return build
 
 
-def _recall(client: Client, source: PartitionedDataset, sources: list[Future], space: str,
-            index: faiss.Index, seed: int, token: str) -> float:
-    """recall@10 against exact search on random items as queries (as `similarity.measure_recall`)."""
-    qi = similarity.recall_queries(source.n, RECALL_QUERIES, seed)
+def _exact_neighbours(client: Client, source: PartitionedDataset, sources: list[Future], space: str,
+                      qi: np.ndarray, token: str) -> tuple[np.ndarray, np.ndarray]:
+    """The vectors of rows `qi` and their true RECALL_K nearest rows other than themselves, from an
+    exact search of every partition (as `similarity.choose_nprobe` finds them in memory)."""
     q = _gather_rows(client, source, sources, space, qi, token + "-q")
     qf = client.submit(identity, q, key=f"queries-{token}-{space}")
-    parts = [client.submit(_topk_part, src, p, space, qf, retries=RETRIES,
+    parts = [client.submit(_topk_part, src, p, space, qf, RECALL_K + 1, retries=RETRIES,
                            key=f"topk-{token}-{space}-{p.index}")
              for src, p in zip(sources, source.partitions)]
     scores, ids = zip(*client.gather(parts))
     scores, ids = np.concatenate(scores, axis=1), np.concatenate(ids, axis=1)
-    best = np.argsort(-scores, axis=1, kind="stable")[:, :RECALL_K]
-    truth = np.take_along_axis(ids, best, axis=1)
-    return similarity.recall(truth, similarity.search(index, q, RECALL_K)[1])
+    best = np.argsort(-scores, axis=1, kind="stable")[:, :RECALL_K + 1]
+    return q, similarity.without_self(np.take_along_axis(ids, best, axis=1), qi, RECALL_K)
 
 
 def _gather_rows(client: Client, source: PartitionedDataset, sources: list[Future], space: str,
@@ -162,5 +167,5 @@ def _fill_part(source: PartitionedDataset, part: Partition, space: str, empty: b
     return fill(empty, source.embedding(part, space))
 
 
-def _topk_part(source: PartitionedDataset, part: Partition, space: str, queries: np.ndarray):
-    return exact_topk(queries, source.embedding(part, space), part.start, RECALL_K)
+def _topk_part(source: PartitionedDataset, part: Partition, space: str, queries: np.ndarray, k: int):
+    return exact_topk(queries, source.embedding(part, space), part.start, k)

@@ -21,7 +21,8 @@ export function movedPlacement(t, from, dpr, w, h) {
  * Paint points onto `canvas` (already sized in device px). `resize()` after each size change;
  * `onSettle(fn)` asks for a full redraw after moved frames; `draw(frame)` paints
  * {chunks, highlightChunk, highlightRows, t, vp, dpr, mode, colour, gesture} and returns
- * {drawnPoints, drawnHighlights} (how many points, and highlighted points, have their centre in view).
+ * {drawnPoints, drawnHighlights, highlightedRows} (how many points, and highlighted points, have
+ * their centre in view, and the rows of those highlighted points).
  */
 export function pointCanvas(canvas) {
   const ctx = canvas.getContext('2d');
@@ -58,17 +59,18 @@ export function pointCanvas(canvas) {
       radius, ring: wantsRing(inView, overlay) ? RING_LIGHT : null, colour, include, dimmed: include ? DIMMED : null,
     });
     let drawnHighlights = 0;
+    const highlightedRows = [];
     if (highlightChunk && highlightRows) {
       drawnHighlights = blitPoints(pixels, image.width, image.height, [highlightChunk], t, vp, dpr, {
-        radius: Math.max(3 * dpr, radius), ring: RING_DARK, colour, include, dimmed: null,
+        radius: Math.max(3 * dpr, radius), ring: RING_DARK, colour, include, dimmed: null, drawnRows: highlightedRows,
       });
     }
     blitCanvas.getContext('2d').putImageData(image, 0, 0);
     wipe();
     ctx.drawImage(blitCanvas, 0, 0);
-    last = { t: { k: t.k, x: t.x, y: t.y }, chunks, highlightChunk, highlightRows, mode, drawnPoints, drawnHighlights };
+    last = { t: { k: t.k, x: t.x, y: t.y }, chunks, highlightChunk, highlightRows, mode, drawnPoints, drawnHighlights, highlightedRows };
     performance.measure('dkmap:blit', { start: started });
-    return { drawnPoints, drawnHighlights };
+    return { drawnPoints, drawnHighlights, highlightedRows };
   }
 
   layer.draw = (frame) => {
@@ -79,7 +81,7 @@ export function pointCanvas(canvas) {
     ctx.drawImage(blitCanvas, ...movedPlacement(frame.t, last.t, frame.dpr, blitCanvas.width, blitCanvas.height));
     clearTimeout(settleTimer);
     settleTimer = setTimeout(settle, SETTLE_MS);
-    return { drawnPoints: last.drawnPoints, drawnHighlights: last.drawnHighlights };
+    return { drawnPoints: last.drawnPoints, drawnHighlights: last.drawnHighlights, highlightedRows: last.highlightedRows };
   };
   return layer;
 }

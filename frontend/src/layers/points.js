@@ -36,7 +36,8 @@ function chunkColours(chunk, colour) {
  * Draw chunks into `pixels` (Uint32Array over a width × height ImageData) under zoom transform t.
  * style: {radius, ring (packed colour or null), colour(value) → packed (keep the same function
  * between frames: colours are cached per chunk), include(row) → bool | null, dimmed (packed colour
- * for excluded points, or null to skip them)}. Returns how many were drawn with their centre in view.
+ * for excluded points, or null to skip them), drawnRows (an array: the rows drawn with their centre
+ * in view are pushed onto it; omit it on large chunks)}. Returns how many were drawn with their centre in view.
  */
 export function blitPoints(pixels, width, height, chunks, t, vp, dpr, style) {
   const { disc, ring } = stampOffsets(style.radius);
@@ -50,6 +51,7 @@ export function blitPoints(pixels, width, height, chunks, t, vp, dpr, style) {
   const bx = (t.x + t.k * vp.ox) * dpr;
   const by = (t.y + t.k * vp.oy) * dpr;
   const { include, dimmed } = style;
+  const drawnRows = style.drawnRows ?? null;
   let drawn = 0;
   for (const chunk of chunks) {
     const { x, y, row, n } = chunk;
@@ -69,6 +71,7 @@ export function blitPoints(pixels, width, height, chunks, t, vp, dpr, style) {
         if (ringColour !== null) for (let s = 0; s < ringIdx.length; s += 1) pixels[base + ringIdx[s]] = ringColour;
         for (let s = 0; s < discIdx.length; s += 1) pixels[base + discIdx[s]] = colour;
         drawn += 1;
+        if (drawnRows !== null) drawnRows.push(row[i]);
         continue;
       }
       if (ringColour !== null) {
@@ -81,7 +84,10 @@ export function blitPoints(pixels, width, height, chunks, t, vp, dpr, style) {
         const xx = px + disc[s]; const yy = py + disc[s + 1];
         if (xx >= 0 && yy >= 0 && xx < width && yy < height) pixels[yy * width + xx] = colour;
       }
-      if (px >= 0 && py >= 0 && px < width && py < height) drawn += 1;
+      if (px >= 0 && py >= 0 && px < width && py < height) {
+        drawn += 1;
+        if (drawnRows !== null) drawnRows.push(row[i]);
+      }
     }
   }
   return drawn;

@@ -1,6 +1,7 @@
 // Thumbnails on the map: from the zoom where blue-noise samples lie a thumbnail apart, the items of
 // the sprite sheets in view (GET .../sprites/<z>/<x>/<y>) are drawn as framed images at their
-// positions. Sheets nest like the overlay sample, so zooming in only adds images.
+// positions, each framed in its item's metric colour on the map's scale. Sheets nest like the overlay
+// sample, so zooming in only adds images. The hovered thumbnail is drawn enlarged, from its full image.
 import { tilesCovering } from '../lib/tiles.js';
 import { mapToScreen } from '../lib/viewport.js';
 
@@ -18,18 +19,43 @@ export function sheetsFor(bbox, level) {
   return level < 0 ? [] : tilesCovering(bbox, level + SHEET_DEPTH);
 }
 
+export const HOVER_PX = 160;  // drawn size of the hovered thumbnail's longer side (its full image once loaded)
+export const FRAME_PX = 3;    // width of the frame in the item's metric colour
+const MAX_FULL_IMAGES = 24;   // full-size images kept for hovered thumbnails
+
 const css = (packed) => `rgb(${packed & 255},${(packed >>> 8) & 255},${(packed >>> 16) & 255})`;
 
-/** Sheets of one map on `canvas`: `source({dataset, metric, models})`, `draw(frame)` → thumbnails drawn. */
-export function spriteLayer(canvas, { fetchSheet }) {
+/**
+ * The thumbnail drawn at screen point (sx, sy) (CSS px), frame included, from `drawn` (what `draw`
+ * returned): the enlarged one first, then the one drawn last (on top); null when none is there.
+ */
+export function thumbnailAt(drawn, sx, sy) {
+  const inside = (d) => {
+    const [x, y, w, h] = d.box;
+    return sx >= x - FRAME_PX && sx <= x + w + FRAME_PX && sy >= y - FRAME_PX && sy <= y + h + FRAME_PX;
+  };
+  const enlarged = drawn.find((d) => d.enlarged);
+  if (enlarged && inside(enlarged)) return enlarged;
+  for (let i = drawn.length - 1; i >= 0; i -= 1) if (inside(drawn[i])) return drawn[i];
+  return null;
+}
+
+/**
+ * Sheets of one map on `canvas`: `source({dataset, metric, models})`, `draw(frame)` → thumbnails
+ * drawn, `pending()` → sheets still loading. `imageUrl(dataset, id, model)` gives the full image
+ * a hovered thumbnail is enlarged to.
+ */
+export function spriteLayer(canvas, { fetchSheet, imageUrl = null }) {
   const ctx = canvas.getContext('2d');
   const sheets = new Map(); // key → {index, image} once loaded, or 'loading'
+  const full = new Map();   // model|id → Image once loaded, or 'loading' (insertion order: oldest first)
   let src = null;
   let changed = () => {};
   const layer = {};
   layer.onChange = (fn) => { changed = fn; return layer; };
-  layer.source = (next) => { src = next; sheets.clear(); return layer; };
+  layer.source = (next) => { src = next; sheets.clear(); full.clear(); return layer; };
   layer.clear = () => { ctx.setTransform(1, 0, 0, 1, 0, 0); ctx.clearRect(0, 0, canvas.width, canvas.height); return layer; };
+  layer.pending = () => [...sheets.values()].filter((v) => v === 'loading').length;
 
   function want(tile, model) {
     const key = `${model}|${tile.key}`;
@@ -45,34 +71,82 @@ export function spriteLayer(canvas, { fetchSheet }) {
     return null;
   }
 
-  /** frame: {t, vp, dpr, bbox, level, colour(value) → packed}. Returns the items drawn [{id, row}]. */
-  layer.draw = ({ t, vp, dpr, bbox, level, colour }) => {
+  /** The full image of item `id` by `model` once loaded (null until then, or when it cannot load). */
+  function fullImage(id, model) {
+    if (!imageUrl) return null;
+    const key = `${model}|${id}`;
+    const have = full.get(key);
+    if (have) return have === 'loading' ? null : have;
+    full.set(key, 'loading');
+    while (full.size > MAX_FULL_IMAGES) full.delete(full.keys().next().value);
+    const image = new Image();
+    const from = src;
+    image.onload = () => { if (src === from) { full.set(key, image); changed(); } };
+    image.onerror = () => {}; // stays 'loading': the sheet's cell (or placeholder) is shown enlarged
+    image.src = imageUrl(src.dataset, id, model);
+    return null;
+  }
+
+  // One source image into [x, y, w, h]: a sheet cell [bx, by, bw, bh], or a whole image (cell null).
+  // `half`: 0 the whole width, 1 the left half, 2 the right half (difference maps split A | B).
+  function put(image, cell, [x, y, w, h], half) {
+    const [bx, by, bw, bh] = cell ?? [0, 0, image.naturalWidth, image.naturalHeight];
+    const sw = half ? bw / 2 : bw;
+    const sx = half === 2 ? bx + bw / 2 : bx;
+    ctx.drawImage(image, sx, by, sw, bh, half === 2 ? x + w / 2 : x, y, half ? w / 2 : w, h);
+  }
+
+  /** Draw thumbnail `cell` ({a, b, i}: the sheets and the item's place in them) centred at (sx, sy), `px` on its longer side. */
+  function paint(cell, sx, sy, px, colour, enlarged) {
+    const { a, b, i } = cell;
+    const [, , w, h] = a.index.boxes[i];
+    const f = px / Math.max(w, h);
+    const box = [sx - (w * f) / 2, sy - (h * f) / 2, w * f, h * f];
+    const value = a.index.values[i];
+    ctx.fillStyle = css(colour(value === null ? NaN : value));
+    ctx.fillRect(box[0] - FRAME_PX, box[1] - FRAME_PX, box[2] + 2 * FRAME_PX, box[3] + 2 * FRAME_PX);
+    const id = a.index.ids[i];
+    const [first, second] = src.models;
+    const fa = enlarged ? fullImage(id, first) : null;
+    if (b) {
+      const fb = enlarged ? fullImage(id, second) : null;
+      put(fa ?? a.image, fa ? null : a.index.boxes[i], box, 1);
+      put(fb ?? b.image, fb ? null : b.index.boxes[i], box, 2);
+    } else {
+      put(fa ?? a.image, fa ? null : a.index.boxes[i], box, 0);
+    }
+    return box;
+  }
+
+  /**
+   * frame: {t, vp, dpr, bbox, level, colour(value) → packed, hovered (an item id or null)}. Returns
+   * the items drawn [{id, row, x, y, value, box: [x, y, w, h] (CSS px, frame excluded), enlarged}],
+   * in drawing order; the hovered one is drawn last, HOVER_PX on its longer side.
+   */
+  layer.draw = ({ t, vp, dpr, bbox, level, colour, hovered = null }) => {
     layer.clear();
     const drawn = [];
     if (!src || level < 0) return drawn;
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     const [first, second] = src.models;
+    let top = null;
     for (const tile of sheetsFor(bbox, level)) {
       const a = want(tile, first);
       const b = second ? want(tile, second) : null;
       if (!a || (second && !b)) continue;
       a.index.rows.forEach((row, i) => {
-        const [sx, sy] = mapToScreen(t, vp, a.index.x_pos[i], a.index.y_pos[i]);
-        const [bx, by, w, h] = a.index.boxes[i];
-        const f = THUMB_PX / Math.max(w, h);
-        const dw = w * f; const dh = h * f;
-        const value = a.index.values[i];
-        ctx.fillStyle = css(colour(value === null ? NaN : value));
-        ctx.fillRect(sx - dw / 2 - 3, sy - dh / 2 - 3, dw + 6, dh + 6);
-        if (b) { // difference maps: generator A on the left half, B on the right
-          const [cx, cy, cw, ch] = b.index.boxes[i];
-          ctx.drawImage(a.image, bx, by, w / 2, h, sx - dw / 2, sy - dh / 2, dw / 2, dh);
-          ctx.drawImage(b.image, cx + cw / 2, cy, cw / 2, ch, sx, sy - dh / 2, dw / 2, dh);
-        } else {
-          ctx.drawImage(a.image, bx, by, w, h, sx - dw / 2, sy - dh / 2, dw, dh);
-        }
-        drawn.push({ id: a.index.ids[i], row });
+        const x = a.index.x_pos[i]; const y = a.index.y_pos[i];
+        const [sx, sy] = mapToScreen(t, vp, x, y);
+        const entry = { id: a.index.ids[i], row, x, y, value: a.index.values[i], enlarged: false };
+        entry.box = paint({ a, b, i }, sx, sy, THUMB_PX, colour, false);
+        if (entry.id === hovered) top = { entry, cell: { a, b, i }, sx, sy };
+        drawn.push(entry);
       });
+    }
+    if (top) {
+      top.entry.box = paint(top.cell, top.sx, top.sy, HOVER_PX, colour, true);
+      top.entry.enlarged = true;
+      drawn.push(drawn.splice(drawn.indexOf(top.entry), 1)[0]);
     }
     return drawn;
   };

@@ -1,7 +1,9 @@
-// Hover and click on a map: the nearest drawn point (through a quadtree over what was drawn) gets a
-// ring, a tooltip with its prompt and value, and is the item a click selects; away from points the
+// Hover and click on a map: the thumbnail under the pointer (enlarged by the sprite layer, as the
+// hovered item), else the nearest drawn point (through a quadtree over what was drawn, with a ring),
+// gets a tooltip with its prompt and value and is the item a click selects; away from both the
 // tooltip shows the contour estimate.
 import { buildHitIndex, indexMatches } from '../lib/hitIndex.js';
+import { thumbnailAt } from '../layers/spriteLayer.js';
 import { mapToScreen, screenToMap } from '../lib/viewport.js';
 import { makeTooltip, itemHtml, estimateHtml } from './tooltip.js';
 
@@ -16,13 +18,15 @@ export function onMap(x, y) {
  * Hover and click on `svg` (over the d3 selection `stage`) for the map whose sub-store is `map`;
  * `ring` is the SVG circle that marks the hovered point. `zoom(z)` gives the transform and viewport; `points(fn)` what was drawn ({chunks, extra, rows}:
  * the drawn chunks, and the highlight chunk with its highlighted rows); `estimate(fn(x, y))` the
- * contour value at a map point (number, NaN if masked, null if unknown); `items(cache)` the item cache.
+ * contour value at a map point (number, NaN if masked, null if unknown); `items(cache)` the item cache;
+ * `thumbnails(fn)` the thumbnails drawn (spriteLayer's `draw` answer), which lie above the points.
  */
 export function hoverTooltip(svg, stage, ring, map) {
   const tooltip = makeTooltip(stage);
   let zoom = null;
   let drawn = () => ({ chunks: [], extra: null, rows: null });
   let estimate = () => null;
+  let thumbnails = () => [];
   let items = null;
   let index = null;
   let token = 0;
@@ -32,12 +36,15 @@ export function hoverTooltip(svg, stage, ring, map) {
   hover.points = (fn) => { drawn = fn; return hover; };
   hover.estimate = (fn) => { estimate = fn; return hover; };
   hover.items = (cache) => { items = cache; return hover; };
+  hover.thumbnails = (fn) => { thumbnails = fn; return hover; };
 
   function hitTest(event) {
     const t = zoom.transform();
     const vp = zoom.viewport();
     const [sx, sy] = [event.offsetX, event.offsetY];
     const [mx, my] = screenToMap(t, vp, sx, sy);
+    const thumb = thumbnailAt(thumbnails(), sx, sy);
+    if (thumb) return { mx, my, sx, sy, hit: { id: thumb.id, x: thumb.x, y: thumb.y, value: thumb.value ?? NaN, thumbnail: true } };
     const { chunks, extra, rows } = drawn();
     if (!indexMatches(index, chunks, extra, rows)) index = buildHitIndex(chunks, extra, rows);
     return { mx, my, sx, sy, hit: index.find(mx, my, HIT_RADIUS_PX / (t.k * vp.size)) };
@@ -48,7 +55,8 @@ export function hoverTooltip(svg, stage, ring, map) {
     const t = zoom.transform();
     const vp = zoom.viewport();
     const [hx, hy] = mapToScreen(t, vp, res.hit.x, res.hit.y);
-    ring.style('display', null).attr('cx', hx).attr('cy', hy);
+    if (res.hit.thumbnail) ring.style('display', 'none'); // the enlarged thumbnail marks it
+    else ring.style('display', null).attr('cx', hx).attr('cy', hy);
     const unit = s.mapInfo.unit;
     const cached = items.get(s.dataset, id);
     tooltip.show(res.sx, res.sy, itemHtml(cached ? cached.prompt : null, s.metric, value, unit), vp.width);

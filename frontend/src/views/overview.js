@@ -58,7 +58,7 @@ export function overviewView(root, map, api) {
   const contour = contourLayer({ fetchTile: api.getContourTile }).onError(reportError).onChange(schedule);
   const points = pointStore({ fetchPoints: api.getPoints }).onError(reportError).onChange(schedule);
   const painter = pointCanvas(pointsCanvas).onSettle(schedule);
-  const thumbs = spriteLayer(spriteCanvas, { fetchSheet: api.getSpriteSheet }).onChange(schedule);
+  const thumbs = spriteLayer(spriteCanvas, { fetchSheet: api.getSpriteSheet, imageUrl: api.imageUrl }).onChange(schedule);
   const items = itemCache(api.getItem);
   const highlight = mapHighlight(api, map.slot).onError(reportError).onChange(schedule);
   const linked = linkedHover(items, map.slot).onChange(schedule);
@@ -76,7 +76,8 @@ export function overviewView(root, map, api) {
     .onChange(schedule);
   const maxLevel = () => map.get().mapInfo?.max_level ?? 0;
   let drawnChunks = [];
-  hover.zoom(zoomer).items(items)
+  let drawnThumbs = [];
+  hover.zoom(zoomer).items(items).thumbnails(() => drawnThumbs)
     .points(() => ({ chunks: drawnChunks, extra: highlight.chunk(), rows: highlight.rows() }))
     .estimate((x, y) => contour.valueAt(x, y, zoomLevel(zoomer.transform().k, maxLevel())));
   if (primary) {
@@ -118,12 +119,19 @@ export function overviewView(root, map, api) {
     }
   }
 
-  /** Thumbnails over the points when images are on and the zoom lets them fit (spriteLayer). */
+  /**
+   * Thumbnails over the points when images are on and the zoom lets them fit (spriteLayer), the
+   * hovered item's enlarged. Test hook: the stage's data-thumbnails (count), data-thumbnail-level
+   * (the blue-noise level shown, −1 for none), data-thumbnails-pending (sheets loading) and
+   * `__thumbnails` (what was drawn: [{id, row, x, y, value, box, enlarged}]).
+   */
   function drawThumbnails(s, t, vp, dpr, bbox) {
     const r0 = s.mapInfo.settings?.bluenoise_radius0 ?? 1 / 48;
     const level = s.images && bbox ? thumbnailLevel(t.k, vp.size, r0, s.mapInfo.sampling?.max_level ?? 0) : -1;
-    const drawn = thumbs.draw({ t, vp, dpr, bbox, level, colour: colourFn });
-    stage.attr('data-thumbnails', drawn.length).node().__thumbnails = drawn;
+    const hovered = s.hover?.slot === map.slot ? s.hover.id : null;
+    drawnThumbs = thumbs.draw({ t, vp, dpr, bbox, level, colour: colourFn, hovered });
+    stage.attr('data-thumbnails', drawnThumbs.length).attr('data-thumbnail-level', level)
+      .attr('data-thumbnails-pending', thumbs.pending()).node().__thumbnails = drawnThumbs;
   }
 
   function showAt(circle, t, vp, p) {
@@ -150,9 +158,10 @@ export function overviewView(root, map, api) {
     drawBase(cctx, s, t, vp, dpr, z, bbox);
     const { chunks, pending, level } = currentChunks(s, z, bbox);
     drawnChunks = chunks;
-    const { drawnPoints, drawnHighlights } = painter.draw({
+    const { drawnPoints, drawnHighlights, highlightedRows } = painter.draw({
       chunks, highlightChunk: highlight.chunk(), highlightRows: highlight.rows(), t, vp, dpr, mode: s.mode, colour: colourFn, gesture: zoomer.gesturing(),
     });
+    stage.node().__highlighted = highlightedRows; // test hook: the highlighted rows drawn in view
     drawThumbnails(s, t, vp, dpr, bbox);
     lasso.update(t, vp);
     showAt(linkedRing, t, vp, linked.position());

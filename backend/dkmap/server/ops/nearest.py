@@ -1,7 +1,8 @@
 """Nearest images of an item by one generator (Faiss inner product), the item itself excluded.
 
-The index is the one a map build wrote into its folder (maps/<metric>/index/); it is never built
-at serve time: without one the request fails with a message saying how to build it.
+The index is the one a map build wrote into its folder (maps/<metric>/index/), searched with the
+nprobe the build chose for it (its manifest entry); it is never built at serve time: without one
+the request fails with a message saying how to build it.
 """
 
 from __future__ import annotations
@@ -30,9 +31,11 @@ def faiss_index(reg, dataset: str, generator: str):
         if path is None:
             continue
 
-        def load(path=path, metric=metric):
+        nprobe = built.manifest.indexes[space].get("nprobe")
+
+        def load(path=path, metric=metric, nprobe=nprobe):
             try:
-                return similarity.load(path)
+                return similarity.set_nprobe(similarity.load(path), nprobe)
             except (OSError, RuntimeError) as exc:
                 log.error("index %s of map %s/%s cannot be read: %s", path, dataset, metric, exc)
                 raise Unavailable(f"the nearest-image index of model '{generator}' in the map of metric "

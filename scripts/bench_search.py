@@ -1,0 +1,275 @@
+"""Search and similar-image latency (issue 18): p50/p99 of text search, semantic search and /similar
+on a real server at 1 and 16 clients, and at 1M items the text index and the similar-images IVF
+index (its build-chosen nprobe: recall@10 on fresh held-out queries and search latency, beside the
+fixed nprobe 32 of before).
+
+    .venv/bin/python scripts/bench_search.py --data DIR --dataset demo-small --metric clipscore_a
+    .venv/bin/python scripts/bench_search.py --million 1000000          # the in-process 1M part only
+    (both options together write both blocks)
+
+Writes the blocks "### <dataset> (server)" and "### <n> synthetic items (in process)" of the
+BENCHMARKS.md section "## Search and similar images (issue 18)". Server requests go through
+`scripts/load_test.py`'s server start (waitress, 8 threads), over a hard-linked copy of the data
+folder so the text index built on first use is written beside the copy, never into DIR.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shlex
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import numpy as np
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchmarks_md import BENCHMARKS  # noqa: E402
+from load_test import start_server  # noqa: E402
+
+SECTION = "## Search and similar images (issue 18)"
+OLD_NPROBE = 32   # what an IVF index searched before the build chose its breadth
+
+
+def percentiles(ms: list[float]) -> str:
+    a = np.asarray(ms)
+    return f"{np.percentile(a, 50):.1f} / {np.percentile(a, 99):.1f}"
+
+
+def timed_calls(calls: list, clients: int) -> list[float]:
+    """Run `calls` (zero-argument functions) on `clients` threads; each call's latency in ms."""
+    out: list[float] = []
+    lock = threading.Lock()
+    todo = iter(calls)
+
+    def worker():
+        while True:
+            with lock:
+                fn = next(todo, None)
+            if fn is None:
+                return
+            started = time.perf_counter()
+            fn()
+            took = 1000 * (time.perf_counter() - started)
+            with lock:
+                out.append(took)
+
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return out
+
+
+def get_ok(url: str):
+    def call():
+        res = requests.get(url, timeout=120)
+        if not res.ok:
+            raise SystemExit(f"{url}: {res.status_code} {res.text[:200]}")
+    return call
+
+
+def server_block(data: Path, dataset: str, metric: str, n: int, seed: int) -> str:
+    from dkmap.data.demo.grammar import describe, sample_scene
+
+    rng = np.random.default_rng(seed)
+    with tempfile.TemporaryDirectory(prefix="bench-search-") as tmp:
+        copy = Path(tmp) / "data"
+        shutil.copytree(data, copy, copy_function=os.link)
+        root = copy / dataset
+        shutil.rmtree(root / "search", ignore_errors=True)     # the first text query builds it
+        proc, url = start_server(copy, threads=8)
+        try:
+            base = f"{url}/api/datasets/{dataset}"
+            pts = requests.get(f"{url}/api/maps/{dataset}/{metric}/points",
+                               params={"z": 0, "bbox": "0,0,1,1", "sampling": "all", "limit": 200000},
+                               timeout=120).json()["points"]
+            ids, n_items = pts["id"], len(pts["id"])
+            prompts = [requests.get(f"{base}/items/{quote(i, safe='')}", timeout=60).json()["prompt"]
+                       for i in rng.choice(ids, 60, replace=False)]
+            words = sorted({w for p in prompts for w in re.findall(r"[a-z]{3,}", p.lower())})
+            texts = []
+            for _ in range(n):
+                picked = list(rng.choice(words, int(rng.integers(1, 3)), replace=False))
+                if rng.random() < 0.3:
+                    picked[-1] = picked[-1][:3]                     # a prefix, as typed
+                texts.append(" ".join(picked))
+            meanings = [describe(sample_scene(rng), rng) for _ in range(n)]
+
+            def first(path):
+                started = time.perf_counter()
+                get_ok(f"{base}/{path}")()
+                return time.perf_counter() - started
+
+            cold_text = first("search?q=red&mode=text")
+            cold_semantic = first("search?q=a%20red%20circle&mode=semantic")
+            kinds = {
+                "text search (limit 20)": [get_ok(f"{base}/search?q={quote(q)}&mode=text&limit=20") for q in texts],
+                "semantic search (limit 20, min_score 0.5)":
+                    [get_ok(f"{base}/search?q={quote(q)}&mode=semantic&limit=20&min_score=0.5") for q in meanings],
+                "similar images (k 8)":
+                    [get_ok(f"{base}/items/{quote(i, safe='')}/similar?k=8") for i in rng.choice(ids, n)],
+            }
+            get_ok(f"{base}/items/{quote(ids[0], safe='')}/similar?k=8")()   # the index loaded once
+            rows = []
+            for kind, calls in kinds.items():
+                one = timed_calls(calls, 1)
+                many = timed_calls(calls, 16)
+                rows.append(f"| {kind} | {len(calls)} | {percentiles(one)} | {percentiles(many)} |")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+    manifest = data / dataset / "maps" / metric / "manifest.json"
+    indexes = json.loads(manifest.read_text())["indexes"]
+    kinds_text = ", ".join(f"{s}: {e['kind']}" + (f", nprobe {e['nprobe']}" if e.get("nprobe") else "")
+                           + f", recall@10 {e['recall_at_10']:.3f}" for s, e in indexes.items())
+    return "\n".join([
+        f"### {dataset} (server, {n_items:,} items)",
+        f"{n} requests per kind, the same list at 1 and at 16 concurrent clients (waitress, 8 threads); "
+        f"text queries of 1–2 words of the dataset's own prompts (30 % ending in a 3-letter prefix), "
+        f"semantic queries new prompts from the demo grammar. First text query (builds the FTS5 index) "
+        f"{cold_text:.2f} s; first semantic query (loads MiniLM, builds the Faiss index) {cold_semantic:.2f} s. "
+        f"Image indexes: {kinds_text}.",
+        "",
+        "| request | n | 1 client p50 / p99 ms | 16 clients p50 / p99 ms |",
+        "| --- | --- | --- | --- |",
+        *rows,
+    ])
+
+
+def million_block(n: int, seed: int, dim: int) -> str:
+    import faiss
+
+    from dkmap import similarity
+    from dkmap.data.demo.grammar import describe, sample_scene
+    from dkmap.distributed.synthetic import GENERATOR, Landscape
+    from dkmap.search import text
+
+    rng = np.random.default_rng(seed)
+    lines = [f"### {n:,} synthetic items (in process)"]
+    # -- the text index over n grammar prompts
+    started = time.perf_counter()
+    prompts = [describe(sample_scene(rng), rng) for _ in range(n)]
+    made = time.perf_counter() - started
+    with tempfile.TemporaryDirectory(prefix="bench-fts-") as tmp:
+        path = Path(tmp) / "text.sqlite"
+        started = time.perf_counter()
+        text.build_index(path, prompts, "bench")
+        built = time.perf_counter() - started
+        size = path.stat().st_size
+        index = text.TextIndex(path, "bench", n)
+        words = sorted({w for p in prompts[:2000] for w in re.findall(r"[a-z]{3,}", p.lower())})
+        queries = [" ".join(rng.choice(words, int(rng.integers(1, 3)), replace=False)) for _ in range(300)]
+        calls = [lambda q=q: index.search(q, limit=20) for q in queries]
+        counts = [index.search(q, limit=1).count for q in queries[:50]]
+        one, many = timed_calls(calls, 1), timed_calls(calls, 16)
+    lines += [
+        f"Text (SQLite FTS5, `dkmap.search.text`): {n:,} prompts from the demo grammar ({made:.0f} s to make); "
+        f"index built in {built:.1f} s, {size / 2**20:.0f} MB ({size / 2**20 / (n / 1e6):.0f} MB per 1M prompts). "
+        f"300 queries of 1–2 grammar words (median {int(np.median(counts)):,} matches, count + first page of 20): "
+        f"p50 / p99 {percentiles(one)} ms at 1 client, {percentiles(many)} ms at 16 threads.",
+        "",
+    ]
+    del prompts, index
+    # -- the similar-images index over the synthetic build's image embeddings
+    land = Landscape(dim, seed=seed)
+    emb = np.concatenate([land.shard(i, min(100_000, n - s), s)[1][f"image_{GENERATOR}"]
+                          for i, s in enumerate(range(0, n, 100_000))])
+    started = time.perf_counter()
+    ivf_index = similarity.build_index(emb, exact_max=200_000, seed=seed)
+    build_s = time.perf_counter() - started
+    started = time.perf_counter()
+    nprobe, recall = similarity.choose_nprobe(ivf_index, emb, 0.95, k=10, seed=seed + 1)
+    choose_s = time.perf_counter() - started
+    nlist = faiss.extract_index_ivf(ivf_index).nlist
+    exact = faiss.IndexFlatIP(emb.shape[1])
+    exact.add(emb)
+    # fresh held-out queries (another seed than the ones nprobe was chosen on), each not its own neighbour
+    qi = similarity.recall_queries(n, 1000, seed + 99)
+    truth = similarity.without_self(exact.search(emb[qi], 11)[1], qi, 10)
+    faiss.omp_set_num_threads(1)
+    exact_ms = timed_calls([lambda q=q: exact.search(emb[q:q + 1], 9) for q in qi[:100]], 1)
+    faiss.omp_set_num_threads(os.cpu_count() or 1)
+    rows = []
+    for probe in (OLD_NPROBE, nprobe):
+        similarity.set_nprobe(ivf_index, probe)
+        _, got = ivf_index.search(emb[qi], 11)
+        r = similarity.recall(truth, similarity.without_self(got, qi, 10))
+        calls = [lambda q=q: ivf_index.search(emb[q:q + 1], 9) for q in qi[:300]]
+        faiss.omp_set_num_threads(1)
+        one = timed_calls(calls, 1)
+        many = timed_calls(calls, 16)
+        faiss.omp_set_num_threads(os.cpu_count() or 1)
+        label = "chosen by the build" if probe == nprobe else "fixed (before)"
+        rows.append(f"| {probe} ({label}) | {r:.3f} | {percentiles(one)} | {percentiles(many)} |")
+    lines += [
+        f"Similar images (`dkmap.similarity`, as the index stage builds it): IndexIVFFlat over {n:,} "
+        f"image embeddings of the synthetic build (d = {dim}), {nlist} lists, trained in {build_s:.0f} s "
+        f"(with adding); `choose_nprobe` (500 held-out queries, target recall@10 0.95) took {choose_s:.1f} s "
+        f"and chose nprobe {nprobe} (recall {recall:.3f} on its own queries). Below, recall@10 on 1,000 "
+        f"other held-out queries and one-query search latency (k 9; the 1-client column with one Faiss thread, the 16 threads with Faiss's default OpenMP threads each, on 2 cores shared with other jobs); "
+        f"exact search (IndexFlatIP) of one query: p50 {np.percentile(exact_ms, 50):.1f} ms.",
+        "",
+        "| nprobe | recall@10 (fresh queries) | 1 client p50 / p99 ms | 16 threads p50 / p99 ms |",
+        "| --- | --- | --- | --- |",
+        *rows,
+    ]
+    return "\n".join(lines)
+
+
+def write_blocks(blocks: list[str], command: str) -> None:
+    text = BENCHMARKS.read_text() if BENCHMARKS.exists() else "# Benchmarks\n"
+    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
+    found = pattern.search(text)
+    body = found.group(0)[len(SECTION) + 1:] if found else ""
+    for block in blocks:
+        heading = block.split("\n", 1)[0]
+        key = heading.split(" (")[0]
+        old = re.compile(rf"^{re.escape(key)} \(.*?(?=^### |\Z)", re.S | re.M)
+        entry = f"{block}\n\nCommand: `{command}` ({platform.node()}, {os.cpu_count()} cores, " \
+                f"load {os.getloadavg()[0]:.1f} at the end)\n\n"
+        body = old.sub(lambda _: entry, body) if old.search(body) else body.rstrip() + ("\n\n" if body.strip() else "") + entry
+    section = f"{SECTION}\n{body.strip()}\n\n"
+    text = pattern.sub(lambda _: section, text) if found else text.rstrip() + "\n\n" + section
+    BENCHMARKS.write_text(text)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--data", type=Path, help="DATA_DIR holding --dataset with --metric built")
+    ap.add_argument("--dataset")
+    ap.add_argument("--metric")
+    ap.add_argument("--requests", type=int, default=300, help="requests per kind (server part)")
+    ap.add_argument("--million", type=int, default=0, help="items of the in-process part (0: skip it)")
+    ap.add_argument("--dim", type=int, default=128, help="image embedding dimension of the in-process part")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-write", action="store_true", help="print, do not touch BENCHMARKS.md")
+    args = ap.parse_args()
+    if args.data is None and not args.million:
+        ap.error("give --data/--dataset/--metric, --million N, or both")
+    if args.data is not None and not (args.dataset and args.metric):
+        ap.error("--data needs --dataset and --metric")
+    blocks = []
+    if args.data is not None:
+        blocks.append(server_block(args.data, args.dataset, args.metric, args.requests, args.seed))
+        print(blocks[-1], flush=True)
+    if args.million:
+        blocks.append(million_block(args.million, args.seed, args.dim))
+        print(blocks[-1], flush=True)
+    if not args.no_write:
+        shown = ["DIR" if prev == "--data" else a for prev, a in zip([""] + sys.argv[1:], sys.argv[1:])]
+        write_blocks(blocks, ".venv/bin/python scripts/bench_search.py " + shlex.join(shown))
+
+
+if __name__ == "__main__":
+    main()
