@@ -19,7 +19,8 @@ from tqdm.auto import tqdm
 
 from dkmap.data.columns import item_metadata
 from dkmap.data.reingest import carry_over, check_out_folder
-from dkmap.data.store import DatasetError, Dataset, image_column, image_space, normalise_rows, write_dataset
+from dkmap.data.store import (DatasetError, Dataset, check_matrix, image_column, image_space, normalise_rows,
+                              write_dataset)
 from dkmap.data.tables import TableSource, image_payloads, image_suffix, read_table
 from dkmap.locks import ingesting
 
@@ -227,8 +228,7 @@ def load_embedding(path: Path | np.ndarray, what: str, n_rows: int) -> np.ndarra
     """Load a supplied N×d float16/float32 .npy file (or take the array) and L2-normalise it, refusing
     NaN/inf/zero rows."""
     if isinstance(path, np.ndarray):
-        if path.ndim != 2 or path.shape[0] != n_rows:
-            raise DatasetError(f"{what} embeddings: expected {n_rows}×d (one row per table row), got shape {path.shape}")
+        check_matrix(f"{what} embeddings", path, n_rows, dtypes=(np.float16, np.float32, np.float64))
         return normalise_rows(path, f"{what} (array)")
     path = Path(path)
     if not path.is_file():
@@ -237,12 +237,7 @@ def load_embedding(path: Path | np.ndarray, what: str, n_rows: int) -> np.ndarra
         emb = np.load(path, mmap_mode="r", allow_pickle=False)
     except ValueError as exc:
         raise DatasetError(f"{what} embeddings {path}: not a .npy array ({exc})") from exc
-    if emb.ndim != 2:
-        raise DatasetError(f"{what} embeddings {path}: expected N×d, got shape {emb.shape}")
-    if emb.dtype not in (np.float16, np.float32):
-        raise DatasetError(f"{what} embeddings {path}: dtype must be float16 or float32, got {emb.dtype}")
-    if emb.shape[0] != n_rows:
-        raise DatasetError(f"{what} embeddings {path}: {emb.shape[0]} rows but the table has {n_rows} rows")
+    check_matrix(f"{what} embeddings {path}", emb, n_rows)
     return normalise_rows(np.asarray(emb), f"{what} ({path.name})")
 
 

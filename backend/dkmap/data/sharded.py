@@ -17,7 +17,7 @@ import pandas as pd
 import yaml
 
 from dkmap.atomic import atomic_dir, sha256_file
-from dkmap.data.store import (FORMAT_VERSION, METRIC_KINDS, SHARDED, SPLITS, DatasetError, metrics_meta,
+from dkmap.data.store import (FORMAT_VERSION, SHARDED, SPLITS, DatasetError, metrics_meta,
                               check_embedding, embedding_shard_path, image_column, image_space,
                               items_shard_path, open_dataset)
 
@@ -91,11 +91,6 @@ def write_shards(out_dir: str | os.PathLike, *, name: str, description: str, gen
     """Yield a ShardWriter; the sharded dataset appears at `out_dir` only when the block succeeds."""
     if not generators:
         raise ValueError("generators must name at least one generator")
-    for metric, info in metrics.items():
-        if info.get("kind", "score") not in METRIC_KINDS:
-            raise ValueError(f"metric '{metric}': kind must be one of {METRIC_KINDS}")
-        if info.get("better", "higher") not in ("higher", "lower"):
-            raise ValueError(f"metric '{metric}': better must be 'higher' or 'lower', got {info.get('better')!r}")
     needed = {"text"} | {image_space(g) for g in generators}
     if not needed <= set(spaces):
         raise ValueError(f"spaces must include {sorted(needed)}, got {sorted(spaces)}")

@@ -44,14 +44,25 @@ def image_space(generator: str) -> str:
     return f"image_{generator}"
 
 
+def check_matrix(label: str, emb, n_rows: int | None = None,
+                 dtypes: tuple = (np.float16, np.float32)) -> None:
+    """Raise DatasetError naming `label` unless `emb` is a 2-D array of one of `dtypes` with
+    `n_rows` rows (any count when None): the shape checks every embedding in or out shares."""
+    shape = getattr(emb, "shape", None)
+    if not hasattr(emb, "dtype") or len(shape) != 2:
+        raise DatasetError(f"{label}: expected a 2-D array N×d, got shape {shape}")
+    if emb.dtype not in dtypes:
+        names = [np.dtype(d).name for d in dtypes]
+        raise DatasetError(f"{label}: dtype must be {', '.join(names[:-1])} or {names[-1]}, got {emb.dtype}")
+    if n_rows is not None and shape[0] != n_rows:
+        raise DatasetError(f"{label}: {shape[0]} rows but the table has {n_rows} rows")
+
+
 def check_embedding(name: str, emb: np.ndarray, n_rows: int) -> None:
     """Raise DatasetError unless `emb` is a finite, non-zero, L2-normalised float16/32 N×d matrix."""
-    if not isinstance(emb, np.ndarray) or emb.ndim != 2:
-        raise DatasetError(f"embedding '{name}': expected a 2-D array N×d, got shape {getattr(emb, 'shape', None)}")
-    if emb.dtype not in (np.float16, np.float32):
-        raise DatasetError(f"embedding '{name}': dtype must be float16 or float32, got {emb.dtype}")
-    if emb.shape[0] != n_rows:
-        raise DatasetError(f"embedding '{name}': {emb.shape[0]} rows but the table has {n_rows} items")
+    if not isinstance(emb, np.ndarray):
+        raise DatasetError(f"embedding '{name}': expected a 2-D array N×d, got {type(emb).__name__}")
+    check_matrix(f"embedding '{name}'", emb, n_rows)
     for start in range(0, emb.shape[0], 65536):
         block = np.asarray(emb[start:start + 65536], dtype=np.float32)
         bad = ~np.isfinite(block).all(axis=1)
@@ -70,10 +81,7 @@ def check_embedding(name: str, emb: np.ndarray, n_rows: int) -> None:
 def normalise_rows(emb: np.ndarray, name: str) -> np.ndarray:
     """L2-normalise rows, refusing NaN/inf and zero vectors (which have no direction)."""
     arr = np.asarray(emb)
-    if arr.ndim != 2:
-        raise DatasetError(f"embedding '{name}': expected a 2-D array N×d, got shape {arr.shape}")
-    if arr.dtype not in (np.float16, np.float32, np.float64):
-        raise DatasetError(f"embedding '{name}': dtype must be float16 or float32, got {arr.dtype}")
+    check_matrix(f"embedding '{name}'", arr, dtypes=(np.float16, np.float32, np.float64))
     out = arr.astype(np.float32)
     finite = np.isfinite(out).all(axis=1)
     if not finite.all():
@@ -408,13 +416,6 @@ def _validate_for_write(items: pd.DataFrame, embeddings: Mapping[str, np.ndarray
         values = pd.to_numeric(items[name], errors="coerce").to_numpy(dtype=np.float64)
         if not np.isfinite(values).all():
             raise DatasetError(f"metric '{name}': row {int(np.argmax(~np.isfinite(values)))} is missing, NaN or inf")
-        if info.get("kind", "score") not in METRIC_KINDS:
-            raise DatasetError(f"metric '{name}': kind must be one of {METRIC_KINDS}")
-        if info.get("better", "higher") not in ("higher", "lower"):
-            raise DatasetError(f"metric '{name}': better must be 'higher' or 'lower', got {info.get('better')!r}")
-        unknown = [g for g in info.get("generators", []) if g not in generators]
-        if unknown:
-            raise DatasetError(f"metric '{name}': unknown generators {unknown} (dataset has {generators})")
     needed = {"text", "minilm"} | {image_space(g) for g in generators}
     absent = sorted(needed - set(embeddings))
     if absent:
@@ -424,11 +425,22 @@ def _validate_for_write(items: pd.DataFrame, embeddings: Mapping[str, np.ndarray
 
 
 def metrics_meta(metrics: Mapping[str, dict], generators: list[str]) -> dict[str, dict]:
-    """The metrics' entries as meta.json stores them, with every field's default filled in."""
-    return {k: {"description": v.get("description", ""), "unit": v.get("unit", ""),
-                "better": v.get("better", "higher"),
-                "generators": list(v.get("generators", generators[:1])), "kind": v.get("kind", "score")}
-            for k, v in metrics.items()}
+    """The metrics' entries as dataset.yaml stores them, every field's default filled in; DatasetError
+    naming a metric whose kind, direction or generators are not valid (both layouts' writers)."""
+    out = {}
+    for name, info in metrics.items():
+        entry = {"description": info.get("description", ""), "unit": info.get("unit", ""),
+                 "better": info.get("better", "higher"),
+                 "generators": list(info.get("generators", generators[:1])), "kind": info.get("kind", "score")}
+        if entry["kind"] not in METRIC_KINDS:
+            raise DatasetError(f"metric '{name}': kind must be one of {METRIC_KINDS}")
+        if entry["better"] not in ("higher", "lower"):
+            raise DatasetError(f"metric '{name}': better must be 'higher' or 'lower', got {entry['better']!r}")
+        unknown = [g for g in entry["generators"] if g not in generators]
+        if unknown:
+            raise DatasetError(f"metric '{name}': unknown generators {unknown} (dataset has {generators})")
+        out[name] = entry
+    return out
 
 
 def write_dataset(out_dir: str | os.PathLike, *, name: str, description: str, items: pd.DataFrame,

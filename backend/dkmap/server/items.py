@@ -36,6 +36,13 @@ def sniff_image_type(path) -> str | None:
     return next((mime for magic, mime in IMAGE_SIGNATURES if head.startswith(magic)), None)
 
 
+def _item(dataset: str, item_id: str):
+    """The registry, the dataset and the row of `item_id` (NotFound for an unknown dataset or id)."""
+    reg = registry()
+    ds = reg.dataset(dataset)
+    return reg, ds, reg.row_of(ds, dataset, item_id)
+
+
 def _model_param(ds, dataset: str) -> str:
     """The `model` query parameter (a generator), defaulting to the dataset's first."""
     return registry().require_generator(ds, dataset, request.args.get("model") or ds.generators[0])
@@ -46,9 +53,7 @@ def item(dataset: str, item_id: str):
     """Prompt, split, metric values, image URLs per generator and the position on each built map (read
     from its positions alone: no map is opened for this); a broken map is left out of `positions`
     and named in `unavailable_maps` with the reason."""
-    reg = registry()
-    ds = reg.dataset(dataset)
-    row = reg.row_of(ds, dataset, item_id)
+    reg, ds, row = _item(dataset, item_id)
     record = ds.items.iloc[row]
     positions, unavailable = {}, {}
     for metric in reg.built_metrics(dataset):
@@ -70,9 +75,7 @@ def item(dataset: str, item_id: str):
 @bp.get("/similar")
 def similar(dataset: str, item_id: str):
     """The k nearest images to this item's image (Faiss inner product), the item itself excluded."""
-    reg = registry()
-    ds = reg.dataset(dataset)
-    row = reg.row_of(ds, dataset, item_id)
+    reg, ds, row = _item(dataset, item_id)
     model = _model_param(ds, dataset)
     k = parse_int("k", request.args.get("k"), 1, MAX_K, default=8)
     rows, scores = nearest(reg, dataset, model, row, k)
@@ -88,9 +91,7 @@ def similar(dataset: str, item_id: str):
 @bp.get("/image")
 def image(dataset: str, item_id: str):
     """The image file of this item by `model`; its path comes from the dataset row, never the URL."""
-    reg = registry()
-    ds = reg.dataset(dataset)
-    row = reg.row_of(ds, dataset, item_id)
+    reg, ds, row = _item(dataset, item_id)
     model = _model_param(ds, dataset)
     try:
         path = ds.image_path(row, model)
