@@ -42,7 +42,7 @@ def test_arguments_are_named_in_errors(tmp_path):
     ragged.at[1, "vec"] = np.ones(4)
     with pytest.raises(ValueError, match=r"ingest\(text_emb='vec'\): column 'vec' must hold one equal-length"):
         dkmap.ingest(ragged, tmp_path / "x", text_emb="vec", image_emb="vec")
-    with pytest.raises(DatasetError, match="text embeddings: expected 1×d"):
+    with pytest.raises(DatasetError, match="text embeddings: 2 rows but the table has 1 rows"):
         dkmap.ingest(frame.drop(columns=["vec"]), tmp_path / "x", text_emb=np.ones((2, 3), np.float32),
                      image_emb=np.ones((1, 3), np.float32))
     with pytest.raises(TypeError, match=r"build\(metric=...\)"):
