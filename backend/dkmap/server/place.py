@@ -80,7 +80,10 @@ def _image_fields(files: dict, generators: list[str], map_generators: list[str])
         else:
             bad_request(f"unknown file field '{name}' (give 'image' or image_<model> for "
                         f"{', '.join(generators)})")
-        data = upload.read(MAX_IMAGE_BYTES + 1)
+        try:
+            data = upload.read(MAX_IMAGE_BYTES + 1)
+        finally:
+            upload.close()   # a large part is spooled to a temporary file: close it now, not at gc
         if gen in out:
             bad_request(f"two images given for model '{gen}'")
         out[gen] = (name, data)
