@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 from flask import Flask, Response, abort, current_app, request, send_from_directory
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
 from dkmap.errors import NotFound
 
@@ -119,6 +119,24 @@ def _add_frontend_routes(app: Flask, dist: Path) -> None:
 
     @app.get("/<path:filename>")
     def static_file(filename: str):
-        if filename.startswith("api/") or not dist.is_dir():
+        if filename.startswith("api/"):
+            _refuse_api_path(app)
+        if not dist.is_dir():
             abort(404)
         return send_from_directory(dist, filename)
+
+
+def _refuse_api_path(app: Flask) -> None:
+    """A GET under /api/ that only this catch-all matched: 405 (with Allow) when the path is an API
+    route of other methods, else 404."""
+    adapter = app.url_map.bind_to_environ(request.environ)
+    allowed = set()
+    for method in ("POST", "PUT", "PATCH", "DELETE"):
+        try:
+            adapter.match(method=method)
+            allowed.add(method)
+        except HTTPException:
+            pass
+    if allowed:
+        raise MethodNotAllowed(valid_methods=sorted(allowed | {"OPTIONS"}))
+    abort(404)
