@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 
+import pytest
 import requests
 import schemathesis
 from schemathesis import GenerationMode
@@ -18,6 +19,7 @@ import yaml
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,
                                                status_code_conformance)
 
@@ -84,3 +86,23 @@ def test_no_server_error_and_answers_match_the_schema(live_server):
     answered = {label: statuses for label, statuses in tried.items() if label.endswith("(positive)")}
     assert len(answered) == len(operations)
     assert {label for label, statuses in answered.items() if 200 not in statuses} == {NO_FILES}, tried
+
+
+def test_the_checks_catch_an_answer_the_description_does_not_allow(api):
+    """The fuzz is not vacuous: an answer missing a required field, or with an undocumented status,
+    fails the same checks."""
+    spec = yaml.safe_load(SPEC_FILE.read_text())
+    listing = spec["paths"]["/api/datasets"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    listing["required"].append("no_such_field")
+    del spec["paths"]["/api/datasets/{dataset}/search"]["get"]["responses"]["404"]
+    schema = schemathesis.openapi.from_dict(spec)
+    with requests.Session() as session:
+        case = schema["/api/datasets"]["GET"].Case()
+        with pytest.raises(FailureGroup) as found:
+            case.call_and_validate(base_url=api.url, session=session, checks=CHECKS, timeout=60)
+        assert [type(e).__name__ for e in found.value.exceptions] == ["JsonSchemaError"]
+        assert "no_such_field" in str(found.value.exceptions[0])
+        case = schema["/api/datasets/{dataset}/search"]["GET"].Case(path_parameters={"dataset": "nope"})
+        with pytest.raises(FailureGroup) as found:
+            case.call_and_validate(base_url=api.url, session=session, checks=CHECKS, timeout=60)
+        assert [type(e).__name__ for e in found.value.exceptions] == ["UndefinedStatusCode"]
