@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import platform
 import shlex
 import sys
@@ -217,7 +218,7 @@ def main() -> None:
     every = np.concatenate([np.asarray(v) for v in latencies.values() if v]) * 1000
     n_req, n_err = int(len(every)), int(sum(errors.values()))
     lines = [f"Command: `{' '.join(shlex.quote(a) for a in ['.venv/bin/python', 'scripts/bench_soak.py', *sys.argv[1:]])}`",
-             f"({platform.processor() or platform.machine()}, {__import__('os').cpu_count()} cores, "
+             f"({platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
              f"{time.strftime('%Y-%m-%d')}; dataset {dataset}, {work.info['n_items']} items, map {args.metric}, "
              f"{args.clients} clients, {elapsed:.0f} s)", "",
              f"- requests: {n_req} ({n_req / elapsed:.1f}/s), errors: {n_err}"
