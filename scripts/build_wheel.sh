@@ -9,6 +9,7 @@ cd "$ROOT"
 OUT="$(mkdir -p "${1:-dist}" && cd "${1:-dist}" && pwd)"
 PY="${PYTHON:-$ROOT/.venv/bin/python}"
 STATIC="$ROOT/backend/dkmap/static"
+SPEC="$ROOT/backend/dkmap/openapi.yaml"   # dkmap.server.openapi serves it
 
 log() { printf '[build_wheel] %s\n' "$*" >&2; }
 
@@ -22,9 +23,10 @@ log "building the frontend (vite build)"
 [ -f frontend/dist/index.html ] || { log "frontend/dist/index.html missing after the build"; exit 1; }
 
 # The copy exists only while the wheel is built, so a clone never has two frontends.
-trap 'rm -rf "$STATIC" "$ROOT/backend/build"' EXIT
-rm -rf "$STATIC" "$ROOT/backend/build"
+trap 'rm -rf "$STATIC" "$SPEC" "$ROOT/backend/build"' EXIT
+rm -rf "$STATIC" "$SPEC" "$ROOT/backend/build"
 cp -r frontend/dist "$STATIC"
+cp docs/openapi.yaml "$SPEC"
 
 log "building the wheel into $OUT"
 "$PY" -m pip wheel --quiet --no-deps --no-build-isolation --wheel-dir "$OUT" "$ROOT/backend"
@@ -34,5 +36,7 @@ import sys, zipfile
 names = zipfile.ZipFile(sys.argv[1]).namelist()
 if "dkmap/static/index.html" not in names or not any(n.startswith("dkmap/static/assets/") for n in names):
     sys.exit(f"{sys.argv[1]}: the built frontend is missing from the wheel")
+if "dkmap/openapi.yaml" not in names:
+    sys.exit(f"{sys.argv[1]}: docs/openapi.yaml is missing from the wheel")
 PY
 echo "$WHEEL"

@@ -92,6 +92,9 @@ def test_wrong_method_is_a_json_405(client):
     r = client.post("/api/datasets")
     assert r.status_code == 405
     assert "method POST is not allowed" in error_of(r)["message"]
+    assert set(r.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+    r = client.get("/api/maps/tiny/clip_a/selection")
+    assert r.status_code == 405 and set(r.headers["Allow"].split(", ")) == {"POST", "OPTIONS"}
 
 
 SECRET = "top-secret-not-for-clients"

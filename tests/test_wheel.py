@@ -75,6 +75,7 @@ def test_wheel_carries_the_built_frontend(wheel):
     for asset in re.findall(r'(?:src|href)="\./(assets/[^"]+)"', index):
         assert f"dkmap/static/{asset}" in names
     assert "dkmap/cli.py" in names and "dkmap/server/app.py" in names
+    assert zipfile.ZipFile(wheel).read("dkmap/openapi.yaml") == (ROOT / "docs" / "openapi.yaml").read_bytes()
     assert not any(n.startswith(("tests/", "frontend/")) for n in names)
 
 
@@ -117,6 +118,8 @@ def test_installed_wheel_serves_ui_and_api(fresh_venv, tiny_data_dir, tmp_path):
         assert built
         info = requests.get(f"{url}/api/maps/tiny/{built[0]}", timeout=30)
         assert info.status_code == 200 and info.json()["n_items"] == 240
+        described = requests.get(url + "/api/openapi.json", timeout=10).json()
+        assert described["openapi"].startswith("3.") and "/api/datasets" in described["paths"]
     finally:
         proc.terminate()
         proc.wait(timeout=20)

@@ -6,11 +6,11 @@ import logging
 from pathlib import Path
 
 from flask import Flask, Response, abort, current_app, request, send_from_directory
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
 from dkmap.errors import NotFound
 
-from dkmap.server import compare, datasets, items, maps, place, search, selection, sprites
+from dkmap.server import compare, datasets, items, maps, openapi, place, search, selection, sprites
 from dkmap.server.errors import register_error_handlers
 from dkmap.server.guards import install_guards
 from dkmap.server.registry import EXTENSION_KEY, Registry
@@ -92,7 +92,7 @@ def create_app(config: dict | None = None) -> Flask:
                                              int(app.config["MAX_OPEN_MAPS"]), int(app.config["MAP_MEMORY_BYTES"]))
     register_error_handlers(app)
     app.before_request(_refuse_oversized_bodies)
-    for module in (datasets, maps, selection, items, compare, search, place, sprites):
+    for module in (datasets, maps, selection, items, compare, search, place, sprites, openapi):
         app.register_blueprint(module.bp)
     _add_frontend_routes(app, Path(app.config["FRONTEND_DIST"]))
     log.info("serving datasets from %s", app.extensions[EXTENSION_KEY].data_dir)
@@ -119,6 +119,24 @@ def _add_frontend_routes(app: Flask, dist: Path) -> None:
 
     @app.get("/<path:filename>")
     def static_file(filename: str):
-        if filename.startswith("api/") or not dist.is_dir():
+        if filename.startswith("api/"):
+            _refuse_api_path(app)
+        if not dist.is_dir():
             abort(404)
         return send_from_directory(dist, filename)
+
+
+def _refuse_api_path(app: Flask) -> None:
+    """A GET under /api/ that only this catch-all matched: 405 (with Allow) when the path is an API
+    route of other methods, else 404."""
+    adapter = app.url_map.bind_to_environ(request.environ)
+    allowed = set()
+    for method in ("POST", "PUT", "PATCH", "DELETE"):
+        try:
+            adapter.match(method=method)
+            allowed.add(method)
+        except HTTPException:
+            pass
+    if allowed:
+        raise MethodNotAllowed(valid_methods=sorted(allowed | {"OPTIONS"}))
+    abort(404)

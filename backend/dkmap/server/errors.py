@@ -59,7 +59,10 @@ def register_error_handlers(app: Flask) -> None:
             message = f"no such endpoint: {request.path}"
         elif code == 405:
             message = f"method {request.method} is not allowed on {request.path}"
-        return error_response(code, message)
+        response = error_response(code, message)
+        if code == 405 and getattr(exc, "valid_methods", None):
+            response.headers["Allow"] = ", ".join(exc.valid_methods)   # required on a 405 (RFC 9110)
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
