@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from dkmap.data.encoders import embed_prompts_minilm
-from dkmap.keywords import KeywordExtractor, histogram_bins
+from dkmap.keywords import MIN_SUPPORT, PRIOR_PROMPTS, KeywordExtractor, PhraseFrequencies, histogram_bins, lift_scores
 
 DRAGONS = [
     "a red dragon flying over a medieval castle at sunset",
@@ -63,7 +63,7 @@ def test_keywords_come_from_the_selected_prompts(extractor, dragon_emb):
     assert words[0] == "dragon" and counts[0] >= 5
     assert not result.sampled and result.n_used == result.n_selected == len(DRAGONS)
     assert json.loads(json.dumps(result.to_dict())) == result.to_dict()
-    assert set(result.to_dict()) == {"keywords", "sampled", "n_used", "n_selected", "n_scored"}
+    assert set(result.to_dict()) == {"keywords", "rank", "sampled", "n_used", "n_selected", "n_scored"}
 
 
 @pytest.mark.parametrize("ngram_range", [(1, 1), (1, 2), (1, 3)])
@@ -180,7 +180,8 @@ def test_small_and_degenerate_selections(extractor, dragon_emb):
     assert 1 <= len(one.keywords) <= 3 and all(k["count"] == 1 for k in one.keywords)
     assert all(sum(b["count"] for b in k["bins"]) == 1 for k in one.keywords)
     empty = extractor.extract([], np.empty((0, 384), dtype=np.float32))
-    assert empty.to_dict() == {"keywords": [], "sampled": False, "n_used": 0, "n_selected": 0, "n_scored": 0}
+    assert empty.to_dict() == {"keywords": [], "rank": "frequency", "sampled": False, "n_used": 0, "n_selected": 0,
+                               "n_scored": 0}
     stop = extractor.extract(["the and of", "a an the"], dragon_emb[:2])
     assert stop.keywords == [] and stop.n_selected == 2
 
@@ -198,6 +199,8 @@ def test_histogram_bins_edges_and_assignment():
     ({"ngram_range": (2, 1)}, "ngram_range"),
     ({"population": 5}, "population must be an integer of at least the 12 prompts"),
     ({"population": 12.5}, "population must be an integer"),
+    ({"rank": "tfidf"}, "rank must be one of lift, frequency"),
+    ({"rank": "lift"}, "rank 'lift' needs the dataset's phrase frequencies"),
 ])
 def test_bad_parameters_are_named(extractor, dragon_emb, kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -209,3 +212,54 @@ def test_bad_embeddings_are_named(extractor, dragon_emb):
         extractor.extract(DRAGONS, dragon_emb[:5])
     with pytest.raises(ValueError, match="MiniLM embeddings \\(384-d"):
         extractor.extract(DRAGONS, dragon_emb[:, :100])
+
+
+def test_dataset_frequencies_count_prompts_containing_each_phrase(extractor):
+    docs = DRAGONS + KITCHENS
+    freq = extractor.dataset_frequencies(docs)
+    assert not freq.sampled and freq.n_counted == freq.n_prompts == 15
+    assert freq.count("dragon") == sum("dragon" in _tokens(d) for d in docs) == 9
+    assert freq.count("castle") == 5 and freq.count("red dragon") == 1 and freq.count("unicorn") == 0
+    assert freq.rate("dragon") == pytest.approx(10 / 17)
+    sampled = extractor.dataset_frequencies(docs * 4, sample_size=30, seed=1)
+    assert sampled.sampled and sampled.n_counted == 30 and sampled.n_prompts == 60
+    assert sampled.count("dragon") == round(sampled.counts["dragon"] * 2)
+
+
+def test_lift_scores_are_the_prior_shrunk_log_odds_z_score():
+    k, n, p0 = np.array([40, 10, 2]), 50, np.array([0.1, 0.2, 0.001])
+    a = k + PRIOR_PROMPTS * p0
+    b = n - k + PRIOR_PROMPTS * (1 - p0)
+    want = (np.log(a / b) - np.log(p0 / (1 - p0))) / np.sqrt(1 / a + 1 / b)
+    got = lift_scores(k, n, p0)
+    np.testing.assert_allclose(got, want)
+    assert got[0] > 10 and abs(got[1]) < 0.1  # 80 % against 10 %: far over; 20 % against 20 %: none
+
+
+def test_lift_ranks_what_sets_the_selection_apart(extractor, dragon_emb):
+    # The dataset: the 12 dragon/castle prompts among many castle-only ones, so "castle" is
+    # common everywhere and "dragon" belongs to the selection.
+    castles = [f"a castle on a hill number {i}" for i in range(60)]
+    background = extractor.dataset_frequencies(DRAGONS + castles)
+    lift = extractor.extract(DRAGONS, dragon_emb, top_k=20, rank="lift", background=background)
+    freq = extractor.extract(DRAGONS, dragon_emb, top_k=20, rank="frequency", background=background)
+    assert lift.rank == "lift" and freq.rank == "frequency"
+    scores = [k["score"] for k in lift.keywords]
+    assert scores == sorted(scores, reverse=True)
+    by_word = {k["keyword"]: k for k in lift.keywords}
+    assert lift.keywords[0]["keyword"] == "dragon"
+    assert by_word["dragon"]["in_selection"] == 9 and by_word["dragon"]["in_dataset"] == 9
+    assert by_word["castle"]["in_selection"] == 5 and by_word["castle"]["in_dataset"] == 65
+    assert by_word["castle"]["score"] < by_word["dragon"]["score"]
+    assert all(k["in_selection"] >= MIN_SUPPORT for k in lift.keywords)
+    # Frequency keeps its order (by `count`) and carries the same two counts.
+    counts = [k["count"] for k in freq.keywords]
+    assert counts == sorted(counts, reverse=True)
+    assert {k["keyword"]: k["in_dataset"] for k in freq.keywords}.items() >= {
+        w: by_word[w]["in_dataset"] for w in by_word if w in {k["keyword"] for k in freq.keywords}}.items()
+
+
+def test_phrase_frequencies_of_a_sample_scale_to_the_dataset():
+    freq = PhraseFrequencies({"cat": 3}, n_counted=10, n_prompts=1000)
+    assert freq.sampled and freq.count("cat") == 300 and freq.count("dog") == 0
+    assert freq.rate("cat") == pytest.approx(4 / 12)

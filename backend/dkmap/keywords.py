@@ -15,6 +15,22 @@ Histogram bins: `n_bins` (default 10) equal bins over [min, max] of all similari
 prompts (every keyword shares the range, so bars line up across keywords while staying fine
 enough; MiniLM similarities rarely span [-1, 1]). Bin b is [lo_b, hi_b), the last bin also holds
 hi; each prompt falls in exactly one bin of each keyword (its `bin_of` entry).
+
+Ranking (`rank`). "frequency": by how many used prompts have the phrase among their top keyphrases
+(`count`), which on a real corpus lists its common words whatever the selection. "lift" (the
+default): the candidates are the same phrases, ranked by how much more often a selected prompt
+contains the phrase than a prompt of the whole dataset does. The score is a log-odds ratio with an
+informative prior (the binomial form of Monroe, Colaresi and Quinn's "informative Dirichlet" z-score,
+over prompts containing the phrase rather than word tokens): with k of the n used prompts containing
+the phrase and p0 the dataset's rate, the selection's rate is shrunk towards p0 by a Beta prior
+worth PRIOR_PROMPTS prompts, and the score is the difference of the two log-odds divided by its
+standard error. We chose it over a plain lift (rate ratio) because a ratio with a support cut-off
+jumps at the cut-off and still ranks a phrase in 2 of 250 prompts and nowhere else first, while the
+z-score rises both with how over-represented a phrase is and with how many prompts show it, and is
+near 0 for words as common in the selection as everywhere. Phrases in fewer than MIN_SUPPORT used
+prompts are not ranked by lift at all. Each keyword carries both counts: `in_selection` (prompts of
+the selection containing it, scaled to the selection like the bars) and `in_dataset` (prompts of the
+dataset containing it, from `PhraseFrequencies`, exact up to its sample size).
 """
 
 from __future__ import annotations
@@ -31,6 +47,10 @@ log = logging.getLogger(__name__)
 
 _SIM_CHUNK = 65536  # rows per block when computing similarities for big selections
 _MIN_SPAN = 1e-6  # narrower similarity ranges are widened to this around their centre
+RANKS = ("lift", "frequency")
+PRIOR_PROMPTS = 10.0  # weight of the dataset rate in a selection's phrase rate, in prompts
+MIN_SUPPORT = 2  # used prompts that must contain a phrase for the lift ranking to list it
+BACKGROUND_SAMPLE = 50_000  # dataset prompts counted for `in_dataset` (all of them when fewer)
 
 
 @dataclass
@@ -43,12 +63,46 @@ class KeywordResult:
     n_selected: int
     n_scored: int
     similarities: np.ndarray = field(repr=False)  # n_scored × n_keywords float32, in keyword order
+    rank: str = "frequency"
 
     def to_dict(self) -> dict[str, Any]:
-        """`{"keywords": [{"keyword", "count", "bins": [{"lo", "hi", "count", "sample_count"}],
-        "bin_of": [bin of each scored prompt]}], "sampled", "n_used", "n_selected", "n_scored"}`."""
-        return {"keywords": self.keywords, "sampled": self.sampled, "n_used": self.n_used,
+        """`{"keywords": [{"keyword", "count", "in_selection", "in_dataset", "score", "bins": [{"lo",
+        "hi", "count", "sample_count"}], "bin_of": [bin of each scored prompt]}], "rank", "sampled",
+        "n_used", "n_selected", "n_scored"}` (`in_dataset` and `score` with a background only)."""
+        return {"keywords": self.keywords, "rank": self.rank, "sampled": self.sampled, "n_used": self.n_used,
                 "n_selected": self.n_selected, "n_scored": self.n_scored}
+
+
+@dataclass
+class PhraseFrequencies:
+    """How many prompts of a dataset contain each phrase: counted over all prompts, or over a seeded
+    uniform sample of `sample_size` of them when there are more (counts then scaled to `n_prompts`)."""
+
+    counts: dict[str, int]
+    n_counted: int
+    n_prompts: int
+
+    @property
+    def sampled(self) -> bool:
+        return self.n_counted < self.n_prompts
+
+    def rate(self, phrase: str) -> float:
+        """Share of the dataset's prompts containing `phrase`, smoothed by one pseudo-prompt each way."""
+        return (self.counts.get(phrase, 0) + 1.0) / (self.n_counted + 2.0)
+
+    def count(self, phrase: str) -> int:
+        k = self.counts.get(phrase, 0)
+        return int(k if not self.sampled else round(k * self.n_prompts / self.n_counted))
+
+
+def lift_scores(k: np.ndarray, n: int, p0: np.ndarray, prior: float = PRIOR_PROMPTS) -> np.ndarray:
+    """z-scored log-odds of a phrase in k of n selected prompts against its dataset rate p0 (see the
+    module docstring): positive when over-represented in the selection."""
+    k = np.asarray(k, dtype=np.float64)
+    p0 = np.asarray(p0, dtype=np.float64)
+    a, b = k + prior * p0, (n - k) + prior * (1.0 - p0)
+    delta = np.log(a / b) - np.log(p0 / (1.0 - p0))
+    return delta / np.sqrt(1.0 / a + 1.0 / b)
 
 
 def _row_norms(emb: np.ndarray) -> np.ndarray:
@@ -124,15 +178,33 @@ class KeywordExtractor:
 
         return CountVectorizer(ngram_range=ngram_range, stop_words=self.stop_words)
 
+    def dataset_frequencies(self, prompts: Sequence[str], ngram_range: tuple[int, int] = (1, 2),
+                            sample_size: int = BACKGROUND_SAMPLE, seed: int = 0) -> PhraseFrequencies:
+        """How many of `prompts` (a whole dataset's) contain each candidate phrase, tokenised as the
+        keyphrase candidates are; a seeded sample of `sample_size` when there are more."""
+        n = len(prompts)
+        rows = (np.sort(np.random.default_rng(seed).choice(n, size=sample_size, replace=False))
+                if n > sample_size else np.arange(n))
+        vectorizer = self._vectorizer(tuple(ngram_range))
+        vectorizer.set_params(binary=True)
+        try:
+            present = vectorizer.fit_transform([str(prompts[i]) for i in rows]).tocsc()
+        except ValueError:  # only stop words or no words at all
+            return PhraseFrequencies({}, int(len(rows)), n)
+        per_phrase = np.diff(present.indptr)
+        counts = dict(zip(vectorizer.get_feature_names_out().tolist(), per_phrase.tolist()))
+        return PhraseFrequencies(counts, int(len(rows)), n)
+
     def _top_pairs(self, docs: list[str], doc_emb: np.ndarray, ngram_range: tuple[int, int]
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """KeyBERT's top keyphrases of every doc as pairs: (vocabulary, doc index, phrase index, cosine),
-        grouped by doc, best first within a doc."""
+        grouped by doc, best first within a doc; and the number of docs containing each phrase."""
         vectorizer = self._vectorizer(ngram_range)
         try:
             counts = vectorizer.fit_transform(docs).tocsr()
         except ValueError:  # only stop words or no words at all
-            return np.array([], dtype=object), *(np.empty(0, dtype=t) for t in (np.int64, np.int64, np.float32))
+            return np.array([], dtype=object), *(np.empty(0, dtype=t) for t in (np.int64, np.int64, np.float32, np.int64))
+        containing = np.bincount(counts.indices, minlength=counts.shape[1])
         counts.sort_indices()  # KeyBERT lists a doc's candidates in vocabulary order
         vocab = vectorizer.get_feature_names_out()
         doc_of = np.repeat(np.arange(len(docs)), np.diff(counts.indptr))
@@ -143,14 +215,14 @@ class KeywordExtractor:
         order = np.lexsort((-phrase_of, -cosine, doc_of))
         rank = np.arange(len(order)) - counts.indptr[doc_of[order]]
         keep = order[rank < self.keyphrases_per_prompt]
-        return vocab, doc_of[keep], phrase_of[keep], cosine[keep]
+        return vocab, doc_of[keep], phrase_of[keep], cosine[keep], containing
 
     def keyphrases(self, docs: Sequence[str], doc_emb: np.ndarray, ngram_range: tuple[int, int] = (1, 2)
                    ) -> list[list[tuple[str, float]]]:
         """The top `keyphrases_per_prompt` (phrase, cosine) of every doc, best first, as KeyBERT's
         `extract_keywords(docs, vectorizer=CountVectorizer(ngram_range, stop_words), doc_embeddings=...)`."""
         docs = [str(d) for d in docs]
-        vocab, doc_of, phrase_of, cosine = self._top_pairs(docs, np.asarray(doc_emb), tuple(ngram_range))
+        vocab, doc_of, phrase_of, cosine, _ = self._top_pairs(docs, np.asarray(doc_emb), tuple(ngram_range))
         out: list[list[tuple[str, float]]] = [[] for _ in docs]
         for d, p, c in zip(doc_of.tolist(), phrase_of.tolist(), cosine.tolist()):
             out[d].append((str(vocab[p]), c))
@@ -166,14 +238,17 @@ class KeywordExtractor:
         return out
 
     def extract(self, prompts: Sequence[str], prompt_embeddings: np.ndarray, top_k: int = 15, max_docs: int = 500,
-                ngram_range: tuple[int, int] = (1, 2), seed: int = 0, population: int | None = None) -> KeywordResult:
+                ngram_range: tuple[int, int] = (1, 2), seed: int = 0, population: int | None = None,
+                rank: str = "frequency", background: PhraseFrequencies | None = None) -> KeywordResult:
         """Keywords of the `prompts` and a similarity histogram per keyword.
 
         `prompt_embeddings` are the stored MiniLM rows of the same prompts (n × 384). At most
-        `max_docs` prompts (seeded sample) give keyphrases; keywords are ranked by the number of
-        prompts that have them among their top keyphrases. When the prompts are a uniform sample of
-        a larger selection, `population` is that selection's size: each bar's `count` is then its
-        share of the sample scaled to the population (`sample_count` stays the sample's)."""
+        `max_docs` prompts (seeded sample) give keyphrases; keywords are ranked by `rank` (module
+        docstring): "frequency" needs nothing more, "lift" needs `background`, the dataset's phrase
+        frequencies (`dataset_frequencies`), which also give every keyword's `in_dataset`. When the
+        prompts are a uniform sample of a larger selection, `population` is that selection's size:
+        each bar's `count` and `in_selection` are then scaled to the population (`sample_count` and
+        `count` stay the sample's)."""
         n = len(prompts)
         emb = prompt_embeddings
         if not hasattr(emb, "shape") or len(emb.shape) != 2 or emb.shape[0] != n:
@@ -191,31 +266,52 @@ class KeywordExtractor:
         population = n if population is None else population
         if not isinstance(population, (int, np.integer)) or population < n:
             raise ValueError(f"population must be an integer of at least the {n} prompts given, got {population!r}")
+        if rank not in RANKS:
+            raise ValueError(f"rank must be one of {', '.join(RANKS)}, got {rank!r}")
+        if rank == "lift" and background is None:
+            raise ValueError("rank 'lift' needs the dataset's phrase frequencies (background)")
 
         if n == 0:
-            return KeywordResult([], False, 0, int(population), 0, np.empty((0, 0), dtype=np.float32))
+            return KeywordResult([], False, 0, int(population), 0, np.empty((0, 0), dtype=np.float32), rank)
         sampled = n > max_docs
         used = np.sort(np.random.default_rng(seed).choice(n, size=max_docs, replace=False)) if sampled else np.arange(n)
         docs = [str(prompts[i]) for i in used]
-        vocab, _, phrase_of, _ = self._top_pairs(docs, emb[used] if sampled else emb, tuple(ngram_range))
+        vocab, _, phrase_of, _, containing = self._top_pairs(docs, emb[used] if sampled else emb, tuple(ngram_range))
         # A doc lists a phrase once, so phrase counts are numbers of docs.
         counts = np.bincount(phrase_of, minlength=len(vocab))
-        top = sorted(((str(vocab[i]), int(counts[i])) for i in np.flatnonzero(counts)),
-                     key=lambda kv: (-kv[1], kv[0]))[:top_k]
+        candidates = np.flatnonzero(counts)
+        scores = None
+        if background is not None:
+            p0 = np.array([background.rate(str(vocab[i])) for i in candidates])
+            scores = dict(zip(candidates.tolist(), lift_scores(containing[candidates], len(used), p0).tolist()))
+        if rank == "lift":
+            candidates = candidates[containing[candidates] >= MIN_SUPPORT]
+            order = sorted(candidates.tolist(), key=lambda i: (-scores[i], str(vocab[i])))
+        else:
+            order = sorted(candidates.tolist(), key=lambda i: (-int(counts[i]), str(vocab[i])))
+        top = order[:top_k]
+        phrases = [str(vocab[i]) for i in top]
 
-        sims = self._similarities(emb, self.phrase_embeddings([k for k, _ in top]))
+        sims = self._similarities(emb, self.phrase_embeddings(phrases))
         keywords = []
         if top:
             lo, hi = float(sims.min()), float(sims.max())
             if hi - lo < _MIN_SPAN:
                 lo, hi = (lo + hi) / 2 - _MIN_SPAN / 2, (lo + hi) / 2 + _MIN_SPAN / 2
-            for j, (phrase, count) in enumerate(top):
+            scale = population / len(used)
+            for j, (i, phrase) in enumerate(zip(top, phrases)):
                 bins, bin_of = histogram_bins(sims[:, j], lo, hi, self.n_bins)
                 for b in bins:
                     b["sample_count"] = b["count"]
                     b["count"] = b["count"] if population == n else round(b["count"] * population / n)
-                keywords.append({"keyword": phrase, "count": int(count), "bins": bins, "bin_of": bin_of.tolist()})
-        log.info("keywords: %d of %d scored, %d used%s, %d keywords", n, population, len(used),
-                 " (sampled)" if sampled else "", len(keywords))
+                entry = {"keyword": phrase, "count": int(counts[i]),
+                         "in_selection": int(containing[i] if not sampled and population == n
+                                             else round(containing[i] * scale))}
+                if background is not None:
+                    entry["in_dataset"] = max(background.count(phrase), entry["in_selection"])
+                    entry["score"] = round(float(scores[i]), 4)
+                keywords.append({**entry, "bins": bins, "bin_of": bin_of.tolist()})
+        log.info("keywords: %d of %d scored, %d used%s, %d keywords by %s", n, population, len(used),
+                 " (sampled)" if sampled else "", len(keywords), rank)
         return KeywordResult(keywords=keywords, sampled=bool(sampled), n_used=int(len(used)),
-                             n_selected=int(population), n_scored=n, similarities=sims)
+                             n_selected=int(population), n_scored=n, similarities=sims, rank=rank)

@@ -40,9 +40,11 @@ def _png(colour: tuple[int, int, int], i: int) -> bytes:
     return buf.getvalue()
 
 
-def write_tiny_dataset(out: Path, n: int = N_ITEMS, seed: int = 0, marker: int = 0) -> Path:
+def write_tiny_dataset(out: Path, n: int = N_ITEMS, seed: int = 0, marker: int = 0,
+                       columns: pd.DataFrame | None = None) -> Path:
     """A dataset of `n` colour/shape prompts, two generators, real MiniLM prompt embeddings; `marker`
-    moves the white pixel of every image (so a re-ingest can have other image bytes)."""
+    moves the white pixel of every image (so a re-ingest can have other image bytes); `columns`,
+    metadata columns with a row per item."""
     from dkmap.data.encoders import embed_prompts_minilm
     from dkmap.data.store import write_dataset
 
@@ -76,7 +78,8 @@ def write_tiny_dataset(out: Path, n: int = N_ITEMS, seed: int = 0, marker: int =
     embeddings = {"text": text, "image_a": image_a, "image_b": image_b,
                   "minilm": embed_prompts_minilm(list(prompts))}
     write_dataset(out, name=DATASET, description="tiny API test dataset", items=items,
-                  embeddings=embeddings, image_sources=sources, generators=GENERATORS, metrics=metrics)
+                  embeddings=embeddings, image_sources=sources, generators=GENERATORS, metrics=metrics,
+                  columns=columns)
     return out
 
 

@@ -7,6 +7,7 @@ import logging
 from flask import Blueprint, jsonify
 
 from dkmap.errors import NotFound, Unavailable
+from dkmap.server.colouring import colourable
 from dkmap.server.errors import error_message
 from dkmap.server.registry import registry
 
@@ -32,7 +33,7 @@ def describe_dataset(name: str) -> dict:
         metrics.append(entry)
     return {"name": name, "description": ds.meta.get("description", ""), "n_items": ds.n,
             "generators": ds.generators, "metrics": metrics, "spaces": ds.spaces,
-            "columns": ds.columns.describe()}
+            "columns": ds.columns.describe(), "colour_columns": colourable(ds)}
 
 
 @bp.get("")

@@ -9,6 +9,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from dkmap.maps.built import SAMPLINGS, BuiltMap
 from dkmap.server import arrow, encode
+from dkmap.server.colouring import ColourColumn, colour_column
 from dkmap.server.registry import registry
 from dkmap.server.validation import json_body, parse_bbox, parse_choice, parse_int, parse_row_list
 
@@ -26,10 +27,17 @@ def json_response(text: str | bytes) -> Response:
     return Response(text, mimetype="application/json")
 
 
-def point_batch(reg, dataset: str, built: BuiltMap, rows: np.ndarray):
+def point_batch(reg, dataset: str, built: BuiltMap, rows: np.ndarray, colour: ColourColumn | None = None):
     """The Arrow record batch of `rows` (the columns `points_of` writes as JSON)."""
     ids = reg.once(("arrow-ids", dataset), lambda: arrow.pa.array(reg.ids(dataset)))
-    return arrow.point_batch(ids, rows, built.positions[rows], built.values[rows])
+    return arrow.point_batch(ids, rows, built.positions[rows], built.values[rows],
+                             None if colour is None else colour.values_at(rows))
+
+
+def colour_arg(reg, dataset: str) -> ColourColumn | None:
+    """The column named by the `colour` parameter (None when absent; 400 for an unknown or text column)."""
+    name = request.args.get("colour")
+    return colour_column(reg, dataset, name) if name else None
 
 
 @bp.get("")
@@ -84,6 +92,7 @@ def points(dataset: str, metric: str):
     bbox = parse_bbox(args.get("bbox"))
     sampling = parse_choice("sampling", args.get("sampling"), SAMPLINGS, default="bluenoise")
     limit = parse_int("limit", args.get("limit"), 1, MAX_LIMIT, default=DEFAULT_LIMIT)
+    colour = colour_arg(reg, dataset)
 
     if sampling == "all":
         rows = built.index().in_bbox(bbox)
@@ -98,9 +107,11 @@ def points(dataset: str, metric: str):
         else:
             rows = rows[:limit]  # coarser levels come first, so the cap keeps the nesting
     fields = {"z": z, "sampling": sampling, "total_in_view": total, "returned": int(len(rows)), "capped": capped}
+    if colour is not None:
+        fields["colour"] = colour.info
     if arrow.wants_arrow():
-        return arrow.stream_response(point_batch(reg, dataset, built, rows), fields)
-    return json_response(encode.obj(fields, {"points": points_of(reg, dataset, built, rows)}))
+        return arrow.stream_response(point_batch(reg, dataset, built, rows, colour), fields)
+    return json_response(encode.obj(fields, {"points": points_of(reg, dataset, built, rows, colour=colour)}))
 
 
 @bp.post("/points/rows")
@@ -109,16 +120,21 @@ def points_of_rows(dataset: str, metric: str):
     reg = registry()
     built = reg.map(dataset, metric)
     rows = parse_row_list(json_body().get("rows"), built.n_items)
+    colour = colour_arg(reg, dataset)
+    fields = {"returned": int(len(rows)), **({"colour": colour.info} if colour is not None else {})}
     if arrow.wants_arrow():
-        return arrow.stream_response(point_batch(reg, dataset, built, rows), {"returned": int(len(rows))})
-    return json_response(encode.obj({"returned": int(len(rows))},
-                                    {"points": points_of(reg, dataset, built, rows)}))
+        return arrow.stream_response(point_batch(reg, dataset, built, rows, colour), fields)
+    return json_response(encode.obj(fields, {"points": points_of(reg, dataset, built, rows, colour=colour)}))
 
 
-def points_of(reg, dataset: str, built: BuiltMap, rows: np.ndarray, fields: dict | None = None) -> str:
-    """Columnar JSON of `rows`: row, id, x, y and metric value (the map's own), after any plain `fields`."""
+def points_of(reg, dataset: str, built: BuiltMap, rows: np.ndarray, fields: dict | None = None,
+              colour: ColourColumn | None = None) -> str:
+    """Columnar JSON of `rows`: row, id, x, y and metric value (the map's own), after any plain
+    `fields`; and the `colour` column's values when one is given."""
     xy = built.positions[rows]
     values = built.values[rows]
-    return encode.obj({**(fields or {}), "id": reg.ids(dataset)[rows].tolist()}, {
-        "row": encode.int_list(rows), "x": encode.float_list(xy[:, 0]),
-        "y": encode.float_list(xy[:, 1]), "value": encode.float_list(values, encode.FLOAT64_FMT)})
+    raw = {"row": encode.int_list(rows), "x": encode.float_list(xy[:, 0]),
+           "y": encode.float_list(xy[:, 1]), "value": encode.float_list(values, encode.FLOAT64_FMT)}
+    if colour is not None:
+        raw["colour"] = encode.float_list(colour.values_at(rows), encode.FLOAT64_FMT)
+    return encode.obj({**(fields or {}), "id": reg.ids(dataset)[rows].tolist()}, raw)

@@ -13,6 +13,7 @@ import logging
 import numpy as np
 from flask import Blueprint
 
+from dkmap.keywords import RANKS
 from dkmap.server import arrow, encode
 from dkmap.server.maps import json_response, point_batch, points_of
 from dkmap.server.ops.keywords import keyword_view
@@ -64,17 +65,21 @@ def selected_rows(reg, dataset: str, built, body: dict) -> np.ndarray:
 @bp.post("/selection")
 def selection(dataset: str, metric: str):
     """Count and metric statistics of every selected item; positions, ids and keyword histograms
-    (METHOD.md §7) of a sample of at most SELECTION_SAMPLE of them (all when fewer). Accepting an
+    (METHOD.md §7) of a sample of at most SELECTION_SAMPLE of them (all when fewer), ranked by the
+    body's `rank` ("lift", the default, or "frequency"). Accepting an
     Arrow stream: the sample's point columns as the batch, every other field in its metadata."""
     reg = registry()
     built = reg.map(dataset, metric)
     body = json_body()
+    rank = body.get("rank", "lift")
+    if rank not in RANKS:
+        bad_request(f"'rank' must be one of {', '.join(RANKS)}, got {rank!r}")
     # Bounded at a few at a time: a lasso over millions holds its candidate arrays until it answers.
     with reg.selection_slots:
         rows = selected_rows(reg, dataset, built, body)
         sample = sample_rows(built.sampling_levels("random"), rows, reg.selection_sample)
         stats = value_stats(built.values[rows])
-        keywords = keyword_view(reg, dataset, sample, population=len(rows))
+        keywords = keyword_view(reg, dataset, sample, population=len(rows), rank=rank)
     if arrow.wants_arrow():
         fields = {"count": int(len(rows)), "stats": stats, "keywords": keywords,
                   "sample": {"size": int(len(sample)), "sampled": bool(len(sample) < len(rows))}}

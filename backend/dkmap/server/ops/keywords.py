@@ -16,9 +16,17 @@ def keyword_extractor(reg):
     return reg.once(("keywords",), KeywordExtractor)
 
 
-def keyword_view(reg, dataset: str, rows: np.ndarray, population: int) -> dict:
-    """Keywords of `rows` (a uniform sample of a selection of `population` items when fewer) with a
-    similarity histogram per keyword and the bar of every row."""
+def phrase_frequencies(reg, dataset: str):
+    """How many of the dataset's prompts contain each phrase (dkmap.keywords.PhraseFrequencies),
+    counted once per dataset version."""
+    extractor = keyword_extractor(reg)
+    return reg.once(("phrase-frequencies", dataset), lambda: extractor.dataset_frequencies(reg.prompts(dataset)))
+
+
+def keyword_view(reg, dataset: str, rows: np.ndarray, population: int, rank: str = "lift") -> dict:
+    """Keywords of `rows` (a uniform sample of a selection of `population` items when fewer), ranked
+    by `rank` ("lift" or "frequency", dkmap.keywords), with both counts, a similarity histogram per
+    keyword and the bar of every row."""
     from dkmap.data.gather import gather_rows
 
     ds = reg.dataset(dataset)
@@ -27,7 +35,8 @@ def keyword_view(reg, dataset: str, rows: np.ndarray, population: int) -> dict:
     # Lassos read scattered rows of a store that may exceed memory (see dkmap.data.gather).
     store = reg.once(("minilm", dataset), lambda: _prepared(ds.embedding("minilm")))
     emb = gather_rows(store, rows)
-    return extractor.extract(list(prompts), emb, max_docs=reg.keyword_max_docs, population=population).to_dict()
+    return extractor.extract(list(prompts), emb, max_docs=reg.keyword_max_docs, population=population,
+                             rank=rank, background=phrase_frequencies(reg, dataset)).to_dict()
 
 
 def _prepared(store):
