@@ -77,7 +77,8 @@ def test_keywords_come_from_the_selected_prompts_with_histograms_over_every_item
     pos, ds = data["pos"], data["ds"]
     box = box_around(pos, 0.15, 0.85)
     x0, y0, x1, y1 = box
-    body = client.post(URL, json={"polygon": [[x0, y0], [x1, y0], [x1, y1], [x0, y1]]}).get_json()
+    body = client.post(URL, json={"polygon": [[x0, y0], [x1, y0], [x1, y1], [x0, y1]],
+                                  "rank": "frequency"}).get_json()
     rows = body["sample"]["row"]
     assert rows == np.flatnonzero(in_box(pos, box)).tolist()
     kw = body["keywords"]
