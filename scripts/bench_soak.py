@@ -34,7 +34,8 @@ sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT / "tests"))
 
 from benchmarks_md import BENCHMARKS  # noqa: E402
-from load_test import free_port  # noqa: E402
+from dkmap.server.serve import DEFAULT_THREADS  # noqa: E402
+from load_test import start_server  # noqa: E402
 
 SECTION = "## Soak (issue 17)"
 KINDS = {"tile": 0.35, "points": 0.2, "selection": 0.1, "item": 0.1, "similar": 0.08, "search": 0.07,
@@ -47,27 +48,6 @@ def rss_mb(pid: int) -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
-
-
-def start_server(data: Path):
-    import subprocess
-
-    port = free_port()
-    log = open(ROOT / "test-artifacts" / f"soak-server-{port}.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "dkmap.cli", "serve", "--data", str(data), "--port", str(port)],
-                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 120
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"dkmap serve exited with status {proc.returncode}")
-        try:
-            if requests.get(url + "/api/datasets", timeout=5).ok:
-                return proc, url, log
-        except requests.ConnectionError:
-            time.sleep(0.3)
-    proc.kill()
-    raise SystemExit("dkmap serve did not answer within 120 s")
 
 
 class Workload:
@@ -151,7 +131,9 @@ def main() -> None:
         settings = demo_build_settings()
     build_map(root, args.metric, settings=settings, progress=False)   # up to date: a no-op
 
-    proc, url, server_log = start_server(args.data)
+    (ROOT / "test-artifacts").mkdir(exist_ok=True)
+    server_log = open(ROOT / "test-artifacts" / "soak-server.log", "w")
+    proc, url = start_server(args.data, DEFAULT_THREADS, log=server_log)
     work = Workload(url, dataset, args.metric)
     stop = threading.Event()
     latencies: dict[str, list[float]] = {k: [] for k in KINDS}

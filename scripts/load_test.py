@@ -44,13 +44,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(data: Path, threads: int) -> tuple[subprocess.Popen, str]:
-    """`serve(data)` in a subprocess on a free loopback port; waits until it answers."""
+def start_server(data: Path, threads: int, log=None) -> tuple[subprocess.Popen, str]:
+    """`serve(data)` in a subprocess on a free loopback port; waits until it answers.
+    log: an open file for the server's output (default: this process's stdout and stderr)."""
     port = free_port()
     code = (f"import logging; logging.basicConfig(level=logging.WARNING); "
             f"logging.getLogger('waitress.queue').setLevel(logging.ERROR); from dkmap.server.serve import serve; "
             f"serve({str(data)!r}, host='127.0.0.1', port={port}, threads={threads})")
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=log,
+                            stderr=None if log is None else subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 120
     while time.time() < deadline:
