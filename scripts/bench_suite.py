@@ -24,6 +24,9 @@ SECTION = "## Accuracy at the defaults (issue 15)"
 TIMING_SIZES = (5_000, 10_000, 20_000)
 CACHE = ROOT / "data" / "cache" / "bench_suite.json"
 SUITE_CACHE = ROOT / "data" / "cache" / "suite"
+# The step budget before 2026-12-03 (30 passes, 600 to 1,500 steps) was 600 for every suite set
+# (at most 8,000 train items), so a fixed 600 steps reproduces it on these rows.
+PREVIOUS_BUDGET = {"steps": 600}
 
 
 def load_rows() -> dict[str, dict]:
@@ -105,11 +108,15 @@ def main() -> None:
     ap.add_argument("--only", nargs="*", help="only these sets")
     ap.add_argument("--no-old", action="store_true", help="skip the old defaults")
     ap.add_argument("--timing", action="store_true", help="only the fit-time part")
+    ap.add_argument("--previous", action="store_true",
+                    help="also the previous defaults' 600-step budget (what auto_steps gave every suite set)")
     args = ap.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     os.chdir(ROOT)
     rows = load_rows()
     variants = {"defaults": {}} if args.no_old else {"defaults": {}, "old defaults": OLD_DEFAULTS}
+    if args.previous:
+        variants["600-step budget"] = PREVIOUS_BUDGET
     if args.timing:
         timing(rows)
         args.suites = []
