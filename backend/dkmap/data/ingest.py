@@ -19,7 +19,7 @@ from dkmap.data.columns import item_metadata
 from dkmap.data.reingest import carry_over, check_out_folder
 from dkmap.data.store import (DatasetError, Dataset, check_matrix, image_column, image_space, normalise_rows,
                               write_dataset)
-from dkmap.data.table_images import DEFAULT_GENERATOR, ImageStaging, check_generator_name, image_problem
+from dkmap.data.table_images import DEFAULT_GENERATOR, ImageStaging, check_generator_name, image_format
 from dkmap.data.tables import TableSource, read_table
 from dkmap.locks import ingesting
 
@@ -187,7 +187,7 @@ def check_images(table: pd.DataFrame, sources: list[Path | None], images_dir: Pa
     unreadable = list(staging.unreadable)
     files = [(row, src) for row, src in enumerate(sources) if src is not None]
     for row, src in tqdm(files, desc="checking images", disable=not progress, leave=False):
-        if image_problem(src, f"image file {table['image'].iat[row]} under {images_dir}"):
+        if image_format(src, f"image file {table['image'].iat[row]} under {images_dir}") is None:
             unreadable.append(str(table["image"].iat[row]))
     if unreadable:
         shown = ", ".join(unreadable[:5]) + (" …" if len(unreadable) > 5 else "")

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from dkmap.data.store import DatasetError
-from dkmap.data.tables import image_payloads, image_suffix
+from dkmap.data.tables import IMAGE_FORMATS, image_payloads
 
 DEFAULT_GENERATOR = "main"
 
@@ -29,17 +29,17 @@ def check_generator_name(name: str) -> str:
     return name
 
 
-def stored_image_name(generator: str, item_id: str, data: bytes) -> str:
+def stored_image_name(generator: str, item_id: str, suffix: str) -> str:
     """Where image bytes from the table are stored under images/: GENERATOR/ID.EXT (a hash of the id
     when it is not a plain file name)."""
     stem = item_id if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,100}", item_id) else \
         hashlib.sha1(item_id.encode()).hexdigest()[:20]
-    return f"{generator}/{stem}{image_suffix(data)}"
+    return f"{generator}/{stem}{suffix}"
 
 
-def image_problem(source: Path | bytes, where: str) -> bool:
-    """False for a readable image; True when Pillow cannot read it; DatasetError (naming `where`) for
-    a possible decompression bomb."""
+def image_format(source: Path | bytes, where: str) -> str | None:
+    """Pillow's name for the format of a readable image ('' when it has none); None when Pillow cannot
+    read it; DatasetError (naming `where`) for a possible decompression bomb."""
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -47,13 +47,13 @@ def image_problem(source: Path | bytes, where: str) -> bool:
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(source if isinstance(source, Path) else io.BytesIO(source)) as im:
                 im.verify()
+                return im.format or ""
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise DatasetError(f"{where}: refused as a possible decompression bomb "
                            f"({_pixels(exc)} pixels, more than Pillow's limit of {Image.MAX_IMAGE_PIXELS} "
                            "pixels, PIL.Image.MAX_IMAGE_PIXELS); resize it") from None
     except (UnidentifiedImageError, OSError, SyntaxError):
-        return True
-    return False
+        return None
 
 
 def _pixels(exc: Exception) -> str:
@@ -102,9 +102,11 @@ class ImageStaging:
         names = list(payloads)
         for k in np.flatnonzero(flags):
             data, row = payloads[k], first_row + int(k)
-            if image_problem(data, f"image bytes of row {row}"):
+            fmt = image_format(data, f"image bytes of row {row}")
+            if fmt is None:
                 self.unreadable.append(f"row {row} (bytes)")
-            names[k] = stored_image_name(check_generator_name(generators[k]), str(piece["id"].iat[k]), data)
+            suffix = IMAGE_FORMATS.get(fmt or "", ".img")
+            names[k] = stored_image_name(check_generator_name(generators[k]), str(piece["id"].iat[k]), suffix)
             self._write(names[k], data)
         return piece.assign(image=names)
 

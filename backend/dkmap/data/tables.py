@@ -14,7 +14,6 @@ and a table of any size of images never has to be in memory whole.
 from __future__ import annotations
 
 import glob
-import io
 import json
 import os
 from pathlib import Path
@@ -185,14 +184,3 @@ def image_payloads(column: pd.Series, first_row: int = 0) -> list[str | bytes]:
                                "a relative path, image bytes, or a {bytes, path} struct (Hugging Face Image)")
         out.append(cell)
     return out
-
-
-def image_suffix(data: bytes) -> str:
-    """File suffix for image bytes, from the format Pillow reads in them ('.img' if unknown)."""
-    from PIL import Image
-
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            return IMAGE_FORMATS.get(im.format or "", ".img")
-    except Exception:   # unreadable bytes are refused by ingest's image check, with the row named
-        return ".img"
