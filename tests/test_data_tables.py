@@ -1,6 +1,7 @@
 """dkmap.data.tables and ingest over the layouts people have: image bytes in Parquet/Arrow, the
 Hugging Face Image struct, shards (repeated --table, globs), a save_to_disk folder, JSONL with paths,
-several metrics with units and directions; and a preference-set-shaped table served end to end."""
+several metrics with units and directions; and a preference-set-shaped table (from a DataFrame, and from
+Hugging Face-style Parquet shards through the CLI) built and served end to end."""
 
 from __future__ import annotations
 
@@ -149,27 +150,30 @@ def test_bad_image_cells_and_missing_folder_are_refused(tmp_path):
     assert not (tmp_path / "x").exists()
 
 
-def test_preference_set_ingested_built_and_served(tmp_path):
-    from dkmap.api import build
+PREFERENCE_METRICS = ["hpsv2:HPS v2:higher", "pickscore:PickScore:higher", "imagereward:ImageReward:higher",
+                      "rank::lower"]
+FAST_BUILD = {"epochs": 2, "tile_size": 32, "max_grid": 64, "max_level": 2}
+
+
+def with_image_reward(table: pd.DataFrame) -> pd.DataFrame:
+    return table.assign(imagereward=np.round(2 * table["hpsv2"] - table["pickscore"] / 20, 6))
+
+
+def check_preference_set_served(data_dir, table: pd.DataFrame, metric: str = "pickscore_diff") -> None:
+    """The built preference set over HTTP: its metrics with units and directions, an item's values and
+    both of its images (the very bytes of the table), and a whole-map lasso."""
     from helpers.api_server import start_server
 
-    table, text, image = preference_table()
-    out = tmp_path / "data" / "prefs"
-    metrics = ["hpsv2:HPS v2:higher", "pickscore:PickScore:higher", "rank::lower"]
-    ds = ingest(IngestOptions(table=table, images=None, out=out, text_emb=text, image_emb=image,
-                              metrics=metrics, progress=False))
-    assert ds.generators == ["left", "right"] and ds.n == 120
-    assert {"hpsv2_diff", "pickscore_left", "rank_diff"} <= set(ds.metrics)
-    built = build(out, "pickscore_diff", settings={"epochs": 2, "tile_size": 32, "max_grid": 64, "max_level": 2},
-                  progress=False)
-    assert built.n_items == 120
-    running, server = start_server(tmp_path / "data")
+    running, server = start_server(data_dir)
     try:
         listed = requests.get(running.url + "/api/datasets", timeout=30).json()["datasets"]
         prefs = next(d for d in listed if d["name"] == "prefs")
         by_name = {m["name"]: m for m in prefs["metrics"]}
-        assert by_name["rank_left"]["better"] == "lower" and by_name["pickscore_diff"]["built"]
-        assert by_name["hpsv2_right"]["unit"] == "HPS v2"
+        assert by_name["rank_left"]["better"] == "lower" and by_name[metric]["built"]
+        assert by_name["hpsv2_right"]["unit"] == "HPS v2" and by_name["hpsv2_right"]["better"] == "higher"
+        if "imagereward" in table:
+            assert by_name["imagereward_diff"]["unit"] == "ImageReward"
+            assert by_name["imagereward_left"]["better"] == "higher"
         row = 7
         item_id = table["id"][2 * row]
         item = requests.get(f"{running.url}/api/datasets/prefs/items/{item_id}", timeout=30).json()
@@ -180,8 +184,65 @@ def test_preference_set_ingested_built_and_served(tmp_path):
             res = requests.get(f"{running.url}/api/datasets/prefs/items/{item_id}/image?model={side}", timeout=30)
             assert res.status_code == 200 and res.headers["Content-Type"] == "image/png"
             assert res.content == table["image"][2 * row + k]["bytes"]
-        lasso = requests.post(f"{running.url}/api/maps/prefs/pickscore_diff/selection", timeout=60,
+        lasso = requests.post(f"{running.url}/api/maps/prefs/{metric}/selection", timeout=60,
                               json={"polygon": [[0, 0], [1, 0], [1, 1], [0, 1]]}).json()
-        assert lasso["count"] == 120
+        assert lasso["count"] == len(table) // 2
     finally:
         server.close()
+
+
+def test_preference_set_ingested_built_and_served(tmp_path):
+    from dkmap.api import build
+
+    table, text, image = preference_table()
+    out = tmp_path / "data" / "prefs"
+    ds = ingest(IngestOptions(table=table, images=None, out=out, text_emb=text, image_emb=image,
+                              metrics=PREFERENCE_METRICS[:2] + PREFERENCE_METRICS[3:], progress=False))
+    assert ds.generators == ["left", "right"] and ds.n == 120
+    assert {"hpsv2_diff", "pickscore_left", "rank_diff"} <= set(ds.metrics)
+    built = build(out, "pickscore_diff", settings=FAST_BUILD, progress=False)
+    assert built.n_items == 120
+    check_preference_set_served(tmp_path / "data", table)
+
+
+def write_hf_parquet_shards(table: pd.DataFrame, folder, n_shards: int = 2) -> None:
+    """`table` as the Parquet shards a Hugging Face dataset repo holds: train-0000k-of-0000n.parquet,
+    the image column in the `Image` feature's layout with the features in the schema metadata."""
+    struct = pa.struct([("bytes", pa.binary()), ("path", pa.string())])
+    features = {c: {"dtype": "float64" if table[c].dtype.kind == "f" else "string", "_type": "Value"}
+                for c in table.columns if c != "image"}
+    features["image"] = {"_type": "Image"}
+    metadata = {b"huggingface": json.dumps({"info": {"features": features}}).encode()}
+    folder.mkdir(parents=True)
+    for k, part in enumerate(np.array_split(np.arange(len(table)), n_shards)):
+        rows = table.iloc[part]
+        columns = {c: pa.array(rows[c].tolist(), type=struct if c == "image" else None) for c in table.columns}
+        pq.write_table(pa.table(columns).replace_schema_metadata(metadata),
+                       folder / f"train-{k:05d}-of-{n_shards:05d}.parquet")
+
+
+def test_preference_set_shards_ingested_by_the_cli_built_and_served(tmp_path):
+    """The public preference-set shape from disk: two Parquet shards given as one glob, images as bytes
+    in the HF Image struct, a preference label and four score columns each with its unit and direction."""
+    from dkmap.api import build
+
+    table, text, image = preference_table(n_prompts=60, seed=3)
+    table = with_image_reward(table)
+    write_hf_parquet_shards(table, tmp_path / "hub")
+    assert pq.read_table(tmp_path / "hub" / "train-00001-of-00002.parquet").schema.field("image").type.num_fields == 2
+    t, v = save_npy(tmp_path, text, image)
+    out = tmp_path / "data" / "prefs"
+    args = ["-q", "ingest", "--table", str(tmp_path / "hub" / "train-*-of-00002.parquet"), "--text-emb", str(t),
+            "--image-emb", str(v), "--out", str(out), "--description", "a preference set from its Parquet shards"]
+    for spec in PREFERENCE_METRICS:
+        args += ["--metric", spec]
+    assert main(args) == 0
+    ds = open_dataset(out)
+    assert ds.n == 60 and ds.generators == ["left", "right"]
+    assert {f"{m}_{s}" for m in ("hpsv2", "pickscore", "imagereward", "rank") for s in ("left", "right", "diff")} \
+        <= set(ds.metrics)
+    assert ds.metrics["imagereward_right"]["unit"] == "ImageReward" and ds.metrics["rank_diff"]["better"] == "lower"
+    np.testing.assert_allclose(ds.metric("imagereward_left"), table["imagereward"][::2])
+    assert [ds.image_path(r, "right").read_bytes() for r in range(ds.n)] == [c["bytes"] for c in table["image"][1::2]]
+    build(out, "pickscore_diff", settings=FAST_BUILD, progress=False)
+    check_preference_set_served(tmp_path / "data", table)

@@ -263,3 +263,19 @@ def test_phrase_frequencies_of_a_sample_scale_to_the_dataset():
     freq = PhraseFrequencies({"cat": 3}, n_counted=10, n_prompts=1000)
     assert freq.sampled and freq.count("cat") == 300 and freq.count("dog") == 0
     assert freq.rate("cat") == pytest.approx(4 / 12)
+
+
+def test_repeated_prompts_are_encoded_once_with_the_same_vectors(monkeypatch):
+    from dkmap.data import encoders
+
+    model = encoders.load_minilm()
+    encoded = []
+    real = model.encode
+    monkeypatch.setattr(model, "encode", lambda texts, **kw: (encoded.append(list(texts)), real(texts, **kw))[1])
+    prompts = ["a red fox", "a blue whale", "a red fox", "a red fox", "a green frog", "a blue whale"]
+    emb = embed_prompts_minilm(prompts)
+    assert encoded == [["a red fox", "a blue whale", "a green frog"]]
+    assert emb.shape == (6, 384) and emb.dtype == np.float32 and emb.flags["C_CONTIGUOUS"]
+    np.testing.assert_array_equal(emb[[0, 2, 3]], np.repeat(emb[[0]], 3, axis=0))
+    np.testing.assert_allclose(emb[4], real(["a green frog"], normalize_embeddings=True)[0], atol=1e-5)
+    assert embed_prompts_minilm([]).shape == (0, 384)

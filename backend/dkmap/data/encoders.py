@@ -16,6 +16,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 
+MINILM_DIM = 384   # all-MiniLM-L6-v2's embedding width
+
+
 class EncoderError(ValueError):
     """A model could not be found or loaded; the message says what to install or fix."""
 
@@ -43,13 +46,21 @@ def load_minilm(device: str | None = None):
 
 
 def embed_prompts_minilm(prompts: list[str], batch_size: int = 256, progress: bool = False) -> np.ndarray:
-    """L2-normalised float32 MiniLM embeddings (N × 384) of `prompts`."""
+    """L2-normalised float32 MiniLM embeddings (N × 384) of `prompts`. Each distinct prompt is encoded
+    once: tables repeat prompts (the same prompt set given to many generators or seeds), and the
+    encoder is by far the slowest step of an ingest."""
+    import pandas as pd
+
+    codes, distinct = pd.factorize(pd.Series(list(prompts), dtype=object), sort=False)
     model = load_minilm()
+    if len(codes) == 0:
+        return np.zeros((0, MINILM_DIM), dtype=np.float32)
     emb = model.encode(
-        list(prompts), batch_size=batch_size, show_progress_bar=progress,
+        [str(p) for p in distinct], batch_size=batch_size, show_progress_bar=progress,
         convert_to_numpy=True, normalize_embeddings=True,
     )
-    return np.ascontiguousarray(emb, dtype=np.float32)
+    emb = np.asarray(emb, dtype=np.float32).reshape(len(distinct), -1)
+    return np.ascontiguousarray(emb[codes] if len(distinct) != len(codes) else emb)
 
 
 def resolve_model_path(model: str) -> Path:

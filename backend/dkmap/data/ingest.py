@@ -6,9 +6,7 @@ import hashlib
 import io
 import logging
 import os
-import re
 import sys
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -21,7 +19,8 @@ from dkmap.data.columns import item_metadata
 from dkmap.data.reingest import carry_over, check_out_folder
 from dkmap.data.store import (DatasetError, Dataset, check_matrix, image_column, image_space, normalise_rows,
                               write_dataset)
-from dkmap.data.tables import TableSource, image_payloads, image_suffix, read_table
+from dkmap.data.table_images import DEFAULT_GENERATOR, ImageStaging, check_generator_name, image_format
+from dkmap.data.tables import TableSource, read_table
 from dkmap.locks import ingesting
 
 log = logging.getLogger(__name__)
@@ -32,7 +31,6 @@ BUILTIN_METRICS = {
     "clipscore": ("CLIPScore: 100 · cos(text, image) in the joint embedding space", "100·cos"),
     "clipscore-hessel": ("CLIPScore as in Hessel et al.: 2.5 · max(cos, 0) · 100", "2.5·max(cos,0)·100"),
 }
-DEFAULT_GENERATOR = "main"
 TEST_FRACTION = 0.2
 BETTER = ("higher", "lower")
 
@@ -125,11 +123,7 @@ def generators_of(table: pd.DataFrame) -> list[str]:
     """Generators in order of first appearance; one default generator when there is no column."""
     if "generator" not in table.columns:
         return [DEFAULT_GENERATOR]
-    gens = [str(g) for g in pd.unique(table["generator"].astype(str))]
-    for g in gens:
-        if not g.replace("-", "").replace("_", "").isalnum():
-            raise DatasetError(f"table: generator name '{g}' must be letters, digits, '-' or '_'")
-    return gens
+    return [check_generator_name(str(g)) for g in pd.unique(table["generator"].astype(str))]
 
 
 def check_keys(table: pd.DataFrame, generators: list[str]) -> None:
@@ -161,29 +155,21 @@ def safe_image_path(images_dir: Path, rel: str) -> Path:
     return path
 
 
-def image_sources_of(payloads: list[str | bytes], images_dir: Path | None) -> list[Path | bytes]:
-    """Each row's image: a file under `images_dir` for a path cell, the bytes themselves otherwise."""
-    if images_dir is None and any(isinstance(p, str) for p in payloads):
-        row = next(i for i, p in enumerate(payloads) if isinstance(p, str))
-        raise DatasetError(f"table: column 'image' holds paths (e.g. '{payloads[row]}' at row {row}): "
+def image_sources_of(cells: pd.Series, from_bytes: np.ndarray, images_dir: Path | None) -> list[Path | None]:
+    """Each row's image file under `images_dir` for a path cell; None for a row whose bytes are staged."""
+    paths = np.flatnonzero(~from_bytes)
+    if images_dir is None and len(paths):
+        row = int(paths[0])
+        raise DatasetError(f"table: column 'image' holds paths (e.g. '{cells.iat[row]}' at row {row}): "
                            "give the folder they are relative to (--images / images=)")
-    return [safe_image_path(images_dir, p) if isinstance(p, str) else p for p in payloads]
+    return [None if staged else safe_image_path(images_dir, str(cell)) for cell, staged in zip(cells, from_bytes)]
 
 
-def stored_image_name(generator: str, item_id: str, data: bytes) -> str:
-    """Where image bytes from the table are stored under images/: GENERATOR/ID.EXT (a hash of the id
-    when it is not a plain file name)."""
-    stem = item_id if re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,100}", item_id) else \
-        hashlib.sha1(item_id.encode()).hexdigest()[:20]
-    return f"{generator}/{stem}{image_suffix(data)}"
-
-
-def check_images(table: pd.DataFrame, sources: list[Path | bytes], images_dir: Path | None, skip_missing: bool,
-                 progress: bool) -> tuple[pd.DataFrame, list[Path | bytes]]:
-    """Drop (with --skip-missing) or refuse ids whose image files are missing; refuse unreadable images."""
-    from PIL import Image, UnidentifiedImageError
-
-    exists = np.array([not isinstance(s, Path) or s.is_file() for s in sources])
+def check_images(table: pd.DataFrame, sources: list[Path | None], images_dir: Path | None, staging: ImageStaging,
+                 skip_missing: bool, progress: bool) -> tuple[pd.DataFrame, list[Path | None]]:
+    """Drop (with --skip-missing) or refuse ids whose image files are missing; refuse unreadable images
+    (image bytes were checked as they were staged)."""
+    exists = np.array([s is None or s.is_file() for s in sources], dtype=bool)
     if not exists.all():
         missing = [str(r) for r in table["image"][~exists]]
         shown = ", ".join(missing[:5]) + (" …" if len(missing) > 5 else "")
@@ -193,35 +179,20 @@ def check_images(table: pd.DataFrame, sources: list[Path | bytes], images_dir: P
         bad_ids = set(table.loc[~exists, "id"])
         log.warning("dropping %d items with missing images (%s)", len(bad_ids), shown)
         keep = ~table["id"].isin(bad_ids).to_numpy()
+        staging.discard(table["image"][~keep & np.array([s is None for s in sources], dtype=bool)])
         table = table[keep]
         sources = [p for p, k in zip(sources, keep) if k]
         if table.empty:
             raise DatasetError("no items left after dropping those with missing images")
-    unreadable = []
-    for row, src in tqdm(list(enumerate(sources)), desc="checking images", disable=not progress, leave=False):
-        where = (f"image file {table['image'].iat[row]} under {images_dir}" if isinstance(src, Path)
-                 else f"image bytes of row {row}")
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("error", Image.DecompressionBombWarning)
-                with Image.open(src if isinstance(src, Path) else io.BytesIO(src)) as im:
-                    im.verify()
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise DatasetError(f"{where}: refused as a possible decompression bomb "
-                               f"({_pixels(exc)} pixels, more than Pillow's limit of {Image.MAX_IMAGE_PIXELS} "
-                               "pixels, PIL.Image.MAX_IMAGE_PIXELS); resize it") from None
-        except (UnidentifiedImageError, OSError, SyntaxError):
-            unreadable.append(str(table["image"].iat[row]) if isinstance(src, Path) else f"row {row} (bytes)")
+    unreadable = list(staging.unreadable)
+    files = [(row, src) for row, src in enumerate(sources) if src is not None]
+    for row, src in tqdm(files, desc="checking images", disable=not progress, leave=False):
+        if image_format(src, f"image file {table['image'].iat[row]} under {images_dir}") is None:
+            unreadable.append(str(table["image"].iat[row]))
     if unreadable:
         shown = ", ".join(unreadable[:5]) + (" …" if len(unreadable) > 5 else "")
         raise DatasetError(f"{len(unreadable)} image files cannot be read as images: {shown}")
     return table, sources
-
-
-def _pixels(exc: Exception) -> str:
-    """The pixel count Pillow's decompression-bomb message names ('an unknown number of' if none)."""
-    match = re.search(r"\((\d+) pixels\)", str(exc))
-    return match.group(1) if match else "an unknown number of"
 
 
 def load_embedding(path: Path | np.ndarray, what: str, n_rows: int) -> np.ndarray:
@@ -280,7 +251,15 @@ def _ingest_locked(opts: IngestOptions, out: Path, old: dict | None) -> Dataset:
     images_dir = Path(opts.images).resolve() if opts.images is not None else None
     if images_dir is not None and not images_dir.is_dir():
         raise DatasetError(f"images folder {images_dir}: not found")
-    table = read_table(opts.table)
+    with ImageStaging(out) as staging:
+        return _ingest_staged(opts, out, old, images_dir, staging)
+
+
+def _ingest_staged(opts: IngestOptions, out: Path, old: dict | None, images_dir: Path | None,
+                   staging: ImageStaging) -> Dataset:
+    """The ingest proper: image bytes go to `staging` while the table is read (bounded memory)."""
+    table = read_table(opts.table, on_batch=staging.stage, progress=opts.progress)
+    log.info("read %d table rows", len(table))
     specs = [parse_metric(m) for m in opts.metrics]
     if not specs:
         raise DatasetError("metrics: give at least one (clipscore, clipscore-hessel or a metric column)")
@@ -317,18 +296,14 @@ def _ingest_locked(opts: IngestOptions, out: Path, old: dict | None) -> Dataset:
         except EncoderError as exc:
             raise DatasetError(str(exc)) from exc
 
-    payloads = image_payloads(table["image"])
-    sources = image_sources_of(payloads, images_dir)
-    row_gens = table["generator"].astype(str) if "generator" in table.columns else [generators[0]] * len(table)
-    table["image"] = [p if isinstance(p, str) else stored_image_name(g, i, p)
-                      for p, g, i in zip(payloads, row_gens, table["id"])]
-    del payloads
+    table["image"] = table["image"].astype(str)
+    sources = image_sources_of(table["image"], staging.from_bytes, images_dir)
     kept_before = len(table)
-    table, sources = check_images(table, sources, images_dir, opts.skip_missing, opts.progress)
+    table, sources = check_images(table, sources, images_dir, staging, opts.skip_missing, opts.progress)
     if supplied and len(table) != kept_before:
         text_rows, image_rows = text_rows[table.index], image_rows[table.index]
     table = table.reset_index(drop=True)
-    source_of = dict(zip(table["image"], sources))
+    source_of = dict(zip(table["image"], sources))   # None: staged bytes
 
     gen_col = table["generator"].astype(str) if "generator" in table.columns else pd.Series([generators[0]] * len(table))
     first_rows = table.groupby("id", sort=False).head(1)
@@ -361,10 +336,10 @@ def _ingest_locked(opts: IngestOptions, out: Path, old: dict | None) -> Dataset:
         rels = table.loc[rows, "image"].astype(str).tolist()
         items[image_column(g)] = rels
         for rel in rels:
-            image_sources[rel] = source_of[rel]
+            if source_of[rel] is not None:
+                image_sources[rel] = source_of[rel]
         if encoder is not None:
-            img = encoder.encode_images([s if isinstance(s, Path) else io.BytesIO(s) for s in
-                                         (source_of[r] for r in rels)], progress=opts.progress)
+            img = encoder.encode_images([source_of[r] or staging.folder / r for r in rels], progress=opts.progress)
         else:
             img = np.ascontiguousarray(image_rows[rows])
         if img.shape[1] != text.shape[1]:
@@ -405,7 +380,7 @@ def _ingest_locked(opts: IngestOptions, out: Path, old: dict | None) -> Dataset:
     return write_dataset(out, name=name, description=opts.description or f"ingested from {_table_name(opts.table)}",
                          items=items, embeddings=embeddings, image_sources=image_sources,
                          generators=generators, metrics=metrics_meta, before_replace=keep_builds,
-                         columns=metadata)
+                         columns=metadata, staged_images=staging.folder)
 
 
 def _table_name(table: TableSource) -> str:

@@ -447,10 +447,12 @@ def write_dataset(out_dir: str | os.PathLike, *, name: str, description: str, it
                   embeddings: Mapping[str, np.ndarray], image_sources: Mapping[str, Path | bytes],
                   generators: list[str], metrics: Mapping[str, dict], extra_files: Mapping[str, bytes] | None = None,
                   overwrite: bool = True, before_replace: Callable[[Path], None] | None = None,
-                  columns: pd.DataFrame | None = None) -> Dataset:
+                  columns: pd.DataFrame | None = None, staged_images: Path | None = None) -> Dataset:
     """Validate and write a dataset folder atomically (temporary sibling folder, then rename).
 
-    `image_sources` maps each relative image path used in items to a source file or its bytes.
+    `image_sources` maps each relative image path used in items to a source file or its bytes;
+    `staged_images`, a folder beside `out_dir` that already holds images at their relative paths
+    (those need no source): it is moved in as the images/ folder, not copied.
     `metrics` maps a metric name to {description, unit, generators, kind}. `before_replace(tmp)` runs
     on the complete, validated new folder just before it replaces `out_dir` (to carry builds over).
     `columns` holds the metadata columns, one row per item (stored by `dkmap.data.columns`).
@@ -470,7 +472,8 @@ def write_dataset(out_dir: str | os.PathLike, *, name: str, description: str, it
     used = set()
     for g in generators:
         used.update(items[image_column(g)].astype(str))
-    missing = sorted(used - set(image_sources))
+    missing = sorted(rel for rel in used - set(image_sources)
+                     if staged_images is None or not (staged_images / rel).is_file())
     if missing:
         raise DatasetError(f"{len(missing)} image paths have no source, e.g. '{missing[0]}'")
     if out.exists() and not overwrite:
@@ -479,8 +482,13 @@ def write_dataset(out_dir: str | os.PathLike, *, name: str, description: str, it
     with atomic_dir(out) as tmp:
         (tmp / "embeddings").mkdir()
         images_dir = tmp / "images"
-        images_dir.mkdir()
+        if staged_images is not None:
+            os.replace(staged_images, images_dir)
+        else:
+            images_dir.mkdir()
         for rel in sorted(used):
+            if rel not in image_sources:
+                continue   # staged
             target = (images_dir / rel).resolve()
             if images_dir.resolve() not in target.parents:
                 raise DatasetError(f"image path '{rel}' leaves the images folder")

@@ -5,20 +5,24 @@ or glob patterns (shards of one table, concatenated in the order given, each glo
 written by `datasets.Dataset.save_to_disk` (its Arrow stream files, read with pyarrow); or a pandas
 DataFrame. The image column holds relative paths, the image bytes (Arrow binary), or the Hugging Face
 `Image` layout (a struct of `bytes` and `path`); `image_payloads` turns each cell into a path or bytes.
+
+Parquet and Arrow files are read in record batches of at most BATCH_ROWS rows, and `read_table`'s
+`on_batch` hook sees each batch before it is kept, so a caller can take the image bytes out (to disk)
+and a table of any size of images never has to be in memory whole.
 """
 
 from __future__ import annotations
 
 import glob
-import io
 import json
 import os
 from pathlib import Path
-from typing import Sequence, Union
+from typing import Callable, Iterator, Sequence, Union
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from tqdm.auto import tqdm
 
 from dkmap.data.store import DatasetError
 
@@ -27,12 +31,31 @@ SUFFIXES = (".parquet", ".arrow", ".feather", ".csv", ".jsonl", ".ndjson")
 IMAGE_FORMATS = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "GIF": ".gif", "BMP": ".bmp", "TIFF": ".tif"}
 
 
-def read_table(source: TableSource) -> pd.DataFrame:
-    """One DataFrame from `source` (see the module docstring); DatasetError naming the file otherwise."""
+BATCH_ROWS = 1024   # rows per piece of a Parquet/Arrow file: ~1 GB of 1 MB images at most in memory
+BatchHook = Callable[[pd.DataFrame, int], pd.DataFrame]
+
+
+def read_table(source: TableSource, on_batch: BatchHook | None = None, progress: bool = False) -> pd.DataFrame:
+    """One DataFrame from `source` (see the module docstring); DatasetError naming the file otherwise.
+
+    `on_batch(piece, first_row)` is given each piece of the table in order (at most BATCH_ROWS rows
+    of a Parquet or Arrow file; a CSV, JSONL or DataFrame whole) with the table-wide index of its
+    first row, and returns what to keep of it: the same rows and columns, cells possibly replaced."""
     if isinstance(source, pd.DataFrame):
-        return source.copy()
+        frame = source.copy()
+        return on_batch(frame, 0) if on_batch is not None else frame
     files = table_files(source)
-    frames = [_read_one(f) for f in files]
+    frames, first_row = [], 0
+    with tqdm(total=_known_rows(files), unit="rows", desc="reading table", disable=not progress, leave=False) as bar:
+        for path in files:
+            pieces = []
+            for piece in _read_pieces(path):
+                if on_batch is not None:
+                    piece = on_batch(piece, first_row)
+                first_row += len(piece)
+                bar.update(len(piece))
+                pieces.append(piece)
+            frames.append(pieces[0] if len(pieces) == 1 else pd.concat(pieces, ignore_index=True))
     if len(frames) == 1:
         return frames[0]
     columns = list(frames[0].columns)
@@ -82,43 +105,72 @@ def saved_dataset_files(folder: Path) -> list[Path]:
     return [folder / name for name in names]
 
 
-def _read_one(path: Path) -> pd.DataFrame:
+def _read_pieces(path: Path) -> Iterator[pd.DataFrame]:
+    """The file as DataFrames, in row order: Parquet and Arrow in pieces of at most BATCH_ROWS rows
+    (one empty piece for a file without rows, so its columns are known), other formats whole."""
     if not path.is_file():
         raise DatasetError(f"table {path}: file not found")
     suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise DatasetError(f"table {path}: unsupported format '{suffix}' (use {', '.join(SUFFIXES)}, "
+                           "or a save_to_disk folder)")
     try:
         if suffix == ".parquet":
-            return pq.read_table(path).to_pandas()
-        if suffix in (".arrow", ".feather"):
-            return _read_arrow(path).to_pandas()
-        if suffix == ".csv":
-            return pd.read_csv(path, dtype={"id": str})
-        if suffix in (".jsonl", ".ndjson"):
+            yield from _pieces(pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS), pq.read_schema(path))
+        elif suffix in (".arrow", ".feather"):
+            yield from _arrow_pieces(path)
+        elif suffix == ".csv":
+            yield pd.read_csv(path, dtype={"id": str})
+        else:
             # No dtype guessing: it would turn a boolean column with gaps into 0.0/1.0/NaN.
-            return pd.read_json(path, lines=True, dtype=False)
+            yield pd.read_json(path, lines=True, dtype=False)
+    except DatasetError:
+        raise
     except (ValueError, OSError, pa.ArrowException) as exc:
         raise DatasetError(f"table {path}: could not be read ({exc})") from exc
-    raise DatasetError(f"table {path}: unsupported format '{suffix}' (use {', '.join(SUFFIXES)}, "
-                       "or a save_to_disk folder)")
 
 
-def _read_arrow(path: Path) -> pa.Table:
-    """An Arrow IPC file (Feather v2) or stream (what save_to_disk writes)."""
+def _pieces(batches, schema: pa.Schema) -> Iterator[pd.DataFrame]:
+    empty = True
+    for batch in batches:
+        for start in range(0, batch.num_rows, BATCH_ROWS):
+            empty = False
+            yield pa.Table.from_batches([batch.slice(start, BATCH_ROWS)], schema=schema).to_pandas()
+    if empty:
+        yield schema.empty_table().to_pandas()
+
+
+def _arrow_pieces(path: Path) -> Iterator[pd.DataFrame]:
+    """An Arrow IPC file (Feather v2) or stream (what save_to_disk writes), memory-mapped."""
     with pa.memory_map(str(path)) as source:
         try:
-            return pa.ipc.open_file(source).read_all()
+            reader = pa.ipc.open_file(source)
+            batches = (reader.get_batch(i) for i in range(reader.num_record_batches))
         except pa.ArrowInvalid:
             source.seek(0)
-            return pa.ipc.open_stream(source).read_all()
+            reader = pa.ipc.open_stream(source)
+            batches = iter(reader)
+        yield from _pieces(batches, reader.schema)
 
 
-def image_payloads(column: pd.Series) -> list[str | bytes]:
+def _known_rows(files: list[Path]) -> int | None:
+    """Rows in all `files` when their footers say (Parquet), for the progress bar; None otherwise."""
+    if not all(f.suffix.lower() == ".parquet" and f.is_file() for f in files):
+        return None
+    try:
+        return sum(pq.read_metadata(f).num_rows for f in files)
+    except (OSError, pa.ArrowException):
+        return None
+
+
+def image_payloads(column: pd.Series, first_row: int = 0) -> list[str | bytes]:
     """Each cell of an image column as a relative path (str) or the image itself (bytes).
 
     Cells may be str paths, bytes, or dicts {bytes, path} (the Hugging Face `Image` layout: its bytes
-    when present, else its path). DatasetError naming the row for anything else or an empty cell."""
+    when present, else its path). DatasetError naming the row (counted from `first_row`, the row of
+    the column's first cell in the table) for anything else or an empty cell."""
     out: list[str | bytes] = []
-    for row, cell in enumerate(column.tolist()):
+    for row, cell in enumerate(column.tolist(), start=first_row):
         if isinstance(cell, dict):
             cell = cell.get("bytes") if cell.get("bytes") is not None else cell.get("path")
         if isinstance(cell, (bytes, bytearray, memoryview)):
@@ -132,14 +184,3 @@ def image_payloads(column: pd.Series) -> list[str | bytes]:
                                "a relative path, image bytes, or a {bytes, path} struct (Hugging Face Image)")
         out.append(cell)
     return out
-
-
-def image_suffix(data: bytes) -> str:
-    """File suffix for image bytes, from the format Pillow reads in them ('.img' if unknown)."""
-    from PIL import Image
-
-    try:
-        with Image.open(io.BytesIO(data)) as im:
-            return IMAGE_FORMATS.get(im.format or "", ".img")
-    except Exception:   # unreadable bytes are refused by ingest's image check, with the row named
-        return ".img"
