@@ -15,3 +15,18 @@ def write_section(section: str, body: str, path: Path = BENCHMARKS) -> None:
     block = f"{section}\n{body.rstrip()}\n\n"
     text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip() + "\n\n" + block
     path.write_text(text)
+
+
+def write_subsection(section: str, subsection: str, body: str, path: Path = BENCHMARKS) -> None:
+    """Put `subsection` (a '### ' heading line) and `body` where it stood inside `section` (else at the
+    section's end), leaving the rest of the section as it is."""
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    sec = re.compile(rf"^{re.escape(section)}\n.*?(?=^## |\Z)", re.S | re.M).search(text)
+    if sec is None:
+        write_section(section, f"{subsection}\n{body}", path)
+        return
+    part = sec.group(0)
+    block = f"{subsection}\n{body.rstrip()}\n\n"
+    sub = re.compile(rf"^{re.escape(subsection)}\n.*?(?=^##|\Z)", re.S | re.M)
+    part = sub.sub(lambda _: block, part) if sub.search(part) else part.rstrip() + "\n\n" + block
+    path.write_text(text[:sec.start()] + part + text[sec.end():])
