@@ -52,10 +52,10 @@ def value_stats(values: np.ndarray) -> dict:
             "max": float(values.max()), "median": float(np.median(values))}
 
 
-def scope_rows(reg, dataset: str, built, body: dict, whole: str = "filters") -> np.ndarray | None:
+def scope_rows(reg, dataset: str, built, body: dict, whole: str | None = "filters") -> np.ndarray | None:
     """Rows named by the body: inside its 'polygon' (in map-cell order), or its 'ids' (sorted; 404
-    naming an unknown id); None (the whole dataset) when it has neither but has `whole`, a 400 when
-    it has neither (or both)."""
+    naming an unknown id); None (the whole dataset) when it has neither, provided it has the field
+    `whole` (any body when `whole` is None); a 400 for both, or for neither without `whole`."""
     if "polygon" in body and "ids" in body:
         bad_request("the body needs at most one of 'polygon' (a lasso) or 'ids' (a list of item ids)")
     if "polygon" in body:
@@ -63,7 +63,7 @@ def scope_rows(reg, dataset: str, built, body: dict, whole: str = "filters") -> 
     if "ids" in body:
         ds = reg.dataset(dataset)
         return np.unique(np.asarray([reg.row_of(ds, dataset, i) for i in parse_id_list(body["ids"])], dtype=np.int64))
-    if whole is None or whole not in body:
+    if whole is not None and whole not in body:
         bad_request("the body needs one of 'polygon' (a lasso), 'ids' (a list of item ids) or 'filters' "
                     "(the whole dataset, filtered)")
     return None
