@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import shlex
 import sys
 import threading
 import time
@@ -174,7 +175,7 @@ def main() -> None:
         filters = pick_filters(base, ds, args.metric)
         phases = {c: run_phase(base, anchors, filters, c, args.per_kind, seed=c) for c in (1, 16)}
         rss_start = peak_rss_mb(proc.pid)
-        lines = ["", f"Command: `.venv/bin/python scripts/bench_filters.py {' '.join(sys.argv[1:])}`", "",
+        lines = ["", f"Command: `.venv/bin/python scripts/bench_filters.py {shlex.join(sys.argv[1:])}`", "",
                  f"{ds['n_items']:,} items, map `{args.metric}`; waitress with {args.threads} threads; "
                  f"{os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.1f}. Filters "
                  f"({len(filters)}): `{filters}`. {args.per_kind} requests of each kind per phase; "
