@@ -75,10 +75,11 @@ export function getContourTile(dataset, metric, z, x, y, init) {
   return request(`api/maps/${enc(dataset)}/${enc(metric)}/contour/${z}/${x}/${y}`, init);
 }
 
-/** Points in bbox [x0, y0, x1, y1]; sampling bluenoise | random | all. */
-export function getPoints(dataset, metric, { z, bbox, sampling, limit }, init) {
+/** Points in bbox [x0, y0, x1, y1]; sampling bluenoise | random | all; `colour`: a column to colour by. */
+export function getPoints(dataset, metric, { z, bbox, sampling, limit, colour }, init) {
   const params = new URLSearchParams({ z: String(z), bbox: bbox.join(','), sampling });
   if (limit !== undefined) params.set('limit', String(limit));
+  if (colour) params.set('colour', colour);
   return requestPoints(`api/maps/${enc(dataset)}/${enc(metric)}/points?${params}`, init);
 }
 
@@ -90,9 +91,10 @@ export function postSelection(dataset, metric, body, init) {
   return postJson(`api/maps/${enc(dataset)}/${enc(metric)}/selection`, body, init);
 }
 
-/** Listed items (`rows`, at most 20,000 per request) with their positions on this map. */
-export function postRowPoints(dataset, metric, rows, init) {
-  return requestPoints(`api/maps/${enc(dataset)}/${enc(metric)}/points/rows`, {
+/** Listed items (`rows`, at most 20,000 per request) with their positions on this map; `colour` as getPoints. */
+export function postRowPoints(dataset, metric, rows, { colour } = {}, init) {
+  const q = colour ? `?colour=${enc(colour)}` : '';
+  return requestPoints(`api/maps/${enc(dataset)}/${enc(metric)}/points/rows${q}`, {
     ...init, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ rows }) });
 }
 

@@ -127,6 +127,7 @@ export function initialState() {
     mapInfo: null,         // GET /api/maps/<d>/<m>
     mode: 'overlay',       // scatter | contour | overlay
     sampling: 'bluenoise', // bluenoise | random (overlay)
+    colourBy: null,        // column the points are coloured by (a dataset's colour_columns); null: the metric
     images: false,         // thumbnails on the map where they fit (toolbar Images, key I)
     view: { k: 1, x: 0, y: 0 }, // d3-zoom transform over base pixels
     z: 0,                  // tile level of the current zoom

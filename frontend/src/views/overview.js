@@ -2,6 +2,7 @@
 // Reads its map's sub-store; writes only the keys it owns (drawn, z, item on click, lasso, hover).
 import { select } from 'd3';
 import { makeColourScale } from '../lib/colour.js';
+import { makePointColour } from '../lib/pointColour.js';
 import { tilesCovering, zoomLevel, pointTileLevel } from '../lib/tiles.js';
 import { visibleBBox, screenToMap, mapToScreen } from '../lib/viewport.js';
 import { itemCache } from '../lib/itemCache.js';
@@ -89,7 +90,27 @@ export function overviewView(root, map, api) {
   }
 
   let scale = null;
-  let colourFn = () => DIMMED; // one function per map, so per-chunk colour caches stay valid
+  let metricColour = () => DIMMED; // one function per map and colouring, so per-chunk colour caches stay valid
+  let colourFn = metricColour;     // the points' colours: metricColour, or one by the column `colourBy`
+  let pointColour = null;          // makePointColour of that column, once its legend info has come
+  let legendNote = '';
+
+  /** Colour the points by `s.colourBy` (null: the metric); the column's palette waits for its legend info. */
+  function recolour(s) {
+    pointColour = null;
+    colourFn = s.colourBy ? Object.assign(() => DIMMED, { byColumn: true }) : metricColour;
+    if (s.mapInfo) points.source({ dataset: s.dataset, metric: s.metric, scale, colour: s.colourBy });
+  }
+
+  function learnColour(s, chunks) {
+    if (!s.colourBy || pointColour) return;
+    const info = [...chunks, highlight.chunk()].find((c) => c?.colourInfo?.name === s.colourBy)?.colourInfo;
+    if (!info) return;
+    try { pointColour = makePointColour(info); } catch (err) { reportError(err); return; }
+    const pc = pointColour;
+    colourFn = Object.assign((v) => pc.packed(v), { byColumn: true });
+    legend(s);
+  }
 
   function currentChunks(s, z, bbox) {
     if (!bbox || s.mode === 'contour') return { chunks: [], pending: 0, level: z };
@@ -129,7 +150,7 @@ export function overviewView(root, map, api) {
     const r0 = s.mapInfo.settings?.bluenoise_radius0 ?? 1 / 48;
     const level = s.images && bbox ? thumbnailLevel(t.k, vp.size, r0, s.mapInfo.sampling?.max_level ?? 0) : -1;
     const hovered = s.hover?.slot === map.slot ? s.hover.id : null;
-    drawnThumbs = thumbs.draw({ t, vp, dpr, bbox, level, colour: colourFn, hovered });
+    drawnThumbs = thumbs.draw({ t, vp, dpr, bbox, level, colour: metricColour, hovered });
     stage.attr('data-thumbnails', drawnThumbs.length).attr('data-thumbnail-level', level)
       .attr('data-thumbnails-pending', thumbs.pending()).node().__thumbnails = drawnThumbs;
   }
@@ -158,6 +179,7 @@ export function overviewView(root, map, api) {
     drawBase(cctx, s, t, vp, dpr, z, bbox);
     const { chunks, pending, level } = currentChunks(s, z, bbox);
     drawnChunks = chunks;
+    learnColour(s, chunks);
     const { drawnPoints, drawnHighlights, highlightedRows } = painter.draw({
       chunks, highlightChunk: highlight.chunk(), highlightRows: highlight.rows(), t, vp, dpr, mode: s.mode, colour: colourFn, gesture: zoomer.gesturing(),
     });
@@ -181,15 +203,15 @@ export function overviewView(root, map, api) {
       z, mode: s.mode, drawnPoints, capped, highlight: highlightRows ? { label: highlight.label(), count: highlight.count() } : null,
     }));
     report.frame(started, drawnRecord({
-      mode: s.mode, sampling: s.sampling, z, t, vp, bbox, level, chunks, capped,
+      mode: s.mode, sampling: s.sampling, colourBy: pointColour ? pointColour.name : null, z, t, vp, bbox, level, chunks, capped,
       drawnPoints, drawnHighlights, highlightRows, pending: totalPending, contour: cs,
     }), frameProgress({ mode: s.mode, drawnPoints, pointChunks: chunks.length, pending: totalPending, contour: cs }));
   }
 
-  function legend(s, filtered) {
+  function legend(s) {
     const ds = s.datasets.find((d) => d.name === s.dataset);
     const generators = ds?.metrics.find((x) => x.name === s.metric)?.generators ?? null;
-    renderLegend(legendEl, { scale, mapInfo: s.mapInfo, mode: s.mode, generators, filtered });
+    renderLegend(legendEl, { scale, mapInfo: s.mapInfo, mode: s.mode, generators, filtered: legendNote, pointColour: s.colourBy ? pointColour : null });
   }
 
   function useMap(s) {
@@ -197,9 +219,10 @@ export function overviewView(root, map, api) {
     if (s.mapInfo) {
       try { scale = makeColourScale(s.mapInfo); } catch (err) { reportError(err); }
       const sc = scale;
-      colourFn = (v) => (Number.isNaN(v) || !sc ? DIMMED : sc.packed(v));
+      metricColour = (v) => (Number.isNaN(v) || !sc ? DIMMED : sc.packed(v));
       const src = { dataset: s.dataset, metric: s.metric, scale };
-      contour.source(src); points.source(src);
+      contour.source(src);
+      recolour(s);
       const gens = s.datasets.find((d) => d.name === s.dataset)?.metrics.find((x) => x.name === s.metric)?.generators ?? [];
       thumbs.source({ ...src, models: s.mapInfo.kind === 'difference' ? gens.slice(0, 2) : gens.slice(0, 1) });
       zoomer.maxLevel(s.mapInfo.max_level);
@@ -218,8 +241,10 @@ export function overviewView(root, map, api) {
     if (s.lassoPolygon !== prev.lassoPolygon || s.lassoSlot !== prev.lassoSlot) {
       lasso.polygon(s.lassoSlot === map.slot ? s.lassoPolygon : null);
     }
+    if (s.colourBy !== prev.colourBy && s.mapInfo === prev.mapInfo) { recolour(s); legend(s); }
     if (highlight.update(s, prev)) {
-      legend(s, highlight.rows() ? `dark ring: ${highlight.label()}` : '');
+      legendNote = highlight.rows() ? `dark ring: ${highlight.label()}` : '';
+      legend(s);
       schedule();
     }
     if (s.hover !== prev.hover) linked.update(s);
@@ -228,7 +253,7 @@ export function overviewView(root, map, api) {
       map.set({ focusMarker: { x: s.focus.x, y: s.focus.y, id: s.focus.id, slot: map.slot } });
     }
     schedule();
-  }, ['mapInfo', 'mode', 'sampling', 'lassoActive', 'lassoPolygon', 'lassoSlot', 'selection', 'filter', 'highlight', 'focus', 'focusMarker', 'datasets', 'hover', 'placed', 'placedActive', 'images']);
+  }, ['mapInfo', 'mode', 'sampling', 'lassoActive', 'lassoPolygon', 'lassoSlot', 'selection', 'filter', 'highlight', 'focus', 'focusMarker', 'datasets', 'hover', 'placed', 'placedActive', 'images', 'colourBy']);
 
   return { zoomBy: zoomer.zoomBy, resetZoom: zoomer.reset };
 }
