@@ -128,6 +128,7 @@ export function initialState() {
     mode: 'overlay',       // scatter | contour | overlay
     sampling: 'bluenoise', // bluenoise | random (overlay)
     colourBy: null,        // column the points are coloured by (a dataset's colour_columns); null: the metric
+    theme: 'light',        // light | dark (lib/theme.js; remembered in localStorage)
     images: false,         // thumbnails on the map where they fit (toolbar Images, key I)
     view: { k: 1, x: 0, y: 0 }, // d3-zoom transform over base pixels
     z: 0,                  // tile level of the current zoom
@@ -139,6 +140,7 @@ export function initialState() {
     selectionLoading: false,
     selectionSource: null, // 'lasso' | 'cluster'
     filter: [],            // [{keyword, bin}] bars chosen in the keyword view
+    rank: 'lift',          // keyword ranking of the selection: lift | frequency
     highlight: null,       // {label, rows, ids?} items highlighted on the map (SPEC cluster, search)
     item: null,            // selected item id
     focus: null,           // {x, y, id}: pan target
