@@ -11,6 +11,7 @@ import { searchView } from './views/search.js';
 import { placeForm } from './views/placeForm.js';
 import { placedItemView } from './views/placedItem.js';
 import { embedBridge } from './lib/embedBridge.js';
+import { applyTheme, chooseTheme, otherTheme, storedTheme } from './lib/theme.js';
 
 performance.mark('dkmap:start');
 const store = createStore(initialState());
@@ -36,6 +37,17 @@ store.subscribe((s) => {
   busy.hidden = messages.length === 0;
   busy.textContent = messages.join(' · ');
 }, ['loading']);
+
+// The theme: the toggle in the header; style.css swaps its variables on the root's data-theme.
+const themeBtn = document.getElementById('theme-toggle');
+themeBtn.addEventListener('click', () => store.set({ theme: otherTheme(store.get().theme) }));
+function showTheme(s) {
+  applyTheme(document.documentElement, window.localStorage, s.theme);
+  themeBtn.textContent = s.theme === 'dark' ? 'Light theme' : 'Dark theme';
+}
+store.subscribe(showTheme, ['theme']);
+store.set({ theme: chooseTheme({ stored: storedTheme(window.localStorage), prefersDark: window.matchMedia?.('(prefers-color-scheme: dark)').matches }) });
+showTheme(store.get());
 
 settingsView(document.getElementById('settings'), store);
 compareView(document.getElementById('compare'), store, api);

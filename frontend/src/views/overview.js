@@ -128,7 +128,7 @@ export function overviewView(root, map, api) {
     frame.attr('x', fx0).attr('y', fy0).attr('width', fx1 - fx0).attr('height', fy1 - fy0);
     if (s.mode === 'scatter') {
       ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-      ctx.fillStyle = '#fbfbfa';
+      ctx.fillStyle = getComputedStyle(stage.node()).getPropertyValue('--sheet').trim() || '#fbfbfa';
       ctx.fillRect(fx0, fy0, fx1 - fx0, fy1 - fy0);
       return;
     }
@@ -253,7 +253,7 @@ export function overviewView(root, map, api) {
       map.set({ focusMarker: { x: s.focus.x, y: s.focus.y, id: s.focus.id, slot: map.slot } });
     }
     schedule();
-  }, ['mapInfo', 'mode', 'sampling', 'lassoActive', 'lassoPolygon', 'lassoSlot', 'selection', 'filter', 'highlight', 'focus', 'focusMarker', 'datasets', 'hover', 'placed', 'placedActive', 'images', 'colourBy']);
+  }, ['mapInfo', 'mode', 'sampling', 'lassoActive', 'lassoPolygon', 'lassoSlot', 'selection', 'filter', 'highlight', 'focus', 'focusMarker', 'datasets', 'hover', 'placed', 'placedActive', 'images', 'colourBy', 'theme']);
 
   return { zoomBy: zoomer.zoomBy, resetZoom: zoomer.reset };
 }
