@@ -131,6 +131,8 @@ export function initialState() {
     theme: 'light',        // light | dark (lib/theme.js; remembered in localStorage)
     images: false,         // thumbnails on the map where they fit (toolbar Images, key I)
     view: { k: 1, x: 0, y: 0 }, // d3-zoom transform over base pixels
+    centre: null,          // {x, y, k}: the main map's point in the middle of its view and zoom scale (the link)
+    viewWanted: null,      // {x, y, k}: a view to show (a shared link opened)
     z: 0,                  // tile level of the current zoom
     lassoActive: false,
     lassoPolygon: null,    // [[x, y], ...] in map coordinates once closed

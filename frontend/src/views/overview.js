@@ -73,6 +73,7 @@ export function overviewView(root, map, api) {
       }
       svg.attr('width', width).attr('height', height);
       painter.resize();
+      if (primary) showWanted(map.get());
     })
     .onChange(schedule);
   const maxLevel = () => map.get().mapInfo?.max_level ?? 0;
@@ -155,6 +156,21 @@ export function overviewView(root, map, api) {
       .attr('data-thumbnails-pending', thumbs.pending()).node().__thumbnails = drawnThumbs;
   }
 
+  // The view a shared link asks for (`viewWanted`: the map point in the middle and the scale), shown
+  // once there is a viewport; the main map tells where it is (`centre`) for the link.
+  let wantedShown = null;
+  function showWanted(s) {
+    if (!s.viewWanted || s.viewWanted === wantedShown || !s.mapInfo || !zoomer.viewport()) return;
+    wantedShown = s.viewWanted;
+    zoomer.show(s.viewWanted.x, s.viewWanted.y, s.viewWanted.k);
+  }
+  function tellCentre(s, t, vp) {
+    const [x, y] = screenToMap(t, vp, vp.width / 2, vp.height / 2);
+    const c = s.centre;
+    if (c && Math.abs(c.x - x) < 1e-7 && Math.abs(c.y - y) < 1e-7 && Math.abs(c.k - t.k) < 1e-5) return;
+    map.set({ centre: { x, y, k: t.k } });
+  }
+
   function showAt(circle, t, vp, p) {
     if (!p) { circle.style('display', 'none'); return; }
     const [x, y] = mapToScreen(t, vp, p.x, p.y);
@@ -175,6 +191,7 @@ export function overviewView(root, map, api) {
     emptyNote.style('display', 'none');
     const z = zoomLevel(t.k, s.mapInfo.max_level);
     if (primary && z !== s.z) map.set({ z });
+    if (primary) tellCentre(s, t, vp);
     const bbox = visibleBBox(t, vp);
     drawBase(cctx, s, t, vp, dpr, z, bbox);
     const { chunks, pending, level } = currentChunks(s, z, bbox);
@@ -235,6 +252,7 @@ export function overviewView(root, map, api) {
 
   map.subscribe((s, prev) => {
     if (s.mapInfo !== prev.mapInfo) useMap(s);
+    if (primary) showWanted(s);
     toolbar.update(s);
     lasso.active(s.lassoActive);
     stage.classed('lasso-mode', s.lassoActive);
@@ -253,7 +271,7 @@ export function overviewView(root, map, api) {
       map.set({ focusMarker: { x: s.focus.x, y: s.focus.y, id: s.focus.id, slot: map.slot } });
     }
     schedule();
-  }, ['mapInfo', 'mode', 'sampling', 'lassoActive', 'lassoPolygon', 'lassoSlot', 'selection', 'filter', 'highlight', 'focus', 'focusMarker', 'datasets', 'hover', 'placed', 'placedActive', 'images', 'colourBy', 'theme']);
+  }, ['mapInfo', 'mode', 'sampling', 'lassoActive', 'lassoPolygon', 'lassoSlot', 'selection', 'filter', 'highlight', 'focus', 'focusMarker', 'datasets', 'hover', 'placed', 'placedActive', 'images', 'colourBy', 'theme', 'viewWanted']);
 
   return { zoomBy: zoomer.zoomBy, resetZoom: zoomer.reset };
 }
