@@ -60,6 +60,22 @@ def api(tiny_data_dir):
 
 
 @pytest.fixture(scope="session")
+def typed_data_dir(tmp_path_factory) -> Path:
+    """A DATA_DIR holding the tiny dataset with a metadata column of every kind (helpers.typed)."""
+    from helpers.typed import build_typed
+
+    return build_typed(tmp_path_factory.mktemp("typed-data"))
+
+
+@pytest.fixture(scope="session")
+def typed_client(typed_data_dir):
+    """A test client of the app over `typed_data_dir`."""
+    from dkmap.server.app import create_app
+
+    return create_app({"DATA_DIR": str(typed_data_dir)}).test_client()
+
+
+@pytest.fixture(scope="session")
 def built_data_dir(tmp_path_factory) -> Path:
     """A DATA_DIR holding the small demo dataset with every metric's map built by the real pipeline."""
     from dkmap.data.demo.build import build_demo

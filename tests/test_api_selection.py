@@ -113,7 +113,7 @@ def test_empty_selection(client):
 
 
 @pytest.mark.parametrize("body, needle", [
-    ({}, "exactly one of 'polygon' (a lasso) or 'ids'"),
+    ({}, "one of 'polygon' (a lasso), 'ids' (a list of item ids) or 'filters'"),
     ({"polygon": "0,0,1,1"}, "field 'polygon' must be a list"),
     ({"polygon": [[0, 0], [1, 1]]}, "must have 3 to 1000 vertices, got 2"),
     ({"polygon": [[0, 0]] * 1001}, "must have 3 to 1000 vertices, got 1001"),
@@ -177,7 +177,7 @@ def test_selection_by_ids_gives_the_view_of_those_items(client, data):
     ({"ids": ["item-0001", "nope"]}, 404, "unknown item id 'nope'"),
     ({"ids": []}, 400, "field 'ids' must hold 1 to 100000 ids, got 0"),
     ({"ids": [1, 2]}, 400, "field 'ids' must be a list of item id strings"),
-    ({"ids": ["item-0001"], "polygon": [[0, 0], [1, 0], [1, 1]]}, 400, "exactly one of 'polygon'"),
+    ({"ids": ["item-0001"], "polygon": [[0, 0], [1, 0], [1, 1]]}, 400, "at most one of 'polygon'"),
 ])
 def test_bad_id_selections(client, body, status, needle):
     r = client.post(URL, json=body)

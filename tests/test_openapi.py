@@ -36,7 +36,7 @@ def test_every_route_is_described_and_nothing_else(tmp_path):
     assert routes - described == set(), "routes missing from docs/openapi.yaml"
     assert described - routes == set(), "docs/openapi.yaml describes routes the app does not have"
     assert ("GET", "/api/maps/{dataset}/{metric}/contour/{z}/{x}/{y}") in routes
-    assert len(routes) == 18
+    assert len(routes) == 20
 
 
 def test_every_path_parameter_is_declared():

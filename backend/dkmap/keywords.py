@@ -228,7 +228,7 @@ class KeywordExtractor:
             out[d].append((str(vocab[p]), c))
         return out
 
-    def _similarities(self, prompt_embeddings: np.ndarray, keyword_emb: np.ndarray) -> np.ndarray:
+    def similarities(self, prompt_embeddings: np.ndarray, keyword_emb: np.ndarray) -> np.ndarray:
         """Cosine similarity of every selected prompt (stored MiniLM space) to every keyword."""
         n = prompt_embeddings.shape[0]
         out = np.empty((n, keyword_emb.shape[0]), dtype=np.float32)
@@ -292,7 +292,7 @@ class KeywordExtractor:
         top = order[:top_k]
         phrases = [str(vocab[i]) for i in top]
 
-        sims = self._similarities(emb, self.phrase_embeddings(phrases))
+        sims = self.similarities(emb, self.phrase_embeddings(phrases))
         keywords = []
         if top:
             lo, hi = float(sims.min()), float(sims.max())

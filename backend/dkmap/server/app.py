@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTo
 
 from dkmap.errors import NotFound
 
-from dkmap.server import compare, datasets, items, maps, openapi, place, search, selection, sprites
+from dkmap.server import compare, datasets, export, histograms, items, maps, openapi, place, search, selection, sprites
 from dkmap.server.errors import register_error_handlers
 from dkmap.server.guards import install_guards
 from dkmap.server.registry import EXTENSION_KEY, Registry
@@ -92,7 +92,7 @@ def create_app(config: dict | None = None) -> Flask:
                                              int(app.config["MAX_OPEN_MAPS"]), int(app.config["MAP_MEMORY_BYTES"]))
     register_error_handlers(app)
     app.before_request(_refuse_oversized_bodies)
-    for module in (datasets, maps, selection, items, compare, search, place, sprites, openapi):
+    for module in (datasets, maps, selection, histograms, export, items, compare, search, place, sprites, openapi):
         app.register_blueprint(module.bp)
     _add_frontend_routes(app, Path(app.config["FRONTEND_DIST"]))
     log.info("serving datasets from %s", app.extensions[EXTENSION_KEY].data_dir)

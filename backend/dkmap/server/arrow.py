@@ -2,7 +2,8 @@
 
 One record batch: row int32, id utf8, x and y float32 (the stored positions, exactly), value float32
 (the JSON's 10-digit value rounded to float32, which is what the view holds: JSON and Arrow decode
-to identical arrays), and with `colour=<column>` a `colour` float64 column (the JSON's 10-digit value). Every other field of the JSON answer travels as JSON text in the schema's
+to identical arrays), and with `colour=<column>` a `colour` float64 column (the JSON's 10-digit value), with `filters` a
+`passes` bool column. Every other field of the JSON answer travels as JSON text in the schema's
 metadata under "dkmap", so the two formats carry the same answer. JSON stays the default.
 """
 
@@ -28,17 +29,23 @@ def wants_arrow() -> bool:
 
 
 def point_batch(ids: pa.Array, rows: np.ndarray, xy: np.ndarray, values: np.ndarray,
-                colour: np.ndarray | None = None) -> pa.RecordBatch:
+                colour: np.ndarray | None = None, passes: np.ndarray | None = None) -> pa.RecordBatch:
     """The point columns of `rows`; `ids` is every item's id as one Arrow array (taken, not copied per
-    item); `colour`, when given, the colouring column's values (float64, as the JSON's)."""
+    item); `colour`, when given, the colouring column's values (float64, as the JSON's); `passes`,
+    when given, whether each point passes the request's filters (bool)."""
     rows = np.asarray(rows, dtype=np.int64)
     xy = np.asarray(xy, dtype=np.float32)
     value = encode.as_printed(values).astype(np.float32)
     columns = [pa.array(rows.astype(np.int32)), ids.take(pa.array(rows)),
                pa.array(xy[:, 0]), pa.array(xy[:, 1]), pa.array(value)]
-    if colour is None:
-        return pa.record_batch(columns, schema=SCHEMA)
-    return pa.record_batch(columns + [pa.array(encode.as_printed(colour))], schema=SCHEMA.append(pa.field("colour", pa.float64())))
+    schema = SCHEMA
+    if colour is not None:
+        columns.append(pa.array(encode.as_printed(colour)))
+        schema = schema.append(pa.field("colour", pa.float64()))
+    if passes is not None:
+        columns.append(pa.array(np.asarray(passes, dtype=bool)))
+        schema = schema.append(pa.field("passes", pa.bool_()))
+    return pa.record_batch(columns, schema=schema)
 
 
 def stream_response(batch: pa.RecordBatch, fields: dict) -> Response:

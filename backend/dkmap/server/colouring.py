@@ -28,7 +28,7 @@ class ColourColumn:
     source: object  # the dataset, for reading values
 
     def values_at(self, rows: np.ndarray) -> np.ndarray:
-        return _read(self.source, self.name, rows)
+        return read_column(self.source, self.name, rows)
 
 
 def colourable(ds) -> list[str]:
@@ -53,7 +53,7 @@ def _categories(ds, name: str) -> list[str]:
     return ["false", "true"] if col.kind == "boolean" else list(col.values)
 
 
-def _read(ds, name: str, rows: np.ndarray | None) -> np.ndarray:
+def read_column(ds, name: str, rows: np.ndarray | None) -> np.ndarray:
     """float64 values of column `name` at `rows` (all rows when None), NaN where missing."""
     pick = (lambda a: a) if rows is None else (lambda a: a[rows])
     if name in ds.metrics:
@@ -83,7 +83,7 @@ def colour_column(reg, dataset: str, name: str) -> ColourColumn:
         kind = _kind(ds, name)
         if kind == "category":
             return {"name": name, "kind": kind, "values": _categories(ds, name)}
-        values = _read(ds, name, None)
+        values = read_column(ds, name, None)
         finite = values[np.isfinite(values)]
         domain = [float(finite.min()), float(finite.max())] if len(finite) else [0.0, 0.0]
         return {"name": name, "kind": kind, "domain": domain}

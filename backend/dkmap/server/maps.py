@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import numpy as np
 from flask import Blueprint, Response, jsonify, request
 
 from dkmap.maps.built import SAMPLINGS, BuiltMap
-from dkmap.server import arrow, encode
+from dkmap.server import arrow, encode, filters
 from dkmap.server.colouring import ColourColumn, colour_column
 from dkmap.server.registry import registry
 from dkmap.server.validation import json_body, parse_bbox, parse_choice, parse_int, parse_row_list
@@ -27,11 +28,17 @@ def json_response(text: str | bytes) -> Response:
     return Response(text, mimetype="application/json")
 
 
-def point_batch(reg, dataset: str, built: BuiltMap, rows: np.ndarray, colour: ColourColumn | None = None):
+def point_batch(reg, dataset: str, built: BuiltMap, rows: np.ndarray, colour: ColourColumn | None = None,
+                passes: np.ndarray | None = None):
     """The Arrow record batch of `rows` (the columns `points_of` writes as JSON)."""
     ids = reg.once(("arrow-ids", dataset), lambda: arrow.pa.array(reg.ids(dataset)))
     return arrow.point_batch(ids, rows, built.positions[rows], built.values[rows],
-                             None if colour is None else colour.values_at(rows))
+                             None if colour is None else colour.values_at(rows), passes)
+
+
+def filters_arg(reg, dataset: str) -> filters.Filters:
+    """The `filters` parameter (URL-encoded JSON, dkmap.server.filters; none when absent)."""
+    return filters.parse_filter_arg(filters.source_of(reg, dataset), request.args.get("filters"))
 
 
 def colour_arg(reg, dataset: str) -> ColourColumn | None:
@@ -93,6 +100,7 @@ def points(dataset: str, metric: str):
     sampling = parse_choice("sampling", args.get("sampling"), SAMPLINGS, default="bluenoise")
     limit = parse_int("limit", args.get("limit"), 1, MAX_LIMIT, default=DEFAULT_LIMIT)
     colour = colour_arg(reg, dataset)
+    chosen = filters_arg(reg, dataset)
 
     if sampling == "all":
         rows = built.index().in_bbox(bbox)
@@ -107,11 +115,7 @@ def points(dataset: str, metric: str):
         else:
             rows = rows[:limit]  # coarser levels come first, so the cap keeps the nesting
     fields = {"z": z, "sampling": sampling, "total_in_view": total, "returned": int(len(rows)), "capped": capped}
-    if colour is not None:
-        fields["colour"] = colour.info
-    if arrow.wants_arrow():
-        return arrow.stream_response(point_batch(reg, dataset, built, rows, colour), fields)
-    return json_response(encode.obj(fields, {"points": points_of(reg, dataset, built, rows, colour=colour)}))
+    return _points_answer(reg, dataset, built, rows, fields, colour, chosen)
 
 
 @bp.post("/points/rows")
@@ -119,22 +123,40 @@ def points_of_rows(dataset: str, metric: str):
     """The listed items (body `{"rows": [...]}`, 1 to 100 000 rows) with their positions on this map."""
     reg = registry()
     built = reg.map(dataset, metric)
-    rows = parse_row_list(json_body().get("rows"), built.n_items)
+    body = json_body()
+    rows = parse_row_list(body.get("rows"), built.n_items)
     colour = colour_arg(reg, dataset)
-    fields = {"returned": int(len(rows)), **({"colour": colour.info} if colour is not None else {})}
+    chosen = filters.parse_filters(filters.source_of(reg, dataset), body.get("filters"))
+    return _points_answer(reg, dataset, built, rows, {"returned": int(len(rows))}, colour, chosen)
+
+
+def _points_answer(reg, dataset: str, built: BuiltMap, rows: np.ndarray, fields: dict,
+                   colour: ColourColumn | None, chosen: filters.Filters) -> Response:
+    """The points of `rows` as JSON or Arrow, with the colour column and, when filters are given,
+    whether each passes them (`passes`; points failing them are sent too, for the view to grey out)
+    and how many do (`passing`)."""
+    passes = None
+    if colour is not None:
+        fields["colour"] = colour.info
+    if chosen:
+        passes = filters.evaluate(filters.source_of(reg, dataset), chosen, rows)
+        fields["passing"] = int(passes.sum())
     if arrow.wants_arrow():
-        return arrow.stream_response(point_batch(reg, dataset, built, rows, colour), fields)
-    return json_response(encode.obj(fields, {"points": points_of(reg, dataset, built, rows, colour=colour)}))
+        return arrow.stream_response(point_batch(reg, dataset, built, rows, colour, passes), fields)
+    return json_response(encode.obj(fields, {"points": points_of(reg, dataset, built, rows, colour=colour,
+                                                                passes=passes)}))
 
 
 def points_of(reg, dataset: str, built: BuiltMap, rows: np.ndarray, fields: dict | None = None,
-              colour: ColourColumn | None = None) -> str:
+              colour: ColourColumn | None = None, passes: np.ndarray | None = None) -> str:
     """Columnar JSON of `rows`: row, id, x, y and metric value (the map's own), after any plain
-    `fields`; and the `colour` column's values when one is given."""
+    `fields`; the `colour` column's values and the `passes` flags when given."""
     xy = built.positions[rows]
     values = built.values[rows]
     raw = {"row": encode.int_list(rows), "x": encode.float_list(xy[:, 0]),
            "y": encode.float_list(xy[:, 1]), "value": encode.float_list(values, encode.FLOAT64_FMT)}
     if colour is not None:
         raw["colour"] = encode.float_list(colour.values_at(rows), encode.FLOAT64_FMT)
+    if passes is not None:
+        raw["passes"] = json.dumps(np.asarray(passes, dtype=bool).tolist())
     return encode.obj({**(fields or {}), "id": reg.ids(dataset)[rows].tolist()}, raw)

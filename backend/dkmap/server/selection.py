@@ -1,4 +1,5 @@
-"""`POST /api/maps/<dataset>/<metric>/selection[/ids]`: the items inside a lasso (or listed by id).
+"""`POST /api/maps/<dataset>/<metric>/selection[/ids]`: the items inside a lasso (or listed by id, or
+the whole dataset) that pass the body's `filters` (dkmap.server.filters).
 
 A selection's count and metric statistics are exact. Everything sized by the items themselves
 (positions, ids, keyword similarities and bar membership) is sent for a bounded sample, so a lasso
@@ -14,7 +15,7 @@ import numpy as np
 from flask import Blueprint
 
 from dkmap.keywords import RANKS
-from dkmap.server import arrow, encode
+from dkmap.server import arrow, encode, filters
 from dkmap.server.maps import json_response, point_batch, points_of
 from dkmap.server.ops.keywords import keyword_view
 from dkmap.server.registry import registry
@@ -51,15 +52,28 @@ def value_stats(values: np.ndarray) -> dict:
             "max": float(values.max()), "median": float(np.median(values))}
 
 
-def selected_rows(reg, dataset: str, built, body: dict) -> np.ndarray:
+def scope_rows(reg, dataset: str, built, body: dict, whole: str | None = "filters") -> np.ndarray | None:
     """Rows named by the body: inside its 'polygon' (in map-cell order), or its 'ids' (sorted; 404
-    naming an unknown id)."""
-    if ("polygon" in body) == ("ids" in body):
-        bad_request("the body needs exactly one of 'polygon' (a lasso) or 'ids' (a list of item ids)")
+    naming an unknown id); None (the whole dataset) when it has neither, provided it has the field
+    `whole` (any body when `whole` is None); a 400 for both, or for neither without `whole`."""
+    if "polygon" in body and "ids" in body:
+        bad_request("the body needs at most one of 'polygon' (a lasso) or 'ids' (a list of item ids)")
     if "polygon" in body:
         return built.index().in_polygon(parse_polygon(body["polygon"]))
-    ds = reg.dataset(dataset)
-    return np.unique(np.asarray([reg.row_of(ds, dataset, i) for i in parse_id_list(body["ids"])], dtype=np.int64))
+    if "ids" in body:
+        ds = reg.dataset(dataset)
+        return np.unique(np.asarray([reg.row_of(ds, dataset, i) for i in parse_id_list(body["ids"])], dtype=np.int64))
+    if whole is not None and whole not in body:
+        bad_request("the body needs one of 'polygon' (a lasso), 'ids' (a list of item ids) or 'filters' "
+                    "(the whole dataset, filtered)")
+    return None
+
+
+def selected_rows(reg, dataset: str, built, body: dict) -> np.ndarray:
+    """The scope's rows (`scope_rows`) that pass the body's `filters` (dkmap.server.filters)."""
+    source = filters.source_of(reg, dataset)
+    chosen = filters.parse_filters(source, body.get("filters"))
+    return filters.apply(source, chosen, scope_rows(reg, dataset, built, body))
 
 
 @bp.post("/selection")

@@ -72,6 +72,22 @@ def parse_bbox(raw: str | None) -> tuple[float, float, float, float]:
     return (x0, y0, x1, y1)
 
 
+def body_bbox(raw: Any) -> tuple[float, float, float, float]:
+    """JSON field 'bbox', [x0, y0, x1, y1], checked as `parse_bbox` checks the parameter."""
+    if not isinstance(raw, list) or len(raw) != 4 or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) for v in raw):
+        bad_request(f"field 'bbox' must be [x0, y0, x1, y1] (four numbers), got {raw!r}"[:300])
+    try:
+        x0, y0, x1, y1 = (float(v) for v in raw)
+    except OverflowError:
+        x0 = math.inf
+    if not all(math.isfinite(v) for v in (x0, y0, x1, y1)):
+        bad_request(f"field 'bbox' must hold finite numbers, got {raw!r}"[:300])
+    if x0 > x1 or y0 > y1:
+        bad_request(f"field 'bbox' needs x0 <= x1 and y0 <= y1, got {raw!r}")
+    return (x0, y0, x1, y1)
+
+
 def json_body() -> dict[str, Any]:
     """The request's JSON object (400 if the body is not a JSON object)."""
     if not request.is_json:
