@@ -5,6 +5,7 @@ import { createStore, initialState, mapStore } from './state.js';
 import { settingsView } from './views/settings.js';
 import { overviewView } from './views/overview.js';
 import { keywordsView } from './views/keywords.js';
+import { distributionsView } from './views/distributions.js';
 import { instanceView } from './views/instance.js';
 import { compareView } from './views/compare.js';
 import { searchView } from './views/search.js';
@@ -59,6 +60,7 @@ compareView(document.getElementById('compare'), store, api);
 overviewView(document.getElementById('overview'), maps.a, api);
 overviewView(document.getElementById('overview-b'), maps.b, api);
 keywordsView(document.getElementById('keywords'), store, api);
+distributionsView(document.getElementById('distributions'), store, api);
 instanceView(document.getElementById('instance'), store, api);
 searchView(document.getElementById('search'), store, api);
 placeForm(document.getElementById('place'), store, api);
@@ -145,7 +147,7 @@ function writeHashNow() {
 function writeHash() {
   if (hashTimer === null) hashTimer = setTimeout(writeHashNow, 150);
 }
-store.subscribe(writeHash, ['mode', 'sampling', 'metricB', 'centre', 'lassoPolygon', 'lassoSlot', 'filter', 'colourBy', 'rank', 'theme']);
+store.subscribe(writeHash, ['mode', 'sampling', 'metricB', 'centre', 'lassoPolygon', 'lassoSlot', 'filter', 'colourBy', 'rank', 'theme', 'columnFilters']);
 
 // Copy link: the clipboard when the browser allows it, else the link shown selected in a text field.
 const copyBtn = document.getElementById('copy-link');
@@ -181,6 +183,7 @@ async function start() {
       sampling: wanted.sampling ?? defaults.sampling,
       rank: wanted.rank ?? defaults.rank,
       colourBy: ds?.colour_columns?.includes(wanted.colourBy) ? wanted.colourBy : null,
+      columnFilters: ds?.name === wanted.dataset ? wanted.columnFilters : [],
     });
     store.set({ dataset: ds?.name ?? null, metric });
     if (built(wanted.metricB) && wanted.metricB !== metric) store.set({ metricB: wanted.metricB });

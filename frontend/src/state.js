@@ -143,6 +143,8 @@ export function initialState() {
     selectionSource: null, // 'lasso' | 'cluster'
     filter: [],            // [{keyword, bin}] bars chosen in the keyword view
     rank: 'lift',          // keyword ranking of the selection: lift | frequency
+    columnFilters: [],     // [{column, range | in (+ other) | contains}], ANDed (API filters; views/distributions.js)
+    filteredCount: null,   // {n, of, scope}: items passing the column filters, from the server, or null
     highlight: null,       // {label, rows, ids?} items highlighted on the map (SPEC cluster, search)
     item: null,            // selected item id
     focus: null,           // {x, y, id}: pan target

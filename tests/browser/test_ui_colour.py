@@ -22,7 +22,7 @@ def test_colouring_by_a_category_column_draws_the_legends_colours(page, app_url,
     metric_colours = canvas_colours(page, "#overview canvas.points-layer")
     page.select_option("select[name=colourBy]", "split")
     page.wait_for_selector("#overview .point-legend[data-column=split]")
-    page.wait_for_function("window.__dkmap.state().drawn.colourBy === 'split'")
+    page.wait_for_function("() => window.__dkmap.state().drawn.colourBy === 'split'")
     wait_settled(page)
     screenshot("coloured-by-split")
     info = api(app_url, f"api/maps/{dataset}/{name}/points?z=0&bbox=0,0,1,1&sampling=all&colour=split")
@@ -46,7 +46,7 @@ def test_colouring_by_a_category_column_draws_the_legends_colours(page, app_url,
     assert colours != metric_colours
     # Back to the metric: the column's legend goes, and the contour legend stays.
     page.select_option("select[name=colourBy]", "")
-    page.wait_for_function("window.__dkmap.state().drawn.colourBy === null")
+    page.wait_for_function("() => window.__dkmap.state().drawn.colourBy === null")
     assert page.locator("#overview .point-legend").count() == 0
     assert page.locator("#overview .ov-legend rect[data-colour]").count() >= 5
     assert page.console_errors == []

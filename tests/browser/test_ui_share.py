@@ -10,7 +10,7 @@ from ui_helpers import (api, app_url, circle_polygon, dense_point, draw_lasso, d
 
 pytestmark = pytest.mark.browser
 
-RESTORED = ["dataset", "metric", "mode", "sampling", "colourBy", "rank", "theme", "lassoPolygon", "filter"]
+RESTORED = ["dataset", "metric", "mode", "sampling", "colourBy", "rank", "theme", "lassoPolygon", "filter", "columnFilters"]
 
 
 def snapshot(page) -> dict:
@@ -26,6 +26,9 @@ def test_a_copied_link_opens_the_same_view_and_selection_in_a_fresh_page(page, a
     dataset, metric = pick_metric(app_url)
     name = metric["name"]
     open_app(page, app_url, dataset, name, mode="overlay")
+    page.wait_for_selector(".distributions .dist[data-column=split]")
+    page.locator(".distributions .dist[data-column=split] label.check[data-value=train] input").check()
+    page.wait_for_function("() => window.__dkmap.state().filteredCount !== null")
     x, y = dense_point(app_url, dataset, name)
     zoom_at(page, x, y, 1)
     wait_still(page)
@@ -38,14 +41,14 @@ def test_a_copied_link_opens_the_same_view_and_selection_in_a_fresh_page(page, a
     page.wait_for_selector(".keywords[data-filtered]")
     page.select_option("select[name=colourBy]", "split")
     page.click("#theme-toggle")
-    page.wait_for_function("window.__dkmap.state().drawn.colourBy === 'split'")
+    page.wait_for_function("() => window.__dkmap.state().drawn.colourBy === 'split'")
     wait_still(page)
     before = snapshot(page)
     assert before["count"] > 0 and before["filter"] and before["theme"] == "dark" and before["z"] >= 1
 
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     page.click("#copy-link")
-    page.wait_for_function("document.getElementById('copy-link').textContent === 'Link copied'")
+    page.wait_for_function("() => document.getElementById('copy-link').textContent === 'Link copied'")
     url = page.evaluate("navigator.clipboard.readText()")
     assert url == page.url and "lasso=" in url and "bars=" in url and "view=" in url
     # Without a clipboard the link is shown selected in a field, to copy by hand.
@@ -62,14 +65,16 @@ def test_a_copied_link_opens_the_same_view_and_selection_in_a_fresh_page(page, a
         fresh.on("console", lambda msg: fresh.console_errors.append(msg.text) if msg.type == "error" else None)
         fresh.goto(url)
         fresh.wait_for_selector(".keywords[data-filtered]", timeout=120_000)
-        fresh.wait_for_function("window.__dkmap.state().drawn.colourBy === 'split'")
+        fresh.wait_for_function("() => window.__dkmap.state().drawn.colourBy === 'split'")
         wait_still(fresh)
         after = snapshot(fresh)
         # The link keeps 6 decimals of each vertex (a tenth of a pixel at the deepest zoom).
         assert after.pop("lassoPolygon") == [[pytest.approx(v, abs=1e-6) for v in p] for p in before.pop("lassoPolygon")]
         assert after == before
+        assert after["columnFilters"] == [{"column": "split", "in": ["train"], "other": False}]
         assert after["count"] == api(app_url, f"api/maps/{dataset}/{name}/selection",
-                                     {"polygon": state(page, "s.lassoPolygon")})["count"]
+                                     {"polygon": state(page, "s.lassoPolygon"), "filters": after["columnFilters"]})["count"]
+        assert fresh.get_attribute(".distributions", "data-n") == page.get_attribute(".distributions", "data-n")
         centre_a, centre_b = state(page, "s.centre"), state(fresh, "s.centre")
         assert centre_b == {"x": pytest.approx(centre_a["x"], abs=1e-5), "y": pytest.approx(centre_a["y"], abs=1e-5),
                             "k": pytest.approx(centre_a["k"], rel=1e-4)}

@@ -33,7 +33,7 @@ def test_dark_theme_changes_the_page_not_the_map_scale_and_is_remembered(page, a
     light = tmp_path / "theme-light.png"
     page.screenshot(path=str(light))
     page.click("#theme-toggle")
-    page.wait_for_function("document.documentElement.dataset.theme === 'dark'")
+    page.wait_for_function("() => document.documentElement.dataset.theme === 'dark'")
     wait_settled(page)
     dark_bg = background(page)
     dark = tmp_path / "theme-dark.png"

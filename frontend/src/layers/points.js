@@ -31,6 +31,8 @@ function chunkColours(chunk, colour) {
     const values = colour.byColumn ? chunk.colour : chunk.value;
     if (values) for (let i = 0; i < chunk.n; i += 1) out[i] = colour(values[i]);
     else out.fill(DIMMED);
+    // Points failing the column filters are greyed, not hidden.
+    if (chunk.passes) for (let i = 0; i < chunk.n; i += 1) if (!chunk.passes[i]) out[i] = DIMMED;
     chunk.colours = out;
     chunk.colourFn = colour;
   }

@@ -46,7 +46,8 @@ export function keywordsView(root, store, api) {
     request = { dataset: s.dataset, metric, body, source };
     store.set({ selectionLoading: true, selection: null, filter: [], selectionSource: source });
     try {
-      const res = await api.postSelection(s.dataset, metric, { ...body, rank: s.rank });
+      const filters = s.columnFilters.length ? { filters: s.columnFilters } : {};
+      const res = await api.postSelection(s.dataset, metric, { ...body, ...filters, rank: s.rank });
       if (my === token) store.set({ selection: res, selectionLoading: false });
     } catch (err) {
       if (my !== token) return;
@@ -164,9 +165,11 @@ export function keywordsView(root, store, api) {
     if (s.highlight !== prev.highlight && s.highlight && s.highlight.ids?.length) {
       fetchSelection(s, { ids: s.highlight.ids }, 'cluster');
     }
-    if (s.rank !== prev.rank && request && store.get().selection) fetchSelection(s, request.body, request.source);
+    if ((s.rank !== prev.rank || s.columnFilters !== prev.columnFilters) && request && (store.get().selection || store.get().selectionLoading)) {
+      fetchSelection(s, request.body, request.source);
+    }
     if (s.mapInfo !== prev.mapInfo) { token += 1; store.set({ selection: null, selectionLoading: false, filter: [], lassoPolygon: null }); }
     render(store.get());
-  }, ['lassoPolygon', 'selection', 'selectionLoading', 'filter', 'highlight', 'mapInfo', 'rank']);
+  }, ['lassoPolygon', 'selection', 'selectionLoading', 'filter', 'highlight', 'mapInfo', 'rank', 'columnFilters']);
   render(store.get());
 }

@@ -100,7 +100,7 @@ export function overviewView(root, map, api) {
   function recolour(s) {
     pointColour = null;
     colourFn = s.colourBy ? Object.assign(() => DIMMED, { byColumn: true }) : metricColour;
-    if (s.mapInfo) points.source({ dataset: s.dataset, metric: s.metric, scale, colour: s.colourBy });
+    if (s.mapInfo) points.source({ dataset: s.dataset, metric: s.metric, scale, colour: s.colourBy, filters: s.columnFilters });
   }
 
   function learnColour(s, chunks) {
@@ -218,11 +218,24 @@ export function overviewView(root, map, api) {
     const highlightRows = highlight.rows();
     toolbar.status(statusText({
       z, mode: s.mode, drawnPoints, capped, highlight: highlightRows ? { label: highlight.label(), count: highlight.count() } : null,
+      filtered: primary ? s.filteredCount : null,
     }));
     report.frame(started, drawnRecord({
       mode: s.mode, sampling: s.sampling, colourBy: pointColour ? pointColour.name : null, z, t, vp, bbox, level, chunks, capped,
-      drawnPoints, drawnHighlights, highlightRows, pending: totalPending, contour: cs,
+      drawnPoints, drawnHighlights, highlightRows, pending: totalPending, contour: cs, passing: passingInView(chunks, bbox),
     }), frameProgress({ mode: s.mode, drawnPoints, pointChunks: chunks.length, pending: totalPending, contour: cs }));
+  }
+
+  /** Points in view passing the column filters (null without filters): the test hook's `passing`. */
+  function passingInView(chunks, bbox) {
+    if (!bbox || !chunks.some((c) => c.passes)) return null;
+    const [x0, y0, x1, y1] = bbox;
+    let n = 0;
+    for (const c of chunks) {
+      if (!c.passes) continue;
+      for (let i = 0; i < c.n; i += 1) if (c.passes[i] && c.x[i] >= x0 && c.x[i] <= x1 && c.y[i] >= y0 && c.y[i] <= y1) n += 1;
+    }
+    return n;
   }
 
   function legend(s) {
@@ -259,7 +272,7 @@ export function overviewView(root, map, api) {
     if (s.lassoPolygon !== prev.lassoPolygon || s.lassoSlot !== prev.lassoSlot) {
       lasso.polygon(s.lassoSlot === map.slot ? s.lassoPolygon : null);
     }
-    if (s.colourBy !== prev.colourBy && s.mapInfo === prev.mapInfo) { recolour(s); legend(s); }
+    if ((s.colourBy !== prev.colourBy || s.columnFilters !== prev.columnFilters) && s.mapInfo === prev.mapInfo) { recolour(s); legend(s); }
     if (highlight.update(s, prev)) {
       legendNote = highlight.rows() ? `dark ring: ${highlight.label()}` : '';
       legend(s);
@@ -271,7 +284,7 @@ export function overviewView(root, map, api) {
       map.set({ focusMarker: { x: s.focus.x, y: s.focus.y, id: s.focus.id, slot: map.slot } });
     }
     schedule();
-  }, ['mapInfo', 'mode', 'sampling', 'lassoActive', 'lassoPolygon', 'lassoSlot', 'selection', 'filter', 'highlight', 'focus', 'focusMarker', 'datasets', 'hover', 'placed', 'placedActive', 'images', 'colourBy', 'theme', 'viewWanted']);
+  }, ['mapInfo', 'mode', 'sampling', 'lassoActive', 'lassoPolygon', 'lassoSlot', 'selection', 'filter', 'highlight', 'focus', 'focusMarker', 'datasets', 'hover', 'placed', 'placedActive', 'images', 'colourBy', 'theme', 'viewWanted', 'columnFilters', 'filteredCount']);
 
   return { zoomBy: zoomer.zoomBy, resetZoom: zoomer.reset };
 }
