@@ -117,3 +117,26 @@ def test_filters_narrow_the_lasso_and_export_what_is_selected(page, app_url):
     assert sorted(r["id"] for r in rows) == sorted(api(app_url, f"api/maps/{dataset}/{name}/selection/ids",
                                                          {"polygon": polygon, "filters": filters, "limit": 10000})["ids"])
     assert page.console_errors == []
+
+
+def test_prompt_text_box_filters_by_contained_text(page, app_url, screenshot):
+    dataset, metric = pick_metric(app_url)
+    name = metric["name"]
+    open_app(page, app_url, dataset, name, mode="overlay")
+    page.wait_for_selector(".distributions .dist[data-column=split]")
+    word = api(app_url, f"api/maps/{dataset}/{name}/points?z=0&bbox=0,0,1,1&sampling=bluenoise")["points"]["id"][0]
+    prompt = api(app_url, f"api/datasets/{dataset}/items/{word}")["prompt"].split()[-1]
+    page.fill("input[name=prompt-contains]", prompt)
+    page.press("input[name=prompt-contains]", "Enter")
+    filters = [{"column": "prompt", "contains": prompt}]
+    wait_for_answer(page, filters)
+    screenshot("prompt-contains")
+    d = drawn(page)
+    want = histograms(app_url, dataset, name, {"bbox": [round(v * 1e6) / 1e6 for v in d["bbox"]], "filters": filters})
+    assert 0 < want["n"] < want["n_scope"]
+    assert int(page.get_attribute(".distributions", "data-n")) == want["n"]
+    assert page.inner_text(".active-filters li .af-text") == f"prompt contains “{prompt}”"
+    page.click(".active-filters li .af-remove")
+    wait_for_answer(page, [])
+    assert page.input_value("input[name=prompt-contains]") == ""
+    assert page.console_errors == []
