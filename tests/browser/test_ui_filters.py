@@ -67,6 +67,7 @@ def test_brushing_a_histogram_greys_failing_points_and_counts_them_on_the_server
     assert int(page.get_attribute(".distributions", "data-n")) == want["n"]
     assert f"{want['n']:,} of {want['n_scope']:,} in view pass the filters" in page.inner_text("#overview .ov-status")
     assert page.locator(".active-filters li").count() == 1
+    assert "grey: fails the column filter" in page.inner_text("#overview .ov-legend")
 
     # A category filter narrows further (ANDed); the split checklist lists the server's values.
     page.locator(".distributions .dist[data-column=split] label.check[data-value=test] input").check()

@@ -23,7 +23,7 @@ export function legendTicks(edges, diverging) {
 }
 
 /** Render the legend into `root` for a colour scale and map info; `pointColour` (lib/pointColour.js) when the points are coloured by a column. */
-export function renderLegend(root, { scale, mapInfo, mode, generators, filtered, pointColour = null }) {
+export function renderLegend(root, { scale, mapInfo, mode, generators, filtered, pointColour = null, columnFilters = 0 }) {
   const el = select(root);
   el.selectAll('*').remove();
   if (!scale || !mapInfo) return;
@@ -65,6 +65,11 @@ export function renderLegend(root, { scale, mapInfo, mode, generators, filtered,
   if (mode !== 'scatter') {
     keys.append('span').attr('class', 'legend-key')
       .append('span').text('bands: kernel-regression estimate of the metric');
+  }
+  if (columnFilters > 0 && mode !== 'contour') {
+    const item = keys.append('span').attr('class', 'legend-key failing-key');
+    item.append('span').attr('class', 'swatch dot').style('background', '#b9b9b9');
+    item.append('span').text(`grey: fails the column filter${columnFilters > 1 ? 's' : ''}`);
   }
   if (filtered) {
     const item = keys.append('span').attr('class', 'legend-key');

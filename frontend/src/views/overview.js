@@ -241,7 +241,7 @@ export function overviewView(root, map, api) {
   function legend(s) {
     const ds = s.datasets.find((d) => d.name === s.dataset);
     const generators = ds?.metrics.find((x) => x.name === s.metric)?.generators ?? null;
-    renderLegend(legendEl, { scale, mapInfo: s.mapInfo, mode: s.mode, generators, filtered: legendNote, pointColour: s.colourBy ? pointColour : null });
+    renderLegend(legendEl, { scale, mapInfo: s.mapInfo, mode: s.mode, generators, filtered: legendNote, pointColour: s.colourBy ? pointColour : null, columnFilters: s.columnFilters.length });
   }
 
   function useMap(s) {
