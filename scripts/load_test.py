@@ -120,8 +120,9 @@ WORDS = {
 SYNTHETIC_BUILD = {"epochs": 2, "train_max": 10_000, "refine_val_max": 200}
 
 
-def make_synthetic(out: Path, n: int, dim: int = 32, seed: int = 0, build: bool = True) -> Path:
+def make_synthetic(out: Path, n: int, dim: int = 32, seed: int = 0, build: bool = True, columns=None) -> Path:
     """Write an n-item dataset (metric `clip_a`) for load tests, then build its map with the real pipeline.
+    `columns`: metadata columns (a DataFrame with a row per item) stored with it.
 
     Prompts come from a 10 000-phrase grammar (their MiniLM embeddings computed once each); text and
     image vectors follow the prompt's words, so the metric varies smoothly over the map."""
@@ -163,7 +164,7 @@ def make_synthetic(out: Path, n: int, dim: int = 32, seed: int = 0, build: bool 
                   embeddings={"text": text, "image_a": image, "minilm": minilm_unique[pick]},
                   image_sources=images, generators=["a"],
                   metrics={"clip_a": {"description": "100·cos(text, image)", "unit": "100·cos",
-                                      "generators": ["a"], "kind": "score"}})
+                                      "generators": ["a"], "kind": "score"}}, columns=columns)
     if build:
         from dkmap.builder import build_map
 

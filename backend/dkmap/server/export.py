@@ -4,7 +4,7 @@ The body is a selection's (`polygon`, `ids` or neither: the whole dataset; `filt
 the keyword-bar filter the UI applies (frontend/src/lib/filter.js: bars of one keyword add up,
 different keywords narrow), and `rank`. Columns: id, prompt, every metric, every metadata column
 (typed in Parquet: times as UTC timestamps in ms, booleans, categories as strings), split, x and y
-(the position on this map) and `keyword_bars` ("keyword:bin" for each of the selection's keywords
+(the position on this map; `map_x`, `map_y` when a metadata column has that name) and `keyword_bars` ("keyword:bin" for each of the selection's keywords
 the prompt contains, joined by "; "). Keywords and their bars are the ones POST /selection gives for
 the same body; every exported item gets the bar its similarity falls in.
 
@@ -133,7 +133,10 @@ class Exporter:
         prompts = self.prompts.take(taken)
         xy = np.asarray(self.positions[rows], dtype=np.float32)
         split = pa.array(["train", "test"], type=pa.string()).take(pa.array(self.split[rows], mask=self.split[rows] < 0))
-        names = ["id", "prompt", *self.metrics, *(c.name for c in self.columns), "split", "x", "y", "keyword_bars"]
+        meta = [c.name for c in self.columns]
+        # A metadata column may be called x, y or keyword_bars: it keeps its name, ours get a prefix.
+        own = [f"map_{n}" if n in meta else n for n in ("x", "y", "keyword_bars")]
+        names = ["id", "prompt", *self.metrics, *meta, "split", *own]
         arrays = [pa.array(self.ids[rows], type=pa.string()), prompts,
                   *(pa.array(v[rows]) for v in self.metrics.values()),
                   *(_column_array(c, rows) for c in self.columns), split,
