@@ -42,6 +42,8 @@ def main() -> None:
     (OUT / "empty.arrow").write_bytes(stream(pa.table({"a": pa.array([], pa.float32())})))
     (OUT / "nullint.arrow").write_bytes(stream(pa.table({"n": pa.array([1, None], pa.int32())})))
     (OUT / "int64.arrow").write_bytes(stream(pa.table({"big": pa.array([1], pa.int64())})))
+    passes = [i % 3 != 1 for i in range(11)]  # 11 values: more than one byte of bits
+    (OUT / "bool.arrow").write_bytes(stream(pa.table({"passes": pa.array(passes, pa.bool_()), "row": pa.array(range(11), pa.int32())})))
 
 
 if __name__ == "__main__":

@@ -75,10 +75,15 @@ export function getContourTile(dataset, metric, z, x, y, init) {
   return request(`api/maps/${enc(dataset)}/${enc(metric)}/contour/${z}/${x}/${y}`, init);
 }
 
-/** Points in bbox [x0, y0, x1, y1]; sampling bluenoise | random | all. */
-export function getPoints(dataset, metric, { z, bbox, sampling, limit }, init) {
+/**
+ * Points in bbox [x0, y0, x1, y1]; sampling bluenoise | random | all; `colour`: a column to colour
+ * by; `filters` (the column filters): each point then says whether it `passes`.
+ */
+export function getPoints(dataset, metric, { z, bbox, sampling, limit, colour, filters }, init) {
   const params = new URLSearchParams({ z: String(z), bbox: bbox.join(','), sampling });
   if (limit !== undefined) params.set('limit', String(limit));
+  if (colour) params.set('colour', colour);
+  if (filters?.length) params.set('filters', JSON.stringify(filters));
   return requestPoints(`api/maps/${enc(dataset)}/${enc(metric)}/points?${params}`, init);
 }
 
@@ -90,9 +95,10 @@ export function postSelection(dataset, metric, body, init) {
   return postJson(`api/maps/${enc(dataset)}/${enc(metric)}/selection`, body, init);
 }
 
-/** Listed items (`rows`, at most 20,000 per request) with their positions on this map. */
-export function postRowPoints(dataset, metric, rows, init) {
-  return requestPoints(`api/maps/${enc(dataset)}/${enc(metric)}/points/rows`, {
+/** Listed items (`rows`, at most 20,000 per request) with their positions on this map; `colour` as getPoints. */
+export function postRowPoints(dataset, metric, rows, { colour } = {}, init) {
+  const q = colour ? `?colour=${enc(colour)}` : '';
+  return requestPoints(`api/maps/${enc(dataset)}/${enc(metric)}/points/rows${q}`, {
     ...init, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ rows }) });
 }
 
@@ -104,6 +110,30 @@ export function getSpriteSheet(dataset, metric, { z, x, y, model }, init) {
 /** One page of a selection's ids (same body as postSelection, plus `offset` and `limit`). */
 export function postSelectionIds(dataset, metric, body, init) {
   return postJson(`api/maps/${enc(dataset)}/${enc(metric)}/selection/ids`, body, init);
+}
+
+/** Histograms of the columns over a scope (`bbox`, `polygon`, `ids` or none) under `filters`. */
+export function postHistograms(dataset, metric, body, init) {
+  return postJson(`api/maps/${enc(dataset)}/${enc(metric)}/histograms`, body, init);
+}
+
+/** A selection (body as postSelection's, plus `bars`) as a file: {blob, filename}; format csv | parquet. */
+export async function exportSelection(dataset, metric, format, body, init) {
+  const url = `api/maps/${enc(dataset)}/${enc(metric)}/export?format=${enc(format)}`;
+  let response;
+  try {
+    response = await fetch(url, { ...init, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  } catch (err) {
+    if (err && err.name === 'AbortError') throw err;
+    throw new ApiError(0, `Cannot reach the server (${err.message})`, url);
+  }
+  if (!response.ok) {
+    const answer = await response.json().catch(() => null);
+    throw new ApiError(response.status, answer?.error?.message ?? `${response.status} ${response.statusText || 'error'}`, url);
+  }
+  const disposition = response.headers.get('content-disposition') || '';
+  const filename = /filename="([^"]+)"/.exec(disposition)?.[1] ?? `${dataset}-${metric}-selection.${format}`;
+  return { blob: await response.blob(), filename };
 }
 
 function postJson(path, body, init) {

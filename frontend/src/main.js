@@ -5,15 +5,22 @@ import { createStore, initialState, mapStore } from './state.js';
 import { settingsView } from './views/settings.js';
 import { overviewView } from './views/overview.js';
 import { keywordsView } from './views/keywords.js';
+import { distributionsView } from './views/distributions.js';
 import { instanceView } from './views/instance.js';
 import { compareView } from './views/compare.js';
 import { searchView } from './views/search.js';
 import { placeForm } from './views/placeForm.js';
 import { placedItemView } from './views/placedItem.js';
 import { embedBridge } from './lib/embedBridge.js';
+import { applyTheme, chooseTheme, otherTheme, storedTheme } from './lib/theme.js';
+import { decodeShare, encodeShare } from './lib/shareState.js';
+import { filterMatches } from './lib/filter.js';
 
 performance.mark('dkmap:start');
 const store = createStore(initialState());
+// What the link the page was opened with asks for; the view, lasso and bars wait for the map.
+const wanted = decodeShare(window.location.hash);
+let pending = { centre: wanted.centre ?? null, lassoPolygon: wanted.lassoPolygon ?? null, lassoSlot: wanted.lassoSlot ?? 'a', filter: wanted.filter };
 const maps = { a: mapStore(store, 'a'), b: mapStore(store, 'b') };
 
 function setLoading(key, message) {
@@ -37,11 +44,23 @@ store.subscribe((s) => {
   busy.textContent = messages.join(' · ');
 }, ['loading']);
 
+// The theme: the toggle in the header; style.css swaps its variables on the root's data-theme.
+const themeBtn = document.getElementById('theme-toggle');
+themeBtn.addEventListener('click', () => store.set({ theme: otherTheme(store.get().theme) }));
+function showTheme(s) {
+  applyTheme(document.documentElement, window.localStorage, s.theme);
+  themeBtn.textContent = s.theme === 'dark' ? 'Light theme' : 'Dark theme';
+}
+store.subscribe(showTheme, ['theme']);
+store.set({ theme: chooseTheme({ wanted: wanted.theme, stored: storedTheme(window.localStorage), prefersDark: window.matchMedia?.('(prefers-color-scheme: dark)').matches }) });
+showTheme(store.get());
+
 settingsView(document.getElementById('settings'), store);
 compareView(document.getElementById('compare'), store, api);
 overviewView(document.getElementById('overview'), maps.a, api);
 overviewView(document.getElementById('overview-b'), maps.b, api);
 keywordsView(document.getElementById('keywords'), store, api);
+distributionsView(document.getElementById('distributions'), store, api);
 instanceView(document.getElementById('instance'), store, api);
 searchView(document.getElementById('search'), store, api);
 placeForm(document.getElementById('place'), store, api);
@@ -79,9 +98,25 @@ function loadMap(s) {
   loadMainMap(s.dataset, s.metric, {
     clear: { item: null, focusMarker: null, highlight: null, lassoPolygon: null, filter: [] },
     loaded: { error: null },
-    then: () => performance.mark('dkmap:map-info'),
+    then: () => { performance.mark('dkmap:map-info'); restorePending(); },
   });
 }
+
+/** Once the first map is in: the shared link's view and lasso (its bars wait for the selection). */
+function restorePending() {
+  if (!pending) return;
+  const { centre, lassoPolygon, lassoSlot } = pending;
+  if (centre) store.set({ viewWanted: centre });
+  if (lassoPolygon && (lassoSlot === 'a' || store.get().metricB)) store.set({ lassoPolygon, lassoSlot });
+  if (!lassoPolygon || !pending.filter.length) pending = null;
+}
+store.subscribe((s) => {
+  if (!pending || !s.selection || s.selectionLoading) return;
+  // Only the bars this selection has: a link made on other data keeps the rest of its view.
+  const bars = pending.filter.filter((bar) => { try { filterMatches(s.selection, [bar]); return true; } catch { return false; } });
+  pending = null;
+  if (bars.length) store.set({ filter: bars });
+}, ['selection', 'selectionLoading']);
 
 // The side-by-side map: a second metric of the same dataset, loaded like the first.
 const loadSideMap = mapLoader(maps.b, 'mapB', (_, metric) => metric);
@@ -102,29 +137,56 @@ store.subscribe((s, prev) => {
   }
 }, ['dataset', 'metric']);
 
-function readHash() {
-  const params = new URLSearchParams(window.location.hash.slice(1));
-  return { dataset: params.get('dataset'), metric: params.get('metric'), mode: params.get('mode') };
+// The URL hash always holds the shareable state (lib/shareState.js), written a moment after it changes.
+let hashTimer = null;
+function writeHashNow() {
+  clearTimeout(hashTimer);
+  hashTimer = null;
+  window.history.replaceState(null, '', `#${encodeShare(store.get())}`);
 }
-function writeHash(s) {
-  const params = new URLSearchParams();
-  if (s.dataset) params.set('dataset', s.dataset);
-  if (s.metric) params.set('metric', s.metric);
-  params.set('mode', s.mode);
-  window.history.replaceState(null, '', `#${params}`);
+function writeHash() {
+  if (hashTimer === null) hashTimer = setTimeout(writeHashNow, 150);
 }
-store.subscribe(writeHash, ['mode']);
+store.subscribe(writeHash, ['mode', 'sampling', 'metricB', 'centre', 'lassoPolygon', 'lassoSlot', 'filter', 'colourBy', 'rank', 'theme', 'columnFilters']);
+
+// Copy link: the clipboard when the browser allows it, else the link shown selected in a text field.
+const copyBtn = document.getElementById('copy-link');
+const shareField = document.getElementById('share-url');
+copyBtn.addEventListener('click', async () => {
+  writeHashNow();
+  const url = window.location.href;
+  try {
+    await navigator.clipboard.writeText(url);
+    shareField.hidden = true;
+    copyBtn.textContent = 'Link copied';
+    setTimeout(() => { copyBtn.textContent = 'Copy link'; }, 1500);
+  } catch {
+    shareField.hidden = false;
+    shareField.value = url;
+    shareField.focus();
+    shareField.select();
+  }
+});
 
 async function start() {
   setLoading('datasets', 'Loading datasets…');
   try {
     const { datasets } = await api.listDatasets();
-    const wanted = readHash();
     const ds = datasets.find((d) => d.name === wanted.dataset) ?? datasets[0] ?? null;
-    const metric = ds?.metrics.find((m) => m.name === wanted.metric && m.built)?.name ?? firstBuilt(ds);
-    const mode = ['scatter', 'contour', 'overlay'].includes(wanted.mode) ? wanted.mode : store.get().mode;
-    store.set({ datasets, mode });
+    if (ds?.name !== wanted.dataset) pending = null; // the link's view and lasso belong to another dataset
+    const built = (name) => ds?.metrics.some((m) => m.name === name && m.built);
+    const metric = built(wanted.metric) ? wanted.metric : firstBuilt(ds);
+    const defaults = store.get();
+    store.set({
+      datasets,
+      mode: wanted.mode ?? defaults.mode,
+      sampling: wanted.sampling ?? defaults.sampling,
+      rank: wanted.rank ?? defaults.rank,
+      colourBy: ds?.colour_columns?.includes(wanted.colourBy) ? wanted.colourBy : null,
+      columnFilters: ds?.name === wanted.dataset ? wanted.columnFilters : [],
+    });
     store.set({ dataset: ds?.name ?? null, metric });
+    if (built(wanted.metricB) && wanted.metricB !== metric) store.set({ metricB: wanted.metricB });
     if (!ds) store.set({ error: 'The server has no datasets. Build one with `dkmap demo` or `dkmap build`.' });
   } catch (err) {
     store.set({ error: `Could not list datasets: ${err.message}` });

@@ -127,8 +127,12 @@ export function initialState() {
     mapInfo: null,         // GET /api/maps/<d>/<m>
     mode: 'overlay',       // scatter | contour | overlay
     sampling: 'bluenoise', // bluenoise | random (overlay)
+    colourBy: null,        // column the points are coloured by (a dataset's colour_columns); null: the metric
+    theme: 'light',        // light | dark (lib/theme.js; remembered in localStorage)
     images: false,         // thumbnails on the map where they fit (toolbar Images, key I)
     view: { k: 1, x: 0, y: 0 }, // d3-zoom transform over base pixels
+    centre: null,          // {x, y, k}: the main map's point in the middle of its view and zoom scale (the link)
+    viewWanted: null,      // {x, y, k}: a view to show (a shared link opened)
     z: 0,                  // tile level of the current zoom
     lassoActive: false,
     lassoPolygon: null,    // [[x, y], ...] in map coordinates once closed
@@ -138,6 +142,9 @@ export function initialState() {
     selectionLoading: false,
     selectionSource: null, // 'lasso' | 'cluster'
     filter: [],            // [{keyword, bin}] bars chosen in the keyword view
+    rank: 'lift',          // keyword ranking of the selection: lift | frequency
+    columnFilters: [],     // [{column, range | in (+ other) | contains}], ANDed (API filters; views/distributions.js)
+    filteredCount: null,   // {n, of, scope}: items passing the column filters, from the server, or null
     highlight: null,       // {label, rows, ids?} items highlighted on the map (SPEC cluster, search)
     item: null,            // selected item id
     focus: null,           // {x, y, id}: pan target

@@ -44,3 +44,11 @@ describe('readArrowStream', () => {
     expect(columns.a.length).toBe(0);
   });
 });
+
+describe('readArrowStream booleans', () => {
+  it('reads a bit-packed bool column as 0/1 bytes', () => {
+    const { columns } = readArrowStream(fixture('bool.arrow'));
+    expect([...columns.passes]).toEqual(Array.from({ length: 11 }, (_, i) => (i % 3 !== 1 ? 1 : 0)));
+    expect([...columns.row]).toEqual(Array.from({ length: 11 }, (_, i) => i));
+  });
+});

@@ -12,7 +12,7 @@ const frame = {
 describe('drawnRecord', () => {
   it('records what the frame drew', () => {
     expect(drawnRecord(frame)).toEqual({
-      mode: 'overlay', sampling: 'bluenoise', z: 1, k: 2, pointLevel: 1, points: 7, pointChunks: 2, capped: false,
+      mode: 'overlay', sampling: 'bluenoise', colourBy: null, z: 1, k: 2, pointLevel: 1, points: 7, passing: null, pointChunks: 2, capped: false,
       highlighted: 0, highlightRows: 2, tilesNeeded: ['1/0/0', '1/1/0'], tilesDrawn: ['0/0/0'], fallbackOps: 2,
       pending: 3, readyTiles: 1, view: { k: 2, x: -10, y: -20, width: 400, height: 300, size: 268, ox: 66, oy: 16 },
       bbox: [0, 0, 0.5, 0.5],

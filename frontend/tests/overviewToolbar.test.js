@@ -12,3 +12,10 @@ describe('statusText', () => {
       .toBe('z 1 · 10 items in view · (thinned: zoom in to see every item) · cluster 1 (x groups): 40');
   });
 });
+
+describe('statusText with column filters', () => {
+  it('says how many items pass the filters, as the server counted them', () => {
+    expect(statusText({ z: 1, mode: 'overlay', drawnPoints: 40, capped: false, highlight: null, filtered: { n: 1234, of: 5000, scope: 'in view' } }))
+      .toBe('z 1 · 40 sampled items in view · 1,234 of 5,000 in view pass the filters');
+  });
+});

@@ -143,3 +143,29 @@ def test_escape_cancels_lasso_mode(page, app_url):
     page.keyboard.press("Escape")
     assert not state(page, "s.lassoActive")
     assert state(page, "s.lassoPolygon") is None
+
+
+def test_keyword_ranking_toggle_asks_for_frequency_and_shows_both_counts(page, app_url):
+    dataset, name, polygon, expected = lasso_selection(page, app_url)
+    assert expected["keywords"]["rank"] == "lift"
+    cards = ".keywords .kw"
+
+    def shown():
+        return page.eval_on_selector_all(cards, """els => els.map(e => [e.dataset.keyword,
+            Number(e.querySelector('.kw-count').dataset.inSelection), Number(e.querySelector('.kw-count').dataset.inDataset)])""")
+
+    want = [[k["keyword"], k["in_selection"], k["in_dataset"]] for k in expected["keywords"]["keywords"]]
+    assert len(want) >= 2
+    assert shown() == want
+    assert page.get_attribute(".keywords .rank button.active", "data-rank") == "lift"
+    page.click(".keywords .rank button[data-rank=frequency]")
+    page.wait_for_selector(".keywords .rank button.active[data-rank=frequency]")
+    page.wait_for_selector(".keywords[data-count]")
+    by_freq = api(app_url, f"api/maps/{dataset}/{name}/selection", {"polygon": polygon, "rank": "frequency"})
+    want_freq = [[k["keyword"], k["in_selection"], k["in_dataset"]] for k in by_freq["keywords"]["keywords"]]
+    page.wait_for_function("(n) => document.querySelectorAll('.keywords .kw').length === n", arg=len(want_freq))
+    assert shown() == want_freq
+    assert want_freq != want, "the two rankings order this selection's keywords differently"
+    text = page.inner_text(".keywords .kw .kw-count")
+    assert "in selection" in text and "in dataset" in text
+    assert page.console_errors == []

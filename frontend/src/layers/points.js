@@ -21,11 +21,18 @@ export const RING_LIGHT = packRGBA(255, 255, 255, 255);
 export const RING_DARK = packRGBA(20, 20, 20, 255);
 export const DIMMED = packRGBA(185, 185, 185, 255);
 
-/** Packed colours of a chunk's values, computed once per chunk and colour function. */
+/**
+ * Packed colours of a chunk, computed once per chunk and colour function: of its `colour` column
+ * when the function colours by one (`colour.byColumn`), else of its metric values.
+ */
 function chunkColours(chunk, colour) {
   if (chunk.colourFn !== colour) {
     const out = new Uint32Array(chunk.n);
-    for (let i = 0; i < chunk.n; i += 1) out[i] = colour(chunk.value[i]);
+    const values = colour.byColumn ? chunk.colour : chunk.value;
+    if (values) for (let i = 0; i < chunk.n; i += 1) out[i] = colour(values[i]);
+    else out.fill(DIMMED);
+    // Points failing the column filters are greyed, not hidden.
+    if (chunk.passes) for (let i = 0; i < chunk.n; i += 1) if (!chunk.passes[i]) out[i] = DIMMED;
     chunk.colours = out;
     chunk.colourFn = colour;
   }

@@ -1,5 +1,5 @@
 // A small reader of the Arrow IPC stream format for the columns the server sends (dkmap.server.arrow):
-// int8/16/32 (signed or not), float32/float64 and utf8, in one record batch, uncompressed. Numeric
+// int8/16/32 (signed or not), float32/float64, bool (as 0/1 bytes) and utf8, in one record batch, uncompressed. Numeric
 // columns are views on the response's bytes (no copy); utf8 columns decode a value only when read.
 // Anything else is refused with an error naming the column, never misread.
 
@@ -8,6 +8,7 @@ const MESSAGE_RECORD_BATCH = 3;
 const TYPE_INT = 2;
 const TYPE_FLOAT = 3;
 const TYPE_UTF8 = 5;
+const TYPE_BOOL = 6;
 const CONTINUATION = 0xffffffff;
 const utf8 = new TextDecoder();
 
@@ -80,6 +81,7 @@ function fieldType(field) {
     return { name, kind: 'float', array };
   }
   if (typeId === TYPE_UTF8) return { name, kind: 'utf8' };
+  if (typeId === TYPE_BOOL) return { name, kind: 'bool' };
   throw new Error(`Arrow column '${name}': type ${typeId} is not supported`);
 }
 
@@ -111,6 +113,13 @@ function readColumns(fields, batch, body, view) {
       return;
     }
     const data = bufferAt(b); b += 1;
+    if (f.kind === 'bool') {
+      if (node.nulls > 0) throw new Error(`Arrow column '${f.name}': null booleans are not supported`);
+      const bits = new Uint8Array(node.length); // bit-packed, least significant bit first
+      for (let k = 0; k < node.length; k += 1) bits[k] = (body[data.offset + (k >> 3)] >> (k & 7)) & 1;
+      columns[f.name] = bits;
+      return;
+    }
     let values = typed(f.array, body, data.offset, node.length);
     if (node.nulls > 0) {
       if (f.kind !== 'float') throw new Error(`Arrow column '${f.name}': null integers are not supported`);
@@ -155,7 +164,7 @@ export function readArrowStream(buffer) {
   if (!fields) throw new Error('Arrow stream: no schema');
   if (!result) {
     const columns = {};
-    for (const f of fields) columns[f.name] = f.kind === 'utf8' ? new Utf8Column(new Int32Array(1), new Uint8Array(0)) : new f.array(0);
+    for (const f of fields) columns[f.name] = f.kind === 'utf8' ? new Utf8Column(new Int32Array(1), new Uint8Array(0)) : new (f.array ?? Uint8Array)(0);
     result = { length: 0, columns };
   }
   return { ...result, metadata };

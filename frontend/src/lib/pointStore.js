@@ -24,9 +24,11 @@ export function toChunk(response, bounds, key) {
     if (inX && inY) { keep[m] = i; m += 1; }
   }
   const meta = { key, n: m, totalInView: response.total_in_view ?? m, capped: Boolean(response.capped) };
+  if (response.colour) meta.colourInfo = response.colour;
   if (m === n && p.x instanceof Float32Array && p.y instanceof Float32Array && p.value instanceof Float32Array
-      && p.row instanceof Int32Array && !Array.isArray(p.id)) {
-    return { ...meta, x: p.x, y: p.y, value: p.value, row: p.row, id: p.id };
+      && p.row instanceof Int32Array && !Array.isArray(p.id) && (!p.colour || p.colour instanceof Float64Array)
+      && (!p.passes || p.passes instanceof Uint8Array)) {
+    return { ...meta, x: p.x, y: p.y, value: p.value, row: p.row, id: p.id, ...(p.colour ? { colour: p.colour } : {}), ...(p.passes ? { passes: p.passes } : {}) };
   }
   const chunk = { ...meta, x: new Float32Array(m), y: new Float32Array(m), value: new Float32Array(m), row: new Int32Array(m), id: new Array(m) };
   for (let j = 0; j < m; j += 1) {
@@ -34,6 +36,14 @@ export function toChunk(response, bounds, key) {
     chunk.x[j] = p.x[i]; chunk.y[j] = p.y[i];
     chunk.value[j] = p.value[i] === null ? NaN : p.value[i];
     chunk.row[j] = p.row[i]; chunk.id[j] = String(p.id.at(i));
+  }
+  if (p.passes) {
+    chunk.passes = new Uint8Array(m);
+    for (let j = 0; j < m; j += 1) chunk.passes[j] = p.passes[keep[j]] ? 1 : 0;
+  }
+  if (p.colour) {
+    chunk.colour = new Float64Array(m);
+    for (let j = 0; j < m; j += 1) { const v = p.colour[keep[j]]; chunk.colour[j] = v === null ? NaN : v; }
   }
   return chunk;
 }
@@ -46,9 +56,16 @@ export function mergeChunks(chunks, key) {
     row: new Int32Array(n), id: new Array(n),
     totalInView: chunks.reduce((s, c) => s + c.totalInView, 0), capped: chunks.some((c) => c.capped),
   };
+  if (chunks.length && chunks.every((c) => c.passes)) out.passes = new Uint8Array(n);
+  if (chunks.length && chunks.every((c) => c.colour)) {
+    out.colour = new Float64Array(n);
+    out.colourInfo = chunks[0].colourInfo;
+  }
   let o = 0;
   for (const c of chunks) {
     out.x.set(c.x, o); out.y.set(c.y, o); out.value.set(c.value, o); out.row.set(c.row, o);
+    if (out.colour) out.colour.set(c.colour, o);
+    if (out.passes) out.passes.set(c.passes, o);
     for (let i = 0; i < c.n; i += 1) out.id[o + i] = c.id.at(i);
     o += c.n;
   }
@@ -56,7 +73,8 @@ export function mergeChunks(chunks, key) {
 }
 
 /**
- * Cache of point chunks for one map. `chunksFor(...)` returns what can be drawn now (ready tiles,
+ * Cache of point chunks for one map; `source({dataset, metric, colour, filters})` (colour: a column
+ * to colour by, or null for the metric; filters: the column filters, each point then `passes`) starts over. `chunksFor(...)` returns what can be drawn now (ready tiles,
  * or coarser ready tiles standing in, so overlay never shows fewer points while loading).
  */
 export function pointStore({ fetchPoints }) {
@@ -79,7 +97,7 @@ export function pointStore({ fetchPoints }) {
   async function loadTile(tile, sampling, zParam, signal, depth) {
     const bounds = tileBounds(tile.z, tile.x, tile.y);
     const response = await fetchPoints(src.dataset, src.metric,
-      { z: zParam, bbox: bounds, sampling, limit: LIMIT }, { signal });
+      { z: zParam, bbox: bounds, sampling, limit: LIMIT, colour: src.colour ?? undefined, filters: src.filters }, { signal });
     if (response.capped && sampling === 'all' && depth < SUBDIVIDE_DEPTH) {
       const parts = await Promise.all(childrenOf(tile).map((c) => loadTile(c, sampling, zParam, signal, depth + 1)));
       return mergeChunks(parts, tile.key);

@@ -4,11 +4,11 @@
 const CLEAR_EVERY = 1000; // frames between clearing the draw and blit measures
 
 /** The `drawn` record of one frame. `contour` is the contour layer's stats, ignored in scatter mode. */
-export function drawnRecord({ mode, sampling, z, t, vp, bbox, level, chunks, capped, drawnPoints, drawnHighlights, highlightRows, pending, contour }) {
+export function drawnRecord({ mode, sampling, colourBy = null, z, t, vp, bbox, level, chunks, capped, drawnPoints, drawnHighlights, highlightRows, pending, contour, passing = null }) {
   const scatter = mode === 'scatter';
   return {
-    mode, sampling, z, k: t.k, pointLevel: level,
-    points: drawnPoints, pointChunks: chunks.length, capped,
+    mode, sampling, colourBy, z, k: t.k, pointLevel: level,
+    points: drawnPoints, passing, pointChunks: chunks.length, capped,
     highlighted: drawnHighlights, highlightRows: highlightRows ? highlightRows.size : 0,
     tilesNeeded: scatter ? [] : contour.needed, tilesDrawn: scatter ? [] : contour.drawnSources,
     fallbackOps: scatter ? 0 : contour.fallbackOps, pending, readyTiles: contour.readyTiles,

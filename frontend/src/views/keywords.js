@@ -7,6 +7,11 @@ import { fmtCount, fmtValue } from '../lib/format.js';
 import { metricOf } from '../state.js';
 
 const W = 250;
+export const RANKS = ['lift', 'frequency'];
+const RANK_TITLES = {
+  lift: 'Keywords more frequent in the selection than in the whole dataset first',
+  frequency: 'The most frequent keywords of the selection first',
+};
 const H = 54;
 
 export function keywordsView(root, store, api) {
@@ -22,6 +27,11 @@ export function keywordsView(root, store, api) {
   const idsBtn = actions.append('button').attr('type', 'button').attr('class', 'download-ids').text('Download ids')
     .attr('title', 'Save the ids of every selected item as a text file, one per line')
     .on('click', () => downloadIds());
+  const rankSeg = el.append('div').attr('class', 'seg rank').attr('role', 'group').attr('aria-label', 'Keyword ranking');
+  rankSeg.append('span').attr('class', 'muted rank-label').text('Rank by ');
+  rankSeg.selectAll('button').data(RANKS).join('button').attr('type', 'button')
+    .attr('data-rank', (d) => d).attr('title', (d) => RANK_TITLES[d]).text((d) => d)
+    .on('click', (_, d) => store.set({ rank: d }));
   const filterNote = el.append('div').attr('class', 'filter-note');
   const list = el.append('div').attr('class', 'kw-list');
   let token = 0;
@@ -33,10 +43,11 @@ export function keywordsView(root, store, api) {
     const my = ++token;
     note = '';
     const metric = metricOf(s, source === 'lasso' ? s.lassoSlot : 'a');
-    request = { dataset: s.dataset, metric, body };
+    request = { dataset: s.dataset, metric, body, source };
     store.set({ selectionLoading: true, selection: null, filter: [], selectionSource: source });
     try {
-      const res = await api.postSelection(s.dataset, metric, body);
+      const filters = s.columnFilters.length ? { filters: s.columnFilters } : {};
+      const res = await api.postSelection(s.dataset, metric, { ...body, ...filters, rank: s.rank });
       if (my === token) store.set({ selection: res, selectionLoading: false });
     } catch (err) {
       if (my !== token) return;
@@ -72,6 +83,8 @@ export function keywordsView(root, store, api) {
     actions.style('display', sel && !s.selectionLoading ? null : 'none');
     el.attr('data-count', sel ? sel.count : null).attr('data-keywords', sel ? sel.keywords.keywords.length : null);
     clearBtn.property('disabled', s.filter.length === 0);
+    rankSeg.style('display', sel && sel.keywords.keywords.length ? null : 'none');
+    rankSeg.selectAll('button').classed('active', (d) => d === s.rank).attr('aria-pressed', (d) => d === s.rank);
     if (s.selectionLoading) {
       summary.html('<span class="spinner"></span> Selecting and finding keywords…');
       list.selectAll('*').remove(); filterNote.text('');
@@ -112,7 +125,10 @@ export function keywordsView(root, store, api) {
     });
     cards.attr('data-keyword', (k) => k.keyword);
     cards.select('.kw-name').text((k) => k.keyword);
-    cards.select('.kw-count').text((k) => `${fmtCount(k.count)} prompts`);
+    cards.select('.kw-count').attr('data-in-selection', (k) => k.in_selection).attr('data-in-dataset', (k) => k.in_dataset)
+      .text((k) => `${fmtCount(k.in_selection)} in selection · ${fmtCount(k.in_dataset)} in dataset`)
+      .attr('title', (k) => `${k.in_selection} selected prompts and ${k.in_dataset} of the dataset's contain "${k.keyword}"`
+        + ` (${s.rank} score ${fmtValue(k.score)})`);
     cards.each(function drawHistogram(k) {
       const svg = select(this).select('svg');
       const bins = k.bins;
@@ -149,8 +165,11 @@ export function keywordsView(root, store, api) {
     if (s.highlight !== prev.highlight && s.highlight && s.highlight.ids?.length) {
       fetchSelection(s, { ids: s.highlight.ids }, 'cluster');
     }
+    if ((s.rank !== prev.rank || s.columnFilters !== prev.columnFilters) && request && (store.get().selection || store.get().selectionLoading)) {
+      fetchSelection(s, request.body, request.source);
+    }
     if (s.mapInfo !== prev.mapInfo) { token += 1; store.set({ selection: null, selectionLoading: false, filter: [], lassoPolygon: null }); }
     render(store.get());
-  }, ['lassoPolygon', 'selection', 'selectionLoading', 'filter', 'highlight', 'mapInfo']);
+  }, ['lassoPolygon', 'selection', 'selectionLoading', 'filter', 'highlight', 'mapInfo', 'rank', 'columnFilters']);
   render(store.get());
 }

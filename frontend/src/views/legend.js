@@ -22,8 +22,8 @@ export function legendTicks(edges, diverging) {
   return ticks;
 }
 
-/** Render the legend into `root` for a colour scale and map info. */
-export function renderLegend(root, { scale, mapInfo, mode, generators, filtered }) {
+/** Render the legend into `root` for a colour scale and map info; `pointColour` (lib/pointColour.js) when the points are coloured by a column. */
+export function renderLegend(root, { scale, mapInfo, mode, generators, filtered, pointColour = null, columnFilters = 0 }) {
   const el = select(root);
   el.selectAll('*').remove();
   if (!scale || !mapInfo) return;
@@ -56,7 +56,8 @@ export function renderLegend(root, { scale, mapInfo, mode, generators, filtered 
     item.append('span').attr('class', 'swatch hatch');
     item.append('span').text(`masked: no item within ${fmtValue(mapInfo.mask.radius)} (not estimated)`);
   }
-  if (mode !== 'contour') {
+  if (mode !== 'contour' && pointColour) renderPointLegend(el, pointColour);
+  else if (mode !== 'contour') {
     const item = keys.append('span').attr('class', 'legend-key');
     item.append('span').attr('class', 'swatch dot');
     item.append('span').text(mode === 'overlay' ? 'sampled items, coloured by their own value' : 'every item, coloured by its value');
@@ -65,9 +66,34 @@ export function renderLegend(root, { scale, mapInfo, mode, generators, filtered 
     keys.append('span').attr('class', 'legend-key')
       .append('span').text('bands: kernel-regression estimate of the metric');
   }
+  if (columnFilters > 0 && mode !== 'contour') {
+    const item = keys.append('span').attr('class', 'legend-key failing-key');
+    item.append('span').attr('class', 'swatch dot').style('background', '#b9b9b9');
+    item.append('span').text(`grey: fails the column filter${columnFilters > 1 ? 's' : ''}`);
+  }
   if (filtered) {
     const item = keys.append('span').attr('class', 'legend-key');
     item.append('span').attr('class', 'swatch dot ringed');
     item.append('span').text(`${filtered}; other items grey`);
   }
+}
+
+const fmtTime = (ms) => new Date(ms).toISOString().slice(0, 10);
+
+/** The points' own key when they are coloured by a column: a swatch per category, or a gradient. */
+function renderPointLegend(el, pc) {
+  const box = el.append('div').attr('class', 'point-legend').attr('data-column', pc.name).attr('data-kind', pc.kind);
+  box.append('span').attr('class', 'point-legend-title').text(`points coloured by ${pc.name}:`);
+  if (pc.kind === 'category') {
+    const items = box.selectAll('span.legend-key').data(pc.entries).join('span').attr('class', 'legend-key');
+    items.append('span').attr('class', 'swatch dot').attr('data-point-colour', (d) => d.colour).style('background', (d) => d.colour);
+    items.append('span').text((d) => d.label);
+    return;
+  }
+  const fmt = pc.kind === 'time' ? fmtTime : fmtValue;
+  box.append('span').attr('class', 'point-legend-lo').text(fmt(pc.domain[0]));
+  box.append('span').attr('class', 'gradient')
+    .style('background', `linear-gradient(to right, ${pc.entries.map((e) => `${e.colour} ${e.t * 100}%`).join(', ')})`)
+    .selectAll('i').data(pc.entries).join('i').attr('data-point-colour', (d) => d.colour);
+  box.append('span').attr('class', 'point-legend-hi').text(fmt(pc.domain[1]));
 }

@@ -71,13 +71,16 @@ export function mapHighlight(api, slot) {
 
   /** Follow a change of state; returns whether the highlighted rows were worked out again. */
   hl.update = (s, prev) => {
-    if (s.highlight !== prev.highlight && s.highlight) loadRows(s, s.highlight.rows);
-    if (s.selection !== prev.selection && s.selectionSource === 'lasso') {
-      if (s.lassoSlot === slot) useSelectionSample(s);
+    const recoloured = s.colourBy !== prev.colourBy;
+    if ((s.highlight !== prev.highlight || recoloured) && s.highlight) loadRows(s, s.highlight.rows);
+    if ((s.selection !== prev.selection || recoloured) && s.selectionSource === 'lasso') {
+      // The selection's sample carries no colour column: coloured by one, its points are looked up.
+      if (s.lassoSlot === slot && !s.colourBy) useSelectionSample(s);
       else if (s.selection) loadRows(s, s.selection.sample.row);
+      else chunk = null;
     }
     if (s.selection === prev.selection && s.filter === prev.filter && s.highlight === prev.highlight
-      && s.mode === prev.mode && s.mapInfo === prev.mapInfo) return false;
+      && s.mode === prev.mode && s.mapInfo === prev.mapInfo && !recoloured) return false;
     try {
       const found = highlightOf(s, slot);
       rows = found ? found.rows : null;

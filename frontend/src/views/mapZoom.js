@@ -56,6 +56,8 @@ export function mapZoom(stage) {
   z.reset = () => { stage.transition().duration(250).call(zoomer.transform, zoomIdentity); return z; };
   /** The whole map at once, without a transition (a new map). */
   z.home = () => { stage.call(zoomer.transform, zoomIdentity); return z; };
+  /** Map point (x, y) in the middle at scale k, at once (a shared view opened). */
+  z.show = (x, y, k) => { stage.call(zoomer.transform, centredTransform(vp, x, y, k)); return z; };
   z.panBy = (dx, dy) => { stage.transition().duration(120).call(zoomer.translateBy, dx / t.k, dy / t.k); return z; };
   z.panTo = (x, y, k) => {
     const mine = focusPan = { x, y, k };

@@ -2,6 +2,7 @@
 // Reads its map's sub-store; writes only the keys it owns (drawn, z, item on click, lasso, hover).
 import { select } from 'd3';
 import { makeColourScale } from '../lib/colour.js';
+import { makePointColour } from '../lib/pointColour.js';
 import { tilesCovering, zoomLevel, pointTileLevel } from '../lib/tiles.js';
 import { visibleBBox, screenToMap, mapToScreen } from '../lib/viewport.js';
 import { itemCache } from '../lib/itemCache.js';
@@ -72,6 +73,7 @@ export function overviewView(root, map, api) {
       }
       svg.attr('width', width).attr('height', height);
       painter.resize();
+      if (primary) showWanted(map.get());
     })
     .onChange(schedule);
   const maxLevel = () => map.get().mapInfo?.max_level ?? 0;
@@ -89,7 +91,27 @@ export function overviewView(root, map, api) {
   }
 
   let scale = null;
-  let colourFn = () => DIMMED; // one function per map, so per-chunk colour caches stay valid
+  let metricColour = () => DIMMED; // one function per map and colouring, so per-chunk colour caches stay valid
+  let colourFn = metricColour;     // the points' colours: metricColour, or one by the column `colourBy`
+  let pointColour = null;          // makePointColour of that column, once its legend info has come
+  let legendNote = '';
+
+  /** Colour the points by `s.colourBy` (null: the metric); the column's palette waits for its legend info. */
+  function recolour(s) {
+    pointColour = null;
+    colourFn = s.colourBy ? Object.assign(() => DIMMED, { byColumn: true }) : metricColour;
+    if (s.mapInfo) points.source({ dataset: s.dataset, metric: s.metric, scale, colour: s.colourBy, filters: s.columnFilters });
+  }
+
+  function learnColour(s, chunks) {
+    if (!s.colourBy || pointColour) return;
+    const info = [...chunks, highlight.chunk()].find((c) => c?.colourInfo?.name === s.colourBy)?.colourInfo;
+    if (!info) return;
+    try { pointColour = makePointColour(info); } catch (err) { reportError(err); return; }
+    const pc = pointColour;
+    colourFn = Object.assign((v) => pc.packed(v), { byColumn: true });
+    legend(s);
+  }
 
   function currentChunks(s, z, bbox) {
     if (!bbox || s.mode === 'contour') return { chunks: [], pending: 0, level: z };
@@ -107,7 +129,7 @@ export function overviewView(root, map, api) {
     frame.attr('x', fx0).attr('y', fy0).attr('width', fx1 - fx0).attr('height', fy1 - fy0);
     if (s.mode === 'scatter') {
       ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-      ctx.fillStyle = '#fbfbfa';
+      ctx.fillStyle = getComputedStyle(stage.node()).getPropertyValue('--sheet').trim() || '#fbfbfa';
       ctx.fillRect(fx0, fy0, fx1 - fx0, fy1 - fy0);
       return;
     }
@@ -129,9 +151,24 @@ export function overviewView(root, map, api) {
     const r0 = s.mapInfo.settings?.bluenoise_radius0 ?? 1 / 48;
     const level = s.images && bbox ? thumbnailLevel(t.k, vp.size, r0, s.mapInfo.sampling?.max_level ?? 0) : -1;
     const hovered = s.hover?.slot === map.slot ? s.hover.id : null;
-    drawnThumbs = thumbs.draw({ t, vp, dpr, bbox, level, colour: colourFn, hovered });
+    drawnThumbs = thumbs.draw({ t, vp, dpr, bbox, level, colour: metricColour, hovered });
     stage.attr('data-thumbnails', drawnThumbs.length).attr('data-thumbnail-level', level)
       .attr('data-thumbnails-pending', thumbs.pending()).node().__thumbnails = drawnThumbs;
+  }
+
+  // The view a shared link asks for (`viewWanted`: the map point in the middle and the scale), shown
+  // once there is a viewport; the main map tells where it is (`centre`) for the link.
+  let wantedShown = null;
+  function showWanted(s) {
+    if (!s.viewWanted || s.viewWanted === wantedShown || !s.mapInfo || !zoomer.viewport()) return;
+    wantedShown = s.viewWanted;
+    zoomer.show(s.viewWanted.x, s.viewWanted.y, s.viewWanted.k);
+  }
+  function tellCentre(s, t, vp) {
+    const [x, y] = screenToMap(t, vp, vp.width / 2, vp.height / 2);
+    const c = s.centre;
+    if (c && Math.abs(c.x - x) < 1e-7 && Math.abs(c.y - y) < 1e-7 && Math.abs(c.k - t.k) < 1e-5) return;
+    map.set({ centre: { x, y, k: t.k } });
   }
 
   function showAt(circle, t, vp, p) {
@@ -154,10 +191,12 @@ export function overviewView(root, map, api) {
     emptyNote.style('display', 'none');
     const z = zoomLevel(t.k, s.mapInfo.max_level);
     if (primary && z !== s.z) map.set({ z });
+    if (primary) tellCentre(s, t, vp);
     const bbox = visibleBBox(t, vp);
     drawBase(cctx, s, t, vp, dpr, z, bbox);
     const { chunks, pending, level } = currentChunks(s, z, bbox);
     drawnChunks = chunks;
+    learnColour(s, chunks);
     const { drawnPoints, drawnHighlights, highlightedRows } = painter.draw({
       chunks, highlightChunk: highlight.chunk(), highlightRows: highlight.rows(), t, vp, dpr, mode: s.mode, colour: colourFn, gesture: zoomer.gesturing(),
     });
@@ -179,17 +218,30 @@ export function overviewView(root, map, api) {
     const highlightRows = highlight.rows();
     toolbar.status(statusText({
       z, mode: s.mode, drawnPoints, capped, highlight: highlightRows ? { label: highlight.label(), count: highlight.count() } : null,
+      filtered: primary ? s.filteredCount : null,
     }));
     report.frame(started, drawnRecord({
-      mode: s.mode, sampling: s.sampling, z, t, vp, bbox, level, chunks, capped,
-      drawnPoints, drawnHighlights, highlightRows, pending: totalPending, contour: cs,
+      mode: s.mode, sampling: s.sampling, colourBy: pointColour ? pointColour.name : null, z, t, vp, bbox, level, chunks, capped,
+      drawnPoints, drawnHighlights, highlightRows, pending: totalPending, contour: cs, passing: passingInView(chunks, bbox),
     }), frameProgress({ mode: s.mode, drawnPoints, pointChunks: chunks.length, pending: totalPending, contour: cs }));
   }
 
-  function legend(s, filtered) {
+  /** Points in view passing the column filters (null without filters): the test hook's `passing`. */
+  function passingInView(chunks, bbox) {
+    if (!bbox || !chunks.some((c) => c.passes)) return null;
+    const [x0, y0, x1, y1] = bbox;
+    let n = 0;
+    for (const c of chunks) {
+      if (!c.passes) continue;
+      for (let i = 0; i < c.n; i += 1) if (c.passes[i] && c.x[i] >= x0 && c.x[i] <= x1 && c.y[i] >= y0 && c.y[i] <= y1) n += 1;
+    }
+    return n;
+  }
+
+  function legend(s) {
     const ds = s.datasets.find((d) => d.name === s.dataset);
     const generators = ds?.metrics.find((x) => x.name === s.metric)?.generators ?? null;
-    renderLegend(legendEl, { scale, mapInfo: s.mapInfo, mode: s.mode, generators, filtered });
+    renderLegend(legendEl, { scale, mapInfo: s.mapInfo, mode: s.mode, generators, filtered: legendNote, pointColour: s.colourBy ? pointColour : null, columnFilters: s.columnFilters.length });
   }
 
   function useMap(s) {
@@ -197,9 +249,10 @@ export function overviewView(root, map, api) {
     if (s.mapInfo) {
       try { scale = makeColourScale(s.mapInfo); } catch (err) { reportError(err); }
       const sc = scale;
-      colourFn = (v) => (Number.isNaN(v) || !sc ? DIMMED : sc.packed(v));
+      metricColour = (v) => (Number.isNaN(v) || !sc ? DIMMED : sc.packed(v));
       const src = { dataset: s.dataset, metric: s.metric, scale };
-      contour.source(src); points.source(src);
+      contour.source(src);
+      recolour(s);
       const gens = s.datasets.find((d) => d.name === s.dataset)?.metrics.find((x) => x.name === s.metric)?.generators ?? [];
       thumbs.source({ ...src, models: s.mapInfo.kind === 'difference' ? gens.slice(0, 2) : gens.slice(0, 1) });
       zoomer.maxLevel(s.mapInfo.max_level);
@@ -212,14 +265,17 @@ export function overviewView(root, map, api) {
 
   map.subscribe((s, prev) => {
     if (s.mapInfo !== prev.mapInfo) useMap(s);
+    if (primary) showWanted(s);
     toolbar.update(s);
     lasso.active(s.lassoActive);
     stage.classed('lasso-mode', s.lassoActive);
     if (s.lassoPolygon !== prev.lassoPolygon || s.lassoSlot !== prev.lassoSlot) {
       lasso.polygon(s.lassoSlot === map.slot ? s.lassoPolygon : null);
     }
+    if ((s.colourBy !== prev.colourBy || s.columnFilters !== prev.columnFilters) && s.mapInfo === prev.mapInfo) { recolour(s); legend(s); }
     if (highlight.update(s, prev)) {
-      legend(s, highlight.rows() ? `dark ring: ${highlight.label()}` : '');
+      legendNote = highlight.rows() ? `dark ring: ${highlight.label()}` : '';
+      legend(s);
       schedule();
     }
     if (s.hover !== prev.hover) linked.update(s);
@@ -228,7 +284,7 @@ export function overviewView(root, map, api) {
       map.set({ focusMarker: { x: s.focus.x, y: s.focus.y, id: s.focus.id, slot: map.slot } });
     }
     schedule();
-  }, ['mapInfo', 'mode', 'sampling', 'lassoActive', 'lassoPolygon', 'lassoSlot', 'selection', 'filter', 'highlight', 'focus', 'focusMarker', 'datasets', 'hover', 'placed', 'placedActive', 'images']);
+  }, ['mapInfo', 'mode', 'sampling', 'lassoActive', 'lassoPolygon', 'lassoSlot', 'selection', 'filter', 'highlight', 'focus', 'focusMarker', 'datasets', 'hover', 'placed', 'placedActive', 'images', 'colourBy', 'theme', 'viewWanted', 'columnFilters', 'filteredCount']);
 
   return { zoomBy: zoomer.zoomBy, resetZoom: zoomer.reset };
 }

@@ -5,11 +5,12 @@ const MODES = ['scatter', 'contour', 'overlay'];
 const SAMPLINGS = ['bluenoise', 'random'];
 
 /** The status line: the tile level, the items in view, and what is highlighted (`highlight`: {label, count} or null). */
-export function statusText({ z, mode, drawnPoints, capped, highlight }) {
+export function statusText({ z, mode, drawnPoints, capped, highlight, filtered = null }) {
   const parts = [`z ${z}`];
   if (mode !== 'contour') parts.push(`${fmtCount(drawnPoints)} ${mode === 'overlay' ? 'sampled' : ''} items in view`.replace('  ', ' '));
   if (capped) parts.push('(thinned: zoom in to see every item)');
   if (highlight) parts.push(`${highlight.label}: ${highlight.count}`);
+  if (filtered) parts.push(`${fmtCount(filtered.n)} of ${fmtCount(filtered.of)} ${filtered.scope} pass the filters`);
   return parts.join(' · ');
 }
 

@@ -20,7 +20,7 @@ export function settingsView(root, store) {
   el.append('h2').text('Map');
   const dsLabel = el.append('label').text('Dataset');
   const dsSelect = dsLabel.append('select').attr('name', 'dataset')
-    .on('change', (event) => store.set({ dataset: event.target.value, metric: null }));
+    .on('change', (event) => store.set({ dataset: event.target.value, metric: null, colourBy: null }));
   const dsDesc = el.append('p').attr('class', 'desc dataset-desc');
   const mLabel = el.append('label').text('Metric');
   const mSelect = mLabel.append('select').attr('name', 'metric')
@@ -30,6 +30,9 @@ export function settingsView(root, store) {
   const bSelect = bLabel.append('select').attr('name', 'metricB')
     .on('change', (event) => store.set({ metricB: event.target.value || null }));
   const bNote = el.append('p').attr('class', 'desc').text('Both maps show the same items: a lasso or hover on one marks them on the other.');
+  const cLabel = el.append('label').attr('class', 'colour-label').text('Colour points by');
+  const cSelect = cLabel.append('select').attr('name', 'colourBy')
+    .on('change', (event) => store.set({ colourBy: event.target.value || null }));
   const facts = el.append('dl').attr('class', 'facts');
 
   function render(s) {
@@ -53,6 +56,11 @@ export function settingsView(root, store) {
     bSelect.selectAll('option').data([null, ...others], (m) => (m ? m.name : '')).join('option')
       .attr('value', (m) => (m ? m.name : '')).text((m) => (m ? metricLabel(m) : 'none (one map)'));
     bSelect.property('value', s.metricB ?? '');
+    const columns = ds?.colour_columns ?? [];
+    cLabel.style('display', columns.length ? null : 'none');
+    cSelect.selectAll('option').data([null, ...columns], (c) => c ?? '').join('option')
+      .attr('value', (c) => c ?? '').text((c) => c ?? 'the map\'s metric (contours too)');
+    cSelect.property('value', s.colourBy ?? '');
     const metric = metrics.find((m) => m.name === s.metric);
     mDesc.text(metric ? `${metric.description || ''}${metric.unit ? ` Unit: ${metric.unit}.` : ''}` : '');
 
@@ -85,6 +93,6 @@ export function settingsView(root, store) {
     items.select('dd').text((d) => d[1]);
   }
 
-  store.subscribe(render, ['datasets', 'dataset', 'metric', 'metricB', 'mapInfo', 'z', 'loading']);
+  store.subscribe(render, ['datasets', 'dataset', 'metric', 'metricB', 'mapInfo', 'z', 'loading', 'colourBy']);
   render(store.get());
 }
