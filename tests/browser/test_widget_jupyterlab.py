@@ -65,6 +65,8 @@ def test_lasso_in_jupyterlab_round_trips_to_w_selection_and_w_select_highlights(
     try:
         page.goto(url)
         page.locator(".jp-Notebook .jp-CodeCell .cm-content").first.wait_for(timeout=120_000)
+        # A cell run before the kernel is up is dropped (seen on a loaded machine): wait for it first.
+        page.locator(".jp-StatusBar-TextItem", has_text="Idle").first.wait_for(timeout=120_000)
         run_cell(page, 0)
         element = page.wait_for_selector(".jp-OutputArea-output iframe.dkmap-widget", timeout=120_000)
         element.scroll_into_view_if_needed()
