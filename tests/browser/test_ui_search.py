@@ -3,7 +3,10 @@ matches, and a pair placed through the form is marked where the API places it.""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -101,4 +104,22 @@ def test_an_uploaded_image_and_prompt_are_marked_where_the_api_places_them(page,
     stage = page.locator("#overview .ov-stage").bounding_box()
     assert abs(sx - (stage["x"] + stage["width"] / 2)) < 2 and abs(sy - (stage["y"] + stage["height"] / 2)) < 2
     assert page.locator("#place .placed-list li").count() == 1
+    assert page.console_errors == []
+
+
+def test_selected_search_results_export_exactly_their_items(page, app_url):
+    dataset, metric = pick_metric(app_url)
+    name = metric["name"]
+    open_app(page, app_url, dataset, name, mode="overlay")
+    word, expected = a_word_with_some_matches(app_url, dataset, name)
+    page.fill("#search input[name=search-q]", word)
+    page.press("#search input[name=search-q]", "Enter")
+    page.wait_for_selector(f"#search[data-state=ready][data-count='{expected['count']}']", timeout=60_000)
+    page.get_by_role("button", name="Select these").click()
+    page.wait_for_selector(f".keywords[data-count='{expected['count']}']", timeout=120_000)
+    with page.expect_download() as info:
+        page.click(".distributions .export-csv")
+    assert info.value.suggested_filename == f"{dataset}-{name}-selection.csv"
+    rows = list(csv.DictReader(io.StringIO(Path(info.value.path()).read_text(encoding="utf-8"))))
+    assert sorted(r["id"] for r in rows) == sorted(expected["ids"])
     assert page.console_errors == []
