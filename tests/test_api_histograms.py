@@ -66,6 +66,7 @@ def test_counts_equal_numpy_over_the_filtered_scope(typed_client, ref, scope):
     in_scope[rows] = True
     every = in_scope & masks["guidance"] & masks["nsfw"] & masks["model"]
     assert answer["n_scope"] == len(rows) and answer["n"] == int(every.sum())
+    assert {"number", "time", "category", "boolean"} <= {col["kind"] for col in answer["columns"]}
     for col in answer["columns"]:
         name = col["name"]
         keep = in_scope.copy()

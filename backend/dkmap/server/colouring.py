@@ -46,11 +46,19 @@ def _kind(ds, name: str) -> str:
     return {"boolean": "category"}.get(kind, kind)
 
 
-def _categories(ds, name: str) -> list[str]:
+def categories(ds, name: str) -> list[str]:
+    """The values of a category-like column (split, a category, a boolean), in code order."""
     if name == SPLIT:
         return ["train", "test"]
     col = ds.columns[name]
     return ["false", "true"] if col.kind == "boolean" else list(col.values)
+
+
+def split_codes(ds, rows: np.ndarray | None) -> np.ndarray:
+    """int32 codes into `categories(ds, SPLIT)` at `rows` (all rows when None), -1 missing."""
+    split = ds.items["split"].to_numpy(dtype=object)
+    split = split if rows is None else split[rows]
+    return np.where(split == "train", 0, np.where(split == "test", 1, -1)).astype(np.int32)
 
 
 def read_column(ds, name: str, rows: np.ndarray | None) -> np.ndarray:
@@ -59,8 +67,8 @@ def read_column(ds, name: str, rows: np.ndarray | None) -> np.ndarray:
     if name in ds.metrics:
         return pick(ds.metric(name)).astype(np.float64)
     if name == SPLIT:
-        split = pick(ds.items["split"].to_numpy(dtype=object))
-        return np.where(split == "train", 0.0, np.where(split == "test", 1.0, np.nan))
+        codes = split_codes(ds, rows)
+        return np.where(codes < 0, np.nan, codes).astype(np.float64)
     col = ds.columns[name]
     raw = np.asarray(pick(col.data))
     if col.kind == "number":
@@ -82,7 +90,7 @@ def colour_column(reg, dataset: str, name: str) -> ColourColumn:
     def describe() -> dict:
         kind = _kind(ds, name)
         if kind == "category":
-            return {"name": name, "kind": kind, "values": _categories(ds, name)}
+            return {"name": name, "kind": kind, "values": categories(ds, name)}
         values = read_column(ds, name, None)
         finite = values[np.isfinite(values)]
         domain = [float(finite.min()), float(finite.max())] if len(finite) else [0.0, 0.0]

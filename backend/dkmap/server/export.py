@@ -22,11 +22,10 @@ import pyarrow.compute as pc
 from flask import Blueprint, Response, request
 
 from dkmap.data.columns import TIME_MISSING
-from dkmap.keywords import RANKS
 from dkmap.server import filters
-from dkmap.server.ops.keywords import bars_of, keyword_extractor, keyword_view, minilm_store
+from dkmap.server.ops.keywords import bars_of, keyword_extractor, minilm_store
 from dkmap.server.registry import registry
-from dkmap.server.selection import sample_rows, scope_rows
+from dkmap.server.selection import body_rank, sampled_keywords, selected_rows
 from dkmap.server.validation import bad_request, json_body, parse_choice
 
 log = logging.getLogger(__name__)
@@ -39,18 +38,24 @@ CHUNK_ROWS = 65_536
 MAX_BARS = 500
 
 
-def _parse_bars(raw, keywords: list[dict]) -> dict[int, np.ndarray]:
-    """`bars` as {keyword index: chosen bins}; 400 for a malformed entry or a bar the selection lacks."""
+def _bar_list(raw) -> list[dict]:
+    """`bars` checked for shape (before any work is done for the export); 400 for a malformed entry."""
     if raw is None:
-        return {}
+        return []
     if not isinstance(raw, list) or len(raw) > MAX_BARS:
         bad_request(f"field 'bars' must be a list of at most {MAX_BARS} {{\"keyword\", \"bin\"}} objects")
-    index = {k["keyword"]: j for j, k in enumerate(keywords)}
-    chosen: dict[int, set] = {}
     for i, bar in enumerate(raw):
         if (not isinstance(bar, dict) or set(bar) != {"keyword", "bin"} or not isinstance(bar["keyword"], str)
                 or isinstance(bar["bin"], bool) or not isinstance(bar["bin"], int)):
             bad_request(f"field 'bars'[{i}] must be {{\"keyword\": string, \"bin\": integer}}, got {bar!r}"[:300])
+    return raw
+
+
+def _parse_bars(bars: list[dict], keywords: list[dict]) -> dict[int, np.ndarray]:
+    """Checked `bars` as {keyword index: chosen bins}; 400 for a bar the selection lacks."""
+    index = {k["keyword"]: j for j, k in enumerate(keywords)}
+    chosen: dict[int, set] = {}
+    for i, bar in enumerate(bars):
         j = index.get(bar["keyword"])
         if j is None or not 0 <= bar["bin"] < len(keywords[j]["bins"]):
             bad_request(f"field 'bars'[{i}]: the selection has no bar {bar['bin']} for keyword {bar['keyword']!r} "
@@ -114,6 +119,7 @@ class Exporter:
         self.prompts = source.text(filters.PROMPT)
         self.metrics = {m: source.numeric(m) for m in self.ds.metrics}
         self.split = source.codes(filters.SPLIT)
+        self.split_values = pa.array(source.values(filters.SPLIT), type=pa.string())
         self.columns = [c for c in self.ds.columns if c.name not in self.ds.metrics and c.name != filters.SPLIT]
         self.positions = built.positions
         self.keywords = keywords
@@ -132,7 +138,7 @@ class Exporter:
         taken = pa.array(rows)
         prompts = self.prompts.take(taken)
         xy = np.asarray(self.positions[rows], dtype=np.float32)
-        split = pa.array(["train", "test"], type=pa.string()).take(pa.array(self.split[rows], mask=self.split[rows] < 0))
+        split = self.split_values.take(pa.array(self.split[rows], mask=self.split[rows] < 0))
         meta = [c.name for c in self.columns]
         # A metadata column may be called x, y or keyword_bars: it keeps its name, ours get a prefix.
         own = [f"map_{n}" if n in meta else n for n in ("x", "y", "keyword_bars")]
@@ -191,18 +197,12 @@ def export(dataset: str, metric: str):
     built = reg.map(dataset, metric)
     fmt = parse_choice("format", request.args.get("format"), FORMATS, default="csv")
     body = json_body()
-    rank = body.get("rank", "lift")
-    if rank not in RANKS:
-        bad_request(f"'rank' must be one of {', '.join(RANKS)}, got {rank!r}")
-    if body.get("bars") is not None and not isinstance(body["bars"], list):
-        bad_request(f"field 'bars' must be a list of at most {MAX_BARS} {{\"keyword\", \"bin\"}} objects")
-    source = filters.source_of(reg, dataset)
-    chosen = filters.parse_filters(source, body.get("filters"))
+    rank = body_rank(body)
+    raw_bars = _bar_list(body.get("bars"))
     with reg.selection_slots:
-        rows = np.sort(filters.apply(source, chosen, scope_rows(reg, dataset, built, body, whole=None)))
-        sample = sample_rows(built.sampling_levels("random"), rows, reg.selection_sample)
-        keywords = keyword_view(reg, dataset, sample, population=len(rows), rank=rank)["keywords"]
-    bars = _parse_bars(body.get("bars"), keywords)
+        rows = np.sort(selected_rows(reg, dataset, built, body, whole=None))
+        keywords = sampled_keywords(reg, dataset, built, rows, rank)[1]["keywords"]
+    bars = _parse_bars(raw_bars, keywords)
     exporter = Exporter(reg, dataset, built, rows, keywords, bars)
     log.info("export of %d items of %s/%s as %s", len(rows), dataset, metric, fmt)
     filename = f"{dataset}-{metric}-selection.{fmt}"

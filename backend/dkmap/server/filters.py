@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from dkmap.lru import LRUCache
-from dkmap.server.colouring import SPLIT, read_column
+from dkmap.server.colouring import SPLIT, categories, read_column, split_codes
 from dkmap.server.validation import bad_request
 
 PROMPT = "prompt"
@@ -98,10 +98,7 @@ class ColumnSource:
 
     def values(self, name: str) -> list:
         """Every value of a category-like column, most frequent first (split: train, test)."""
-        if name == SPLIT:
-            return ["train", "test"]
-        col = self.ds.columns[name]
-        return ["false", "true"] if col.kind == "boolean" else list(col.values)
+        return categories(self.ds, name)
 
     def numeric(self, name: str) -> np.ndarray:
         """float64 over all rows, NaN missing (times in ms since the epoch)."""
@@ -111,8 +108,7 @@ class ColumnSource:
         """int32 codes into `values(name)` over all rows, -1 missing."""
         def load():
             if name == SPLIT:
-                split = self.ds.items["split"].to_numpy(dtype=object)
-                return np.where(split == "train", 0, np.where(split == "test", 1, -1)).astype(np.int32)
+                return split_codes(self.ds, None)
             return np.asarray(self.ds.columns[name].data, dtype=np.int32)
         return self.reg.once(("filter-codes", self.dataset, name), load)
 

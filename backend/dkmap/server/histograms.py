@@ -14,6 +14,7 @@ import numpy as np
 from flask import Blueprint, jsonify
 
 from dkmap.server import filters
+from dkmap.server.colouring import colourable
 from dkmap.server.registry import registry
 from dkmap.server.selection import scope_rows
 from dkmap.server.validation import bad_request, body_bbox, body_int, json_body
@@ -27,9 +28,7 @@ MAX_COLUMNS = 64
 
 def default_columns(source: filters.ColumnSource, metric: str) -> list[str]:
     """The map's metric, the other metrics, split, then every metadata column that is not free text."""
-    names = [metric] + [m for m in source.ds.metrics if m != metric] + [filters.SPLIT]
-    return names + [c.name for c in source.ds.columns
-                    if c.kind != "text" and c.name not in names and c.name not in source.ds.metrics]
+    return [metric] + [name for name in colourable(source.ds) if name != metric]
 
 
 def _columns(source: filters.ColumnSource, raw, metric: str) -> list[str]:

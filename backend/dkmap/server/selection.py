@@ -69,11 +69,26 @@ def scope_rows(reg, dataset: str, built, body: dict, whole: str | None = "filter
     return None
 
 
-def selected_rows(reg, dataset: str, built, body: dict) -> np.ndarray:
-    """The scope's rows (`scope_rows`) that pass the body's `filters` (dkmap.server.filters)."""
+def selected_rows(reg, dataset: str, built, body: dict, whole: str | None = "filters") -> np.ndarray:
+    """The scope's rows (`scope_rows`, with its `whole`) that pass the body's `filters`
+    (dkmap.server.filters)."""
     source = filters.source_of(reg, dataset)
     chosen = filters.parse_filters(source, body.get("filters"))
-    return filters.apply(source, chosen, scope_rows(reg, dataset, built, body))
+    return filters.apply(source, chosen, scope_rows(reg, dataset, built, body, whole=whole))
+
+
+def body_rank(body: dict) -> str:
+    """The body's keyword ranking, `rank`: "lift" (the default) or "frequency"."""
+    rank = body.get("rank", "lift")
+    if rank not in RANKS:
+        bad_request(f"'rank' must be one of {', '.join(RANKS)}, got {rank!r}")
+    return rank
+
+
+def sampled_keywords(reg, dataset: str, built, rows: np.ndarray, rank: str) -> tuple[np.ndarray, dict]:
+    """The selection's bounded sample and the keyword view (dkmap.server.ops.keywords) made from it."""
+    sample = sample_rows(built.sampling_levels("random"), rows, reg.selection_sample)
+    return sample, keyword_view(reg, dataset, sample, population=len(rows), rank=rank)
 
 
 @bp.post("/selection")
@@ -85,15 +100,12 @@ def selection(dataset: str, metric: str):
     reg = registry()
     built = reg.map(dataset, metric)
     body = json_body()
-    rank = body.get("rank", "lift")
-    if rank not in RANKS:
-        bad_request(f"'rank' must be one of {', '.join(RANKS)}, got {rank!r}")
+    rank = body_rank(body)
     # Bounded at a few at a time: a lasso over millions holds its candidate arrays until it answers.
     with reg.selection_slots:
         rows = selected_rows(reg, dataset, built, body)
-        sample = sample_rows(built.sampling_levels("random"), rows, reg.selection_sample)
         stats = value_stats(built.values[rows])
-        keywords = keyword_view(reg, dataset, sample, population=len(rows), rank=rank)
+        sample, keywords = sampled_keywords(reg, dataset, built, rows, rank)
     if arrow.wants_arrow():
         fields = {"count": int(len(rows)), "stats": stats, "keywords": keywords,
                   "sample": {"size": int(len(sample)), "sampled": bool(len(sample) < len(rows))}}

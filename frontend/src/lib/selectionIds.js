@@ -1,5 +1,7 @@
 // Every id of a selection, fetched page by page (a selection can hold millions) and saved as text.
 
+import { saveBlob } from './saveBlob.js';
+
 export const ID_PAGE = 100000; // the server's largest page
 
 /** All ids of the selection `{dataset, metric, body}` in row order; `onProgress(n)` after each page. */
@@ -20,12 +22,5 @@ export async function fetchSelectionIds(api, { dataset, metric, body }, onProgre
 export async function downloadSelectionIds(api, request, count, onProgress) {
   const ids = await fetchSelectionIds(api, request, onProgress);
   if (ids.length !== count) throw new Error(`the selection holds ${count} items but ${ids.length} ids came back`);
-  const url = URL.createObjectURL(new Blob([`${ids.join('\n')}\n`], { type: 'text/plain' }));
-  const link = document.createElement('a');
-  link.href = url;
-  link.download = `${request.dataset}-${request.metric}-selection.txt`;
-  document.body.append(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10000);
+  saveBlob(new Blob([`${ids.join('\n')}\n`], { type: 'text/plain' }), `${request.dataset}-${request.metric}-selection.txt`);
 }

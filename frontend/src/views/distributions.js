@@ -6,6 +6,7 @@
 import { select, scaleLinear, brushX, max } from 'd3';
 import { setColumnFilter, filterOf, rangeFilter, toggleValue, containsFilter, describeFilter, OTHER } from '../lib/columnFilters.js';
 import { fmtCount, fmtValue } from '../lib/format.js';
+import { saveBlob } from '../lib/saveBlob.js';
 
 const W = 250;
 const H = 36;
@@ -81,19 +82,14 @@ export function distributionsView(root, store, api) {
   async function exportAs(format) {
     const s = store.get();
     const body = { filters: s.columnFilters, rank: s.rank };
+    // The lasso or a cluster's ids; without either, the whole dataset (the view is not a selection).
     if (s.lassoPolygon) body.polygon = s.lassoPolygon;
     else if (s.highlight?.ids?.length) body.ids = s.highlight.ids;
     if (s.filter.length && (body.polygon || body.ids)) body.bars = s.filter;
     const metric = s.lassoPolygon && s.lassoSlot === 'b' ? s.metricB : s.metric;
     try {
       const { blob, filename } = await api.exportSelection(s.dataset, metric, format, body);
-      const a = document.createElement('a');
-      a.href = URL.createObjectURL(blob);
-      a.download = filename;
-      document.body.append(a);
-      a.click();
-      a.remove();
-      setTimeout(() => URL.revokeObjectURL(a.href), 10000);
+      saveBlob(blob, filename);
     } catch (err) {
       store.set({ error: `Export failed: ${err.message}` });
     }
