@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,9 +30,7 @@ REFERENCE = {"dev-clip-6k": (8.803, .930), "dev-diffuse-hub-4k-d128": (13.72, .8
 
 
 def run(suite: str, only: list[str] | None) -> None:
-    from dkmap.evaluation import metrics
-    from dkmap.evaluation.suite import split_of, suite_specs
-    from dkmap.projection import DKMap
+    from dkmap.evaluation.suite import fit_and_score, split_of, suite_specs
 
     ROWS.parent.mkdir(parents=True, exist_ok=True)
     for name, spec in suite_specs(suite).items():
@@ -41,14 +38,7 @@ def run(suite: str, only: list[str] | None) -> None:
             continue
         split = split_of(spec)
         for variant, options in VARIANTS.items():
-            started = time.perf_counter()
-            fitted = DKMap(seed=0, **options).fit(split.x_train, split.m_train, progress=False)
-            seconds = time.perf_counter() - started
-            pos = fitted.transform(split.x_test)
-            row = {"set": name, "variant": variant, "mae": float(metrics.mae(fitted.predict(pos), split.m_test)),
-                   "trust": float(metrics.trustworthiness(split.x_test, pos, k=20, seed=0)),
-                   "fit_s": seconds, "steps": fitted.training.get("steps"),
-                   "best_step": fitted.training.get("best_step")}
+            row = {"set": name, "variant": variant, **fit_and_score(split, options, seed=0)}
             print(json.dumps(row), flush=True)
             with ROWS.open("a") as out:
                 out.write(json.dumps(row) + "\n")
