@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from dkmap.cli import main
-from dkmap.evaluation.crossmodal import CrossModalSpec, cross_modal
+from dkmap.evaluation.crossmodal import CrossModalSpec, cross_modal, noise_floor
 from dkmap.evaluation.suite import (BASELINES, OLD_DEFAULTS, SUITES, format_suite, medians, run_suite,
                                     split_of, suite_specs)
 from helpers.torch_threads import one_thread  # noqa: F401  (autouse fixture)
@@ -48,6 +48,25 @@ def test_cross_modal_sets_are_unit_blocks_with_the_metric_they_say(scale):
     np.testing.assert_array_equal(again[0], x)
 
 
+@pytest.mark.parametrize("scale", ["clipscore", "unit", "diff"])
+def test_noise_floor_is_the_mae_of_the_noise_free_metric(scale):
+    spec = CrossModalSpec(n=2000, half=8, topics=5, label_noise=0.3, scale=scale, seed=2)
+    quiet = CrossModalSpec(n=2000, half=8, topics=5, scale=scale, seed=2)
+    assert noise_floor(quiet) == 0.0
+    floor = noise_floor(spec)
+    x, m, is_test = cross_modal(spec)
+    x_quiet, clean, _ = cross_modal(quiet)
+    np.testing.assert_array_equal(x, x_quiet)               # the noise touches the metric only
+    assert 0 < floor < np.abs(m[is_test] - np.median(m[~is_test])).mean()
+    # The noise-free metric on its own scale (other constants) predicts about as well, no better.
+    assert np.abs(clean[is_test] - m[is_test]).mean() == pytest.approx(floor, rel=0.05)
+    if scale != "unit":
+        # Gaussian noise of 0.3 raw-score deviations: mean |noise| = 0.3·sqrt(2/π) of the spread.
+        assert floor == pytest.approx(0.3 * np.sqrt(2 / np.pi) * clean.std(), rel=0.1)
+        shifts = [np.abs(clean[is_test] + c - m[is_test]).mean() for c in np.linspace(-5, 5, 201)]
+        assert floor == pytest.approx(min(shifts), rel=0.02)
+
+
 def test_suite_rows_ratios_and_cache(tmp_path):
     rows = run_suite("tiny", {"fast": FAST, "old": {**OLD_DEFAULTS, "hidden": 16}},
                      cache_dir=tmp_path)
@@ -59,6 +78,7 @@ def test_suite_rows_ratios_and_cache(tmp_path):
         assert row["best_baseline"] in BASELINES
         assert row["ratio"] == pytest.approx(row["mae"] / row["best_mae"])
         assert 0 < row["trust_ratio"] < 2 and row["mae"] > 0
+        assert row["floor_ratio"] == 0.0                    # the tiny sets have no label noise
     assert rows[0]["steps"] == 30 and rows[1]["steps"] == 20   # 20 epochs of one 320-item batch
     stored = json.loads(cached[0].read_text())
     assert set(stored) >= {*BASELINES, "autoencoder", "direct", "direct-agreement"}

@@ -76,6 +76,21 @@ def cross_modal(spec: CrossModalSpec) -> tuple[np.ndarray, np.ndarray, np.ndarra
     is 100·cos(text, image) for "clipscore" shifted to a CLIPScore-like ≈ 80, a logistic of it in
     [0, 1] for "unit", and the difference of two generators' scores for "diff".
     """
+    x, m, _, is_test = _draw(spec)
+    return x, m, is_test
+
+
+def noise_floor(spec: CrossModalSpec) -> float:
+    """The least out-of-sample MAE any method can reach on the set: that of the metric before its
+    label noise, put on the noisy metric's scale. The noise is symmetric and every scale is a
+    monotone map of the raw score, so this is the conditional median, the MAE-optimal predictor.
+    0 for a set without label noise."""
+    _, m, m_clean, is_test = _draw(spec)
+    return float(np.abs(m_clean[is_test] - m[is_test]).mean())
+
+
+def _draw(spec: CrossModalSpec) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """x, the metric, the metric without label noise (same scale constants), is_test."""
     rng = np.random.default_rng(spec.seed)
     half = spec.half
     centres = _unit(rng.normal(size=(spec.topics, half)))
@@ -94,17 +109,21 @@ def cross_modal(spec: CrossModalSpec) -> tuple[np.ndarray, np.ndarray, np.ndarra
     if spec.scale == "diff":
         v2 = _images(rng, spec, t, topic, rng.normal(size=spec.topics), hub)
         x = np.concatenate([t, v, v2], axis=1)
-        raw = score(v2) - score(v)
+        clean = score(v2) - score(v)
     else:
         x = np.concatenate([t, v], axis=1)
-        raw = score(v)
-    raw = raw + spec.label_noise * raw.std() * rng.normal(size=spec.n)
-    if spec.scale == "clipscore":
-        m = 100.0 * raw + 80.0 - 100.0 * raw.mean()
-    elif spec.scale == "unit":
-        m = 1.0 / (1.0 + np.exp(-(raw - raw.mean()) / raw.std()))
-    else:
-        m = 100.0 * raw
+        clean = score(v)
+    raw = clean + spec.label_noise * clean.std() * rng.normal(size=spec.n)
+    mean, std = raw.mean(), raw.std()
+
+    def on_scale(r: np.ndarray) -> np.ndarray:
+        if spec.scale == "clipscore":
+            return 100.0 * r + 80.0 - 100.0 * mean
+        if spec.scale == "unit":
+            return 1.0 / (1.0 + np.exp(-(r - mean) / std))
+        return 100.0 * r
+
     is_test = np.zeros(spec.n, dtype=bool)
     is_test[rng.permutation(spec.n)[:max(1, round(spec.test_fraction * spec.n))]] = True
-    return x.astype(np.float32), m.astype(np.float64), is_test
+    return (x.astype(np.float32), on_scale(raw).astype(np.float64), on_scale(clean).astype(np.float64),
+            is_test)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from dkmap.evaluation import metrics
-from dkmap.evaluation.crossmodal import CrossModalSpec, cross_modal
+from dkmap.evaluation.crossmodal import CrossModalSpec, cross_modal, noise_floor
 from dkmap.evaluation.references import REFERENCES
 from dkmap.evaluation.report import Split, evaluate
 
@@ -120,7 +120,8 @@ def run_suite(name: str, variants: dict[str, dict] | None = None, cache_dir: Pat
               seed: int = 0, progress: bool = False, only: list[str] | None = None,
               on_row=None) -> list[dict]:
     """One row per (set, DKMap variant): MAE, ratio to the best classic baseline, trust ratio to
-    t-SNE's, fit seconds, and the references' ratios. variants: name → DKMap settings
+    t-SNE's, fit seconds, the references' ratios and the noise floor's (the least ratio any method
+    can reach on the set). variants: name → DKMap settings
     (default: {"defaults": {}}, i.e. what `dkmap build` uses). on_row(row) is called as each
     row is ready."""
     variants = variants or {"defaults": {}}
@@ -133,13 +134,15 @@ def run_suite(name: str, variants: dict[str, dict] | None = None, cache_dir: Pat
         best_name = min(BASELINES, key=lambda b: base[b]["mae"])
         best = base[best_name]["mae"]
         tsne_trust = base["tsne-idw"]["trust"]
+        floor = noise_floor(spec)
         for variant, options in variants.items():
             scored = fit_and_score(split, options, seed, progress)
             row = {"suite": name, "set": set_name, "variant": variant, "n": spec.n,
                    "d": int(split.x_train.shape[1]), "scale": spec.scale, "mae": scored["mae"],
                    "best_baseline": best_name, "best_mae": best, "ratio": scored["mae"] / best,
                    "trust": scored["trust"], "trust_ratio": scored["trust"] / tsne_trust,
-                   "fit_s": scored["fit_s"], "steps": scored["steps"], "best_step": scored["best_step"]}
+                   "fit_s": scored["fit_s"], "steps": scored["steps"], "best_step": scored["best_step"],
+                   "floor_ratio": floor / best}
             for ref in REFERENCES:
                 row[f"{ref}_ratio"] = base[ref]["mae"] / best
             log.info("%s %s: ratio %.3f trust ratio %.3f (%.0f s)", set_name, variant, row["ratio"],
@@ -164,10 +167,11 @@ def format_suite(rows: list[dict]) -> str:
     """The rows as a plain-text table, then one median line per variant."""
     refs = list(REFERENCES)
     header = ["set", "variant", "N", "D", "scale", "MAE", "best baseline", "ratio", "trust ratio",
-              "fit s", *[f"{r} ratio" for r in refs]]
+              "fit s", *[f"{r} ratio" for r in refs], "floor ratio"]
     body = [[r["set"], r["variant"], str(r["n"]), str(r["d"]), r["scale"], f"{r['mae']:.4g}",
              f"{r['best_baseline']} {r['best_mae']:.4g}", f"{r['ratio']:.3f}",
-             f"{r['trust_ratio']:.3f}", f"{r['fit_s']:.0f}", *[f"{r[f'{x}_ratio']:.3f}" for x in refs]]
+             f"{r['trust_ratio']:.3f}", f"{r['fit_s']:.0f}", *[f"{r[f'{x}_ratio']:.3f}" for x in refs],
+             "–" if r.get("floor_ratio") is None else f"{r['floor_ratio']:.3f}"]
             for r in rows]
     widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(line, widths)) for line in [header, *body]]
