@@ -3,7 +3,7 @@
 import { select } from 'd3';
 import { makeColourScale } from '../lib/colour.js';
 import { makePointColour } from '../lib/pointColour.js';
-import { tilesCovering, zoomLevel, pointTileLevel } from '../lib/tiles.js';
+import { tilesCovering, zoomLevel } from '../lib/tiles.js';
 import { visibleBBox, screenToMap, mapToScreen } from '../lib/viewport.js';
 import { itemCache } from '../lib/itemCache.js';
 import { nextFrame } from '../lib/frame.js';
@@ -115,10 +115,7 @@ export function overviewView(root, map, api) {
 
   function currentChunks(s, z, bbox) {
     if (!bbox || s.mode === 'contour') return { chunks: [], pending: 0, level: z };
-    if (s.mode === 'scatter') {
-      const level = Math.min(12, pointTileLevel(z, s.mapInfo.n_items));
-      return { ...points.chunksFor(tilesCovering(bbox, level), 'all', level), level };
-    }
+    if (s.mode === 'scatter') return { ...points.chunksFor(tilesCovering(bbox, z), 'all', z), level: z };
     return { ...points.chunksFor(tilesCovering(bbox, z), s.sampling, z), level: z };
   }
 
