@@ -28,6 +28,13 @@ def wants_arrow() -> bool:
     return request.accept_mimetypes.best_match(["application/json", ARROW_STREAM]) == ARROW_STREAM
 
 
+def id_array(ids: np.ndarray) -> pa.Array:
+    """Every item's id as one Arrow utf8 array. pyarrow converts a large numpy str array in chunks
+    (a ChunkedArray from some millions of ids on), which a record batch cannot hold: joined here."""
+    array = pa.array(ids)
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+
+
 def printed_values(values: np.ndarray) -> np.ndarray:
     """The value column as sent: float32 of the JSON's 10-digit value (computed once per map by callers
     that send many points, since the rounding costs ~0.1 µs a value)."""

@@ -32,7 +32,7 @@ def json_response(text: str | bytes) -> Response:
 def point_batch(reg, dataset: str, built: BuiltMap, rows: np.ndarray, colour: ColourColumn | None = None,
                 passes: np.ndarray | None = None):
     """The Arrow record batch of `rows` (the columns `points_of` writes as JSON)."""
-    ids = reg.once(("arrow-ids", dataset), lambda: arrow.pa.array(reg.ids(dataset)))
+    ids = reg.once(("arrow-ids", dataset), lambda: arrow.id_array(reg.ids(dataset)))
     value = reg.once(("arrow-values", dataset, built.metric, built.stamp), lambda: arrow.printed_values(built.values))
     return arrow.point_batch(ids, rows, built.positions[rows], value[rows],
                              None if colour is None else colour.values_at(rows), passes)
