@@ -149,7 +149,7 @@ export function pointGL(canvas) {
   }
 
   const layer = { name: 'webgl' };
-  layer.resize = () => { gl.viewport(0, 0, canvas.width, canvas.height); return layer; };
+  layer.resize = () => layer;
   layer.clear = () => { gl.clearColor(0, 0, 0, 0); gl.clear(gl.COLOR_BUFFER_BIT); return layer; };
 
   /**
@@ -160,6 +160,7 @@ export function pointGL(canvas) {
     const { chunks, highlightChunk, highlightRows, t, vp, dpr, colour } = frame;
     frameNo += 1;
     if (gl.isContextLost()) return { drawnPoints: 0, drawnHighlights: 0, highlightedRows: [] };
+    gl.viewport(0, 0, canvas.width, canvas.height); // every frame: a restored context starts without one
     layer.clear();
     gl.disable(gl.BLEND);
     gl.useProgram(program);
