@@ -40,7 +40,7 @@ function pointBlit(canvas) {
   const ctx = canvas.getContext('2d');
   const blitCanvas = document.createElement('canvas');
   let image = null;
-  const layer = { name: 'canvas', drawing: blitCanvas };
+  const layer = { name: 'canvas' };
   layer.resize = () => {
     image = ctx.createImageData(canvas.width, canvas.height);
     blitCanvas.width = canvas.width; blitCanvas.height = canvas.height;

@@ -7,7 +7,7 @@ import { fetchQueue } from './fetchQueue.js';
 import { childrenOf, drawPlan, parentOf, tileBounds, tileKey } from './tiles.js';
 
 const LIMIT = 200000;        // points per sampled (overlay) tile
-export const ALL_LIMIT = 5000000; // points per 'all' tile: above it the server sends an even sample, finer tiles the rest
+const ALL_LIMIT = 5000000;    // points per 'all' tile: above it the server sends an even sample, finer tiles the rest
 const MAX_POINTS = 12000000; // points cached, at most (about 30 bytes each in the page)
 
 /**
