@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import pyarrow as pa
 
 from helpers.tiny import DATASET
 from dkmap.server import encode
@@ -83,3 +84,15 @@ def test_as_printed_matches_printf_on_every_magnitude():
     got = encode.as_printed(a)
     want = np.array([float("%.10g" % v) for v in a])
     np.testing.assert_array_equal(got, want)
+
+
+def test_ids_of_millions_of_items_make_one_array_a_batch_can_hold():
+    from dkmap.server import arrow
+
+    ids = np.arange(3_000_000).astype("U8")  # pyarrow converts this many in two chunks
+    assert isinstance(pa.array(ids), pa.ChunkedArray)
+    array = arrow.id_array(ids)
+    assert isinstance(array, pa.Array) and len(array) == len(ids)
+    rows = np.array([0, 2_999_999])
+    batch = arrow.point_batch(array, rows, np.zeros((2, 2), np.float32), np.ones(2, np.float32))
+    assert batch.column("id").to_pylist() == ["0", "2999999"]

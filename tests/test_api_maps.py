@@ -143,6 +143,11 @@ def test_all_points_capped_at_limit_report_the_total(client, tiny_data_dir, buil
     assert full["capped"] is False
 
 
+def test_all_points_take_a_limit_of_millions(client, tiny_data_dir, built):
+    body = client.get(f"/api/maps/{DATASET}/{METRIC}/points", query_string={"sampling": "all", "limit": 5_000_000}).get_json()
+    assert body["capped"] is False and body["returned"] == body["total_in_view"] == len(built["positions"])
+
+
 def test_empty_view_returns_no_points(client, tiny_data_dir):
     body = client.get(f"/api/maps/{DATASET}/{METRIC}/points",
                       query_string={"bbox": "2,2,3,3", "sampling": "all"}).get_json()
@@ -176,6 +181,7 @@ BASE = f"/api/maps/{DATASET}/{METRIC}"
     (f"{BASE}/points?z=99", 400, "'z' must be in 0..30"),
     (f"{BASE}/points?limit=0", 400, "'limit' must be in 1..200000"),
     (f"{BASE}/points?limit=200001", 400, "'limit' must be in 1..200000"),
+    (f"{BASE}/points?sampling=all&limit=5000001", 400, "'limit' must be in 1..5000000"),
 ])
 def test_bad_map_requests(client, tiny_data_dir, path, status, needle):
     r = client.get(path)

@@ -55,7 +55,11 @@ async function requestPoints(url, init = {}) {
   }
   let decoded;
   try {
-    decoded = readArrowStream(await response.arrayBuffer());
+    const bytes = await response.arrayBuffer();
+    const started = performance.now();
+    decoded = readArrowStream(bytes);
+    // scripts/bench_frontend.py reads the decode cost of each answer.
+    performance.measure('dkmap:arrow-decode', { start: started, detail: { bytes: bytes.byteLength, url } });
   } catch (err) {
     if (err && err.name === 'AbortError') throw err;
     throw new ApiError(response.status, `The server sent an Arrow stream that cannot be read (${err.message})`, url);

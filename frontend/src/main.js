@@ -15,6 +15,7 @@ import { embedBridge } from './lib/embedBridge.js';
 import { applyTheme, chooseTheme, otherTheme, storedTheme } from './lib/theme.js';
 import { decodeShare, encodeShare } from './lib/shareState.js';
 import { filterMatches } from './lib/filter.js';
+import { chooseRenderer, probeWebGL, requestedRenderer } from './lib/rendererChoice.js';
 
 performance.mark('dkmap:start');
 const store = createStore(initialState());
@@ -57,8 +58,15 @@ showTheme(store.get());
 
 settingsView(document.getElementById('settings'), store);
 compareView(document.getElementById('compare'), store, api);
-overviewView(document.getElementById('overview'), maps.a, api);
-overviewView(document.getElementById('overview-b'), maps.b, api);
+// The points renderer, once per page: `?renderer=webgl|canvas` forces one (tests, benchmarks).
+let renderer;
+try {
+  renderer = chooseRenderer(requestedRenderer(window.location.search), probeWebGL());
+} catch (err) {
+  renderer = { name: 'canvas', reason: err.message };
+}
+overviewView(document.getElementById('overview'), maps.a, api, { renderer });
+overviewView(document.getElementById('overview-b'), maps.b, api, { renderer });
 keywordsView(document.getElementById('keywords'), store, api);
 distributionsView(document.getElementById('distributions'), store, api);
 instanceView(document.getElementById('instance'), store, api);

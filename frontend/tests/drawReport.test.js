@@ -81,10 +81,10 @@ describe('drawReport', () => {
     ]);
   });
 
-  it('clears the draw and blit measures every 1000 frames', () => {
+  it('clears the draw, blit and decode measures every 1000 frames', () => {
     const f = fakes();
     const report = drawReport(f.stage, f.map, f.perf);
     for (let i = 0; i < 1000; i += 1) report.frame(0, drawnRecord(frame), { painted: false, complete: false });
-    expect(f.log.filter(([kind]) => kind === 'clear')).toEqual([['clear', 'dkmap:draw'], ['clear', 'dkmap:blit']]);
+    expect(f.log.filter(([kind]) => kind === 'clear')).toEqual([['clear', 'dkmap:draw'], ['clear', 'dkmap:blit'], ['clear', 'dkmap:arrow-decode']]);
   });
 });

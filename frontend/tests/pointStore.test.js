@@ -1,6 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { pointStore } from '../src/lib/pointStore.js';
 import { tilesCovering } from '../src/lib/tiles.js';
+import { LRU } from '../src/lib/lru.js';
 
 // A points source with the endpoint's semantics (inclusive bbox, nested sampling levels, cap at limit),
 // over a seeded set of items, so the store's tiling, splitting and stand-ins can be checked exactly.
@@ -44,15 +45,39 @@ describe('pointStore', () => {
     expect(new Set(rows).size).toBe(src.items.length);
   });
 
-  it('splits a capped tile into its children until nothing is capped', async () => {
+  it('all: a tile answered in full covers its finer tiles, so zooming in fetches nothing', async () => {
+    const src = makeSource(500);
+    const store = pointStore({ fetchPoints: src.fetchPoints }).source({ dataset: 'd', metric: 'm' });
+    const whole = await load(store, tilesCovering([0, 0, 1, 1], 0), 'all', 0);
+    expect(src.calls).toEqual([{ z: 0, bbox: [0, 0, 1, 1], sampling: 'all' }]);
+    const deeper = store.chunksFor(tilesCovering([0.2, 0.2, 0.3, 0.3], 4), 'all', 4);
+    expect(deeper).toEqual({ chunks: whole, pending: 0 });
+    expect(src.calls.length).toBe(1);
+  });
+
+  it('all: a capped tile stands in while the finer tiles in view load, and those then hold every point', async () => {
     const src = makeSource(3000);
     const real = src.fetchPoints;
-    const store = pointStore({ fetchPoints: (d, m, q, init) => real(d, m, { ...q, limit: 400 }, init) })
+    const store = pointStore({ fetchPoints: (d, m, q, init) => real(d, m, { ...q, limit: 2000 }, init) })
       .source({ dataset: 'd', metric: 'm' });
-    const chunks = await load(store, tilesCovering([0, 0, 1, 1], 0), 'all', 0);
-    expect(chunks.flatMap((c) => [...c.row]).sort((a, b) => a - b)).toEqual(src.items.map((p) => p.row));
-    expect(chunks.some((c) => c.capped)).toBe(false);
-    expect(src.calls.length).toBeGreaterThan(5);
+    const [capped] = await load(store, tilesCovering([0, 0, 1, 1], 0), 'all', 0);
+    expect(capped.capped).toBe(true);
+    const needed = tilesCovering([0, 0, 0.5, 1], 1);
+    expect(store.chunksFor(needed, 'all', 1).chunks).toEqual([capped]);
+    const fine = await load(store, needed, 'all', 1);
+    expect(fine.some((c) => c.capped)).toBe(false);
+    const inLeft = src.items.filter((p) => p.x < 0.5).map((p) => p.row).sort((a, b) => a - b);
+    expect(fine.flatMap((c) => [...c.row]).sort((a, b) => a - b)).toEqual(inLeft);
+  });
+
+  it('keeps at most its point budget cached', () => {
+    const lru = new LRU(10, { weight: (v) => v.n, maxWeight: 5 });
+    lru.set('a', { n: 3 }).set('b', { n: 2 });
+    expect([lru.has('a'), lru.has('b'), lru.weight]).toEqual([true, true, 5]);
+    lru.set('c', { n: 1 });
+    expect([lru.has('a'), lru.has('c'), lru.weight]).toEqual([false, true, 3]);
+    lru.set('d', { n: 9 }); // alone over the budget: kept, the rest evicted
+    expect([lru.size, lru.weight]).toEqual([1, 9]);
   });
 
   it('overlay: shows the coarser sample while the finer one loads, and the finer one adds points', async () => {

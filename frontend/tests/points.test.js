@@ -48,6 +48,23 @@ describe('points blit', () => {
   });
 });
 
+describe('one-pixel blit', () => {
+  it('paints what the general loop paints', () => {
+    const vp = makeViewport(50, 40, 0);
+    const n = 400;
+    const chunk = { n, x: new Float32Array(n), y: new Float32Array(n), value: new Float32Array(n), row: new Int32Array(n) };
+    for (let i = 0; i < n; i += 1) { chunk.x[i] = ((i * 37) % 101) / 90 - 0.05; chunk.y[i] = ((i * 53) % 97) / 90 - 0.05; chunk.value[i] = i; chunk.row[i] = i; }
+    const colour = (v) => v + 1;
+    const plain = new Uint32Array(50 * 40); const general = new Uint32Array(50 * 40);
+    const t = { k: 1.3, x: -3, y: 2 };
+    const a = blitPoints(plain, 50, 40, [chunk], t, vp, 1, { radius: 0.5, ring: null, colour, include: null, dimmed: null });
+    const b = blitPoints(general, 50, 40, [chunk], t, vp, 1, { radius: 0.5, ring: null, colour, include: () => true, dimmed: null });
+    expect(a).toBe(b);
+    expect(a).toBeGreaterThan(100);
+    expect([...plain]).toEqual([...general]);
+  });
+});
+
 describe('hit index', () => {
   const chunk = (rows, xs) => ({ n: rows.length, row: Int32Array.from(rows), id: rows.map((r) => `i${r}`),
     x: Float32Array.from(xs), y: Float32Array.from(xs), value: Float32Array.from(xs) });

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { zoomLevel, tilesCovering, tileBounds, parentOf, childrenOf, drawPlan, pointTileLevel, tileKey } from '../src/lib/tiles.js';
+import { zoomLevel, tilesCovering, tileBounds, parentOf, childrenOf, drawPlan, tileKey } from '../src/lib/tiles.js';
 import { makeViewport, mapToScreen, screenToMap, visibleBBox, centreOn } from '../src/lib/viewport.js';
 
 describe('zoomLevel', () => {
@@ -76,14 +76,6 @@ describe('drawPlan', () => {
   });
   it('draws nothing when nothing is ready', () => {
     expect(drawPlan(needed, () => false)).toEqual([]);
-  });
-});
-
-describe('pointTileLevel', () => {
-  it('splits requests so a tile holds about perTile items', () => {
-    expect(pointTileLevel(0, 20000)).toBe(0);
-    expect(pointTileLevel(0, 1000000)).toBe(2);
-    expect(pointTileLevel(3, 1000000)).toBe(3);
   });
 });
 

@@ -104,10 +104,15 @@ def zoom_at(page, x: float, y: float, target_z: int, frames: list | None = None)
     return drawn(page)
 
 
+# A 2-D context showing canvas `c` whatever its own context (the points canvas may be WebGL's).
+READABLE = """(c) => { const copy = document.createElement('canvas'); copy.width = c.width; copy.height = c.height;
+  const ctx = copy.getContext('2d'); ctx.drawImage(c, 0, 0); return ctx; }"""
+
+
 def canvas_colours(page, selector: str) -> Counter:
     """Counts of RGBA colours on a canvas (every 3rd pixel of every 3rd row, inside the map frame)."""
     pairs = page.evaluate("""(sel) => {
-      const c = document.querySelector(sel); const ctx = c.getContext('2d');
+      const c = document.querySelector(sel); const ctx = (""" + READABLE + """)(c);
       const d = window.__dkmap.state().drawn.view; const dpr = c.width / d.width;
       const x0 = Math.max(0, Math.round((d.x + d.k * d.ox) * dpr)), y0 = Math.max(0, Math.round((d.y + d.k * d.oy) * dpr));
       const x1 = Math.min(c.width, Math.round((d.x + d.k * (d.ox + d.size)) * dpr)), y1 = Math.min(c.height, Math.round((d.y + d.k * (d.oy + d.size)) * dpr));
@@ -119,6 +124,21 @@ def canvas_colours(page, selector: str) -> Counter:
       return [...counts.entries()];
     }""", selector)
     return Counter({tuple(int(v) for v in k.split(",")): n for k, n in pairs})
+
+
+def canvas_rgba(page, selector: str):
+    """Every pixel of a canvas as an H×W×4 uint8 array (read through a 2-D copy, so WebGL canvases too)."""
+    import base64
+
+    import numpy as np
+
+    width, height, data = page.evaluate("""(sel) => {
+      const c = document.querySelector(sel); const ctx = (""" + READABLE + """)(c);
+      const bytes = ctx.getImageData(0, 0, c.width, c.height).data; let text = '';
+      for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode.apply(null, bytes.subarray(i, i + 0x8000));
+      return [c.width, c.height, btoa(text)];
+    }""", selector)
+    return np.frombuffer(base64.b64decode(data), dtype=np.uint8).reshape(height, width, 4)
 
 
 def legend_colours(page) -> list[tuple[int, int, int]]:

@@ -28,14 +28,28 @@ def wants_arrow() -> bool:
     return request.accept_mimetypes.best_match(["application/json", ARROW_STREAM]) == ARROW_STREAM
 
 
-def point_batch(ids: pa.Array, rows: np.ndarray, xy: np.ndarray, values: np.ndarray,
+def id_array(ids: np.ndarray) -> pa.Array:
+    """Every item's id as one Arrow utf8 array. pyarrow converts a large numpy str array in chunks
+    (a ChunkedArray from some millions of ids on), which a record batch cannot hold: joined here."""
+    array = pa.array(ids)
+    return array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+
+
+def printed_values(values: np.ndarray) -> np.ndarray:
+    """The value column as sent: float32 of the JSON's 10-digit value (computed once per map by callers
+    that send many points, since the rounding costs ~0.1 µs a value)."""
+    return encode.as_printed(values).astype(np.float32)
+
+
+def point_batch(ids: pa.Array, rows: np.ndarray, xy: np.ndarray, value: np.ndarray,
                 colour: np.ndarray | None = None, passes: np.ndarray | None = None) -> pa.RecordBatch:
     """The point columns of `rows`; `ids` is every item's id as one Arrow array (taken, not copied per
-    item); `colour`, when given, the colouring column's values (float64, as the JSON's); `passes`,
-    when given, whether each point passes the request's filters (bool)."""
+    item); `value` the rows' values as `printed_values` gives them; `colour`, when given, the colouring
+    column's values (float64, as the JSON's); `passes`, when given, whether each point passes the
+    request's filters (bool)."""
     rows = np.asarray(rows, dtype=np.int64)
     xy = np.asarray(xy, dtype=np.float32)
-    value = encode.as_printed(values).astype(np.float32)
+    value = np.asarray(value, dtype=np.float32)
     columns = [pa.array(rows.astype(np.int32)), ids.take(pa.array(rows)),
                pa.array(xy[:, 0]), pa.array(xy[:, 1]), pa.array(value)]
     schema = SCHEMA

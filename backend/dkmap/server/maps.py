@@ -20,6 +20,7 @@ bp = Blueprint("maps", __name__, url_prefix="/api/maps/<dataset>/<metric>")
 
 DEFAULT_LIMIT = 50_000
 MAX_LIMIT = 200_000
+MAX_ALL_LIMIT = 5_000_000  # sampling=all: the scatter view fetches every point of a tile in one answer
 MAX_POINT_Z = 30
 
 
@@ -31,8 +32,9 @@ def json_response(text: str | bytes) -> Response:
 def point_batch(reg, dataset: str, built: BuiltMap, rows: np.ndarray, colour: ColourColumn | None = None,
                 passes: np.ndarray | None = None):
     """The Arrow record batch of `rows` (the columns `points_of` writes as JSON)."""
-    ids = reg.once(("arrow-ids", dataset), lambda: arrow.pa.array(reg.ids(dataset)))
-    return arrow.point_batch(ids, rows, built.positions[rows], built.values[rows],
+    ids = reg.once(("arrow-ids", dataset), lambda: arrow.id_array(reg.ids(dataset)))
+    value = reg.once(("arrow-values", dataset, built.metric, built.stamp), lambda: arrow.printed_values(built.values))
+    return arrow.point_batch(ids, rows, built.positions[rows], value[rows],
                              None if colour is None else colour.values_at(rows), passes)
 
 
@@ -90,15 +92,16 @@ def contour_tile(dataset: str, metric: str, z: str, x: str, y: str):
 
 @bp.get("/points")
 def points(dataset: str, metric: str):
-    """Items in the bbox at zoom z: sampled (level <= z) or all, capped at `limit`; an Arrow stream of
-    the point columns when the request accepts it first (dkmap.server.arrow)."""
+    """Items in the bbox at zoom z: sampled (level <= z, `limit` up to 200 000) or all (up to 5 000 000),
+    capped at `limit`; an Arrow stream of the point columns when the request accepts it first
+    (dkmap.server.arrow)."""
     reg = registry()
     built = reg.map(dataset, metric)
     args = request.args
     z = parse_int("z", args.get("z"), 0, MAX_POINT_Z, default=0)
     bbox = parse_bbox(args.get("bbox"))
     sampling = parse_choice("sampling", args.get("sampling"), SAMPLINGS, default="bluenoise")
-    limit = parse_int("limit", args.get("limit"), 1, MAX_LIMIT, default=DEFAULT_LIMIT)
+    limit = parse_int("limit", args.get("limit"), 1, MAX_ALL_LIMIT if sampling == "all" else MAX_LIMIT, default=DEFAULT_LIMIT)
     colour = colour_arg(reg, dataset)
     chosen = filters_arg(reg, dataset)
 

@@ -1,14 +1,22 @@
 // A small least-recently-used cache for tiles, bitmaps and item details.
 
 export class LRU {
-  /** @param {number} capacity maximum number of entries kept (≥ 1) */
-  constructor(capacity) {
+  /**
+   * @param {number} capacity maximum number of entries kept (≥ 1)
+   * @param {{weight?: (value) => number, maxWeight?: number}} [bound] also keep the summed weight of
+   *   the values at most maxWeight (the newest entry stays even when it alone weighs more)
+   */
+  constructor(capacity, { weight = null, maxWeight = Infinity } = {}) {
     if (!Number.isInteger(capacity) || capacity < 1) {
       throw new RangeError(`LRU capacity must be an integer ≥ 1, got ${capacity}`);
     }
+    if (!(maxWeight > 0)) throw new RangeError(`LRU maxWeight must be > 0, got ${maxWeight}`);
     this.capacity = capacity;
     this.map = new Map();
     this.onEvict = null;
+    this.weigh = weight;
+    this.maxWeight = maxWeight;
+    this.weight = 0;
   }
 
   get size() {
@@ -34,21 +42,24 @@ export class LRU {
   }
 
   set(key, value) {
-    if (this.map.has(key)) this.map.delete(key);
+    this.delete(key);
     this.map.set(key, value);
-    while (this.map.size > this.capacity) {
+    if (this.weigh) this.weight += this.weigh(value);
+    while (this.map.size > this.capacity || (this.weight > this.maxWeight && this.map.size > 1)) {
       const [oldKey, oldValue] = this.map.entries().next().value;
-      this.map.delete(oldKey);
+      this.delete(oldKey);
       if (this.onEvict) this.onEvict(oldKey, oldValue);
     }
     return this;
   }
 
   delete(key) {
+    if (this.weigh && this.map.has(key)) this.weight -= this.weigh(this.map.get(key));
     return this.map.delete(key);
   }
 
   clear() {
     this.map.clear();
+    this.weight = 0;
   }
 }

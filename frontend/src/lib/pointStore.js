@@ -1,10 +1,14 @@
 // Point tiles: the points endpoint queried per tile and cached, so panning reuses what was loaded.
+// Every point (sampling 'all', the scatter mode) comes in one Arrow answer per tile of the zoom's
+// level, and a tile answered in full holds all its area's points: at a million items the whole map
+// is one request at the first paint, and zooming and panning never fetch again.
 import { LRU } from './lru.js';
 import { fetchQueue } from './fetchQueue.js';
-import { childrenOf, drawPlan, tileBounds, tileKey } from './tiles.js';
+import { childrenOf, drawPlan, parentOf, tileBounds, tileKey } from './tiles.js';
 
-const SUBDIVIDE_DEPTH = 4;
-const LIMIT = 200000;
+const LIMIT = 200000;        // points per sampled (overlay) tile
+const ALL_LIMIT = 5000000;    // points per 'all' tile: above it the server sends an even sample, finer tiles the rest
+const MAX_POINTS = 12000000; // points cached, at most (about 30 bytes each in the page)
 
 /**
  * Columnar points response → typed arrays, keeping only points in the tile's half-open box. The
@@ -74,12 +78,13 @@ export function mergeChunks(chunks, key) {
 
 /**
  * Cache of point chunks for one map; `source({dataset, metric, colour, filters})` (colour: a column
- * to colour by, or null for the metric; filters: the column filters, each point then `passes`) starts over. `chunksFor(...)` returns what can be drawn now (ready tiles,
- * or coarser ready tiles standing in, so overlay never shows fewer points while loading).
+ * to colour by, or null for the metric; filters: the column filters, each point then `passes`) starts over.
+ * `chunksFor(...)` returns what can be drawn now (ready tiles, or coarser ready tiles standing in, so
+ * the map never shows fewer points while loading). At most MAX_POINTS points stay cached.
  */
 export function pointStore({ fetchPoints }) {
-  const cache = new LRU(512);
-  const fetches = fetchQueue((job, signal) => loadTile(job.tile, job.sampling, job.zParam, signal, 0))
+  const cache = new LRU(512, { weight: (chunk) => chunk.n, maxWeight: MAX_POINTS });
+  const fetches = fetchQueue((job, signal) => loadTile(job.tile, job.sampling, job.zParam, signal))
     .skip((ck) => cache.has(ck))
     .onLoad((ck, chunk) => cache.set(ck, chunk));
   let src = null;
@@ -94,19 +99,43 @@ export function pointStore({ fetchPoints }) {
     return store;
   };
 
-  async function loadTile(tile, sampling, zParam, signal, depth) {
+  async function loadTile(tile, sampling, zParam, signal) {
     const bounds = tileBounds(tile.z, tile.x, tile.y);
-    const response = await fetchPoints(src.dataset, src.metric,
-      { z: zParam, bbox: bounds, sampling, limit: LIMIT, colour: src.colour ?? undefined, filters: src.filters }, { signal });
-    if (response.capped && sampling === 'all' && depth < SUBDIVIDE_DEPTH) {
-      const parts = await Promise.all(childrenOf(tile).map((c) => loadTile(c, sampling, zParam, signal, depth + 1)));
-      return mergeChunks(parts, tile.key);
-    }
+    const response = await fetchPoints(src.dataset, src.metric, {
+      z: zParam, bbox: bounds, sampling, limit: sampling === 'all' ? ALL_LIMIT : LIMIT, colour: src.colour ?? undefined, filters: src.filters,
+    }, { signal });
     return toChunk(response, bounds, tile.key);
   }
 
+  /** The cached uncapped 'all' chunk of `tile` or of its nearest such ancestor (it holds every point of the tile), or null. */
+  function wholeCover(tile) {
+    for (let t = tile; t; t = parentOf(t)) {
+      const chunk = cache.peek(`all|${t.key}`);
+      if (chunk && !chunk.capped) return chunk;
+    }
+    return null;
+  }
+
+  /** 'all': each needed tile drawn from a chunk holding all its points, fetched when none is cached. */
+  function allChunksFor(needed) {
+    const missing = needed.filter((tile) => !wholeCover(tile) && !cache.has(`all|${tile.key}`));
+    fetches.want(missing.map((tile) => ({ key: `all|${tile.key}`, tile, sampling: 'all', zParam: tile.z })));
+    const chunks = [];
+    const seen = new Set();
+    const add = (chunk) => { if (chunk && !seen.has(chunk)) { seen.add(chunk); chunks.push(chunk); } };
+    for (const tile of needed) {
+      const whole = wholeCover(tile);
+      if (whole) { add(whole); continue; }
+      // Loading, or capped: a capped tile or ancestor (an even sample) stands in, else ready children.
+      const { source } = drawPlan([tile], (key) => cache.has(`all|${key}`))[0] ?? {};
+      if (source) { add(cache.peek(`all|${source.key}`)); continue; }
+      for (const child of childrenOf(tile)) add(cache.peek(`all|${child.key}`));
+    }
+    return { chunks, pending: fetches.counts().inFlight };
+  }
+
   function cacheKey(sampling, zParam, key) {
-    return sampling === 'all' ? `all|${key}` : `${sampling}|${zParam}|${key}`;
+    return `${sampling}|${zParam}|${key}`;
   }
 
   /**
@@ -115,6 +144,7 @@ export function pointStore({ fetchPoints }) {
    */
   store.chunksFor = (needed, sampling, zParam) => {
     if (!src) return { chunks: [], pending: 0 };
+    if (sampling === 'all') return allChunksFor(needed);
     const isReady = (key) => cache.has(cacheKey(sampling, zParam, key));
     fetches.want(needed.map((tile) => ({ key: cacheKey(sampling, zParam, tile.key), tile, sampling, zParam })));
     const chunks = [];
@@ -123,23 +153,21 @@ export function pointStore({ fetchPoints }) {
       const ck = cacheKey(sampling, zParam, source.key);
       if (!seen.has(ck)) { seen.add(ck); chunks.push(cache.peek(ck)); }
     }
-    // Overlay: where this level's tile is not in yet, keep showing the coarser sample of the same area.
-    if (sampling !== 'all') {
-      for (const t of needed) {
-        if (isReady(t.key)) continue;
-        let found = false;
-        for (let z = zParam - 1; z >= 0 && !found; z -= 1) {
-          const n = 2 ** (t.z - z);
-          const ancestor = tileKey(z, Math.floor(t.x / n), Math.floor(t.y / n));
-          const ck = cacheKey(sampling, z, ancestor);
-          if (cache.has(ck)) { found = true; if (!seen.has(ck)) { seen.add(ck); chunks.push(cache.peek(ck)); } }
-        }
-        // Zooming out: the finer sample of the same area stands in until this level's arrives.
-        if (!found) {
-          for (const child of childrenOf(t)) {
-            const ck = cacheKey(sampling, zParam + 1, child.key);
-            if (cache.has(ck) && !seen.has(ck)) { seen.add(ck); chunks.push(cache.peek(ck)); }
-          }
+    // Where this level's tile is not in yet, keep showing the coarser sample of the same area.
+    for (const t of needed) {
+      if (isReady(t.key)) continue;
+      let found = false;
+      for (let z = zParam - 1; z >= 0 && !found; z -= 1) {
+        const n = 2 ** (t.z - z);
+        const ancestor = tileKey(z, Math.floor(t.x / n), Math.floor(t.y / n));
+        const ck = cacheKey(sampling, z, ancestor);
+        if (cache.has(ck)) { found = true; if (!seen.has(ck)) { seen.add(ck); chunks.push(cache.peek(ck)); } }
+      }
+      // Zooming out: the finer sample of the same area stands in until this level's arrives.
+      if (!found) {
+        for (const child of childrenOf(t)) {
+          const ck = cacheKey(sampling, zParam + 1, child.key);
+          if (cache.has(ck) && !seen.has(ck)) { seen.add(ck); chunks.push(cache.peek(ck)); }
         }
       }
     }

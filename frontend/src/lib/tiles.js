@@ -81,9 +81,3 @@ export function drawPlan(needed, isReady) {
   ops.sort((a, b) => a.source.z - b.source.z);
   return ops;
 }
-
-/** Level at which to request "all points" so one request holds about `perTile` items on average. */
-export function pointTileLevel(z, nItems, perTile = 100000) {
-  const need = Math.ceil(Math.log(Math.max(1, nItems / perTile)) / Math.log(4));
-  return Math.max(z, need, 0);
-}

@@ -53,7 +53,7 @@ export function drawReport(stage, map, perf = performance) {
     if (complete && !marked.complete) { marked.complete = true; perf.mark('dkmap:complete'); }
     perf.measure('dkmap:draw', { start: started });
     frames += 1;
-    if (frames % CLEAR_EVERY === 0) { perf.clearMeasures('dkmap:draw'); perf.clearMeasures('dkmap:blit'); }
+    if (frames % CLEAR_EVERY === 0) for (const name of ['dkmap:draw', 'dkmap:blit', 'dkmap:arrow-decode']) perf.clearMeasures(name);
     return report;
   };
   return report;

@@ -3,7 +3,7 @@
 import { zoom, zoomIdentity } from 'd3';
 import { makeViewport, screenToMap, centreOn } from '../lib/viewport.js';
 
-const GESTURE_IDLE_MS = 120; // a gesture counts as under way until this long after its last event
+const GESTURE_IDLE_MS = 120; // a move counts as under way until this long after its last event
 
 /** The zoom transform that puts map point (x, y) in the middle of viewport `vp` at scale k. */
 export function centredTransform(vp, x, y, k) {
@@ -22,7 +22,8 @@ export function resizedTransform(t, oldVp, vp) {
  * Zoom for a d3 selection `stage`. `filter(fn)` adds a condition on the events that may zoom;
  * `onResize(fn({width, height, dpr}))` sizes what is drawn in the stage; `onChange(fn)` follows
  * every change of transform or viewport. `transform()`, `viewport()` (null before the first
- * layout), `dpr()` and `gesturing()` read the current state.
+ * layout), `dpr()` and `gesturing()` (a gesture or an animated move under way: the points layer
+ * may move its last drawing instead of redrawing) read the current state.
  */
 export function mapZoom(stage) {
   let t = zoomIdentity;
@@ -30,13 +31,14 @@ export function mapZoom(stage) {
   let dpr = window.devicePixelRatio || 1;
   let lastGestureAt = -Infinity;
   let focusPan = null; // where a running pan to a focused item is heading ({x, y, k}), so a resize can re-aim it
+  let animating = 0;    // transitions under way (buttons, keys, focus): moves like gestures
   let allowed = () => true;
   let resized = () => {};
   let changed = () => {};
   const zoomer = zoom()
     .scaleExtent([0.5, 2 ** 12])
     .filter((event) => allowed(event) && (!event.ctrlKey || event.type === 'wheel') && !event.button)
-    .on('zoom', (event) => { t = event.transform; if (event.sourceEvent) lastGestureAt = performance.now(); changed(); });
+    .on('zoom', (event) => { t = event.transform; if (event.sourceEvent || animating > 0) lastGestureAt = performance.now(); changed(); });
   stage.call(zoomer).on('dblclick.zoom', null);
   // d3-zoom cancels the default mousedown, which would otherwise focus the map (for its keys).
   stage.on('pointerdown.focus', () => stage.node().focus({ preventScroll: true }));
@@ -52,16 +54,23 @@ export function mapZoom(stage) {
   /** Deepest tile level the map has: zooming stops two levels past it. */
   z.maxLevel = (level) => { zoomer.scaleExtent([0.5, 2 ** (level + 2)]); return z; };
 
-  z.zoomBy = (factor) => { stage.transition().duration(200).call(zoomer.scaleBy, factor); return z; };
-  z.reset = () => { stage.transition().duration(250).call(zoomer.transform, zoomIdentity); return z; };
+  /** A transition of the stage that counts as a move while it runs. */
+  function animate(duration) {
+    animating += 1;
+    let done = false;
+    const end = () => { if (!done) { done = true; animating -= 1; } };
+    return stage.transition().duration(duration).on('end.moving interrupt.moving cancel.moving', end);
+  }
+  z.zoomBy = (factor) => { animate(200).call(zoomer.scaleBy, factor); return z; };
+  z.reset = () => { animate(250).call(zoomer.transform, zoomIdentity); return z; };
   /** The whole map at once, without a transition (a new map). */
   z.home = () => { stage.call(zoomer.transform, zoomIdentity); return z; };
   /** Map point (x, y) in the middle at scale k, at once (a shared view opened). */
   z.show = (x, y, k) => { stage.call(zoomer.transform, centredTransform(vp, x, y, k)); return z; };
-  z.panBy = (dx, dy) => { stage.transition().duration(120).call(zoomer.translateBy, dx / t.k, dy / t.k); return z; };
+  z.panBy = (dx, dy) => { animate(120).call(zoomer.translateBy, dx / t.k, dy / t.k); return z; };
   z.panTo = (x, y, k) => {
     const mine = focusPan = { x, y, k };
-    stage.transition().duration(600).call(zoomer.transform, centredTransform(vp, x, y, k))
+    animate(600).call(zoomer.transform, centredTransform(vp, x, y, k))
       .on('end interrupt', () => { if (focusPan === mine) focusPan = null; });
     return z;
   };

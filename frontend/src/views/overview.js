@@ -3,7 +3,7 @@
 import { select } from 'd3';
 import { makeColourScale } from '../lib/colour.js';
 import { makePointColour } from '../lib/pointColour.js';
-import { tilesCovering, zoomLevel, pointTileLevel } from '../lib/tiles.js';
+import { tilesCovering, zoomLevel } from '../lib/tiles.js';
 import { visibleBBox, screenToMap, mapToScreen } from '../lib/viewport.js';
 import { itemCache } from '../lib/itemCache.js';
 import { nextFrame } from '../lib/frame.js';
@@ -27,8 +27,9 @@ import { placedMarkers } from './placedMarkers.js';
  * The overview of one map, given its sub-store `map` (see state.js `mapStore`). Map 'a' is the
  * main map: it sets the tile level `z`, follows `focus` and has the keys; map 'b' is the second map
  * of the side-by-side mode, linked to 'a' by selection and hover (same items, other map).
+ * `renderer` ({name: 'webgl' | 'canvas', reason}, lib/rendererChoice.js) draws the points.
  */
-export function overviewView(root, map, api) {
+export function overviewView(root, map, api, { renderer = { name: 'canvas', reason: 'default' } } = {}) {
   const primary = map.slot === 'a';
   const el = select(root).classed('overview', true).attr('data-slot', map.slot);
   const toggleLasso = () => map.set({ lassoActive: !map.get().lassoActive });
@@ -37,7 +38,10 @@ export function overviewView(root, map, api) {
   const stage = el.append('div').attr('class', 'ov-stage').attr('tabindex', 0)
     .attr('aria-label', 'Map: drag to pan, wheel or +/− to zoom, arrows to move, L for lasso');
   const contourCanvas = stage.append('canvas').attr('class', 'layer contour-layer').node();
-  const pointsCanvas = stage.append('canvas').attr('class', 'layer points-layer').node();
+  const painter = pointCanvas(stage.append('canvas').attr('class', 'layer points-layer').node(), { renderer: renderer.name });
+  // Test hook and benchmark: which path draws the points, and why.
+  stage.attr('data-renderer', painter.renderer())
+    .attr('data-renderer-reason', painter.renderer() === renderer.name ? renderer.reason : 'WebGL2 failed on the points canvas');
   const spriteCanvas = stage.append('canvas').attr('class', 'layer sprite-layer').node();
   const svg = stage.append('svg').attr('class', 'layer overlay-layer');
   const frame = svg.append('rect').attr('class', 'map-frame');
@@ -58,7 +62,7 @@ export function overviewView(root, map, api) {
   const schedule = nextFrame(draw);
   const contour = contourLayer({ fetchTile: api.getContourTile }).onError(reportError).onChange(schedule);
   const points = pointStore({ fetchPoints: api.getPoints }).onError(reportError).onChange(schedule);
-  const painter = pointCanvas(pointsCanvas).onSettle(schedule);
+  painter.onSettle(schedule);
   const thumbs = spriteLayer(spriteCanvas, { fetchSheet: api.getSpriteSheet, imageUrl: api.imageUrl }).onChange(schedule);
   const items = itemCache(api.getItem);
   const highlight = mapHighlight(api, map.slot).onError(reportError).onChange(schedule);
@@ -67,7 +71,7 @@ export function overviewView(root, map, api) {
   const zoomer = mapZoom(stage)
     .filter((event) => !map.get().lassoActive || event.type === 'wheel')
     .onResize(({ width, height, dpr }) => {
-      for (const c of [contourCanvas, pointsCanvas, spriteCanvas]) {
+      for (const c of [contourCanvas, painter.canvas, spriteCanvas]) {
         c.width = Math.round(width * dpr); c.height = Math.round(height * dpr);
         c.style.width = `${width}px`; c.style.height = `${height}px`;
       }
@@ -115,10 +119,7 @@ export function overviewView(root, map, api) {
 
   function currentChunks(s, z, bbox) {
     if (!bbox || s.mode === 'contour') return { chunks: [], pending: 0, level: z };
-    if (s.mode === 'scatter') {
-      const level = Math.min(12, pointTileLevel(z, s.mapInfo.n_items));
-      return { ...points.chunksFor(tilesCovering(bbox, level), 'all', level), level };
-    }
+    if (s.mode === 'scatter') return { ...points.chunksFor(tilesCovering(bbox, z), 'all', z), level: z };
     return { ...points.chunksFor(tilesCovering(bbox, z), s.sampling, z), level: z };
   }
 
