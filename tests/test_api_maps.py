@@ -143,9 +143,20 @@ def test_all_points_capped_at_limit_report_the_total(client, tiny_data_dir, buil
     assert full["capped"] is False
 
 
-def test_all_points_take_a_limit_of_millions(client, tiny_data_dir, built):
-    body = client.get(f"/api/maps/{DATASET}/{METRIC}/points", query_string={"sampling": "all", "limit": 5_000_000}).get_json()
-    assert body["capped"] is False and body["returned"] == body["total_in_view"] == len(built["positions"])
+def test_all_points_take_a_limit_of_millions_as_arrow_only(client, tiny_data_dir, built):
+    import pyarrow as pa
+
+    url = f"/api/maps/{DATASET}/{METRIC}/points"
+    r = client.get(url, query_string={"sampling": "all", "limit": 5_000_000},
+                   headers={"Accept": "application/vnd.apache.arrow.stream"})
+    assert r.status_code == 200
+    table = pa.ipc.open_stream(r.data).read_all()
+    assert sorted(table.column("row").to_pylist()) == list(range(len(built["positions"])))
+    # JSON answers stay within 200 000 points: the error says how to ask for more.
+    r = client.get(url, query_string={"sampling": "all", "limit": 5_000_000})
+    assert r.status_code == 400
+    assert "must be in 1..200000 for a JSON answer, got 5000000 (up to 5000000 with sampling=all as " \
+           "application/vnd.apache.arrow.stream)" in error_of(r)["message"]
 
 
 def test_empty_view_returns_no_points(client, tiny_data_dir):

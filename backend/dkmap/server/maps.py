@@ -12,7 +12,7 @@ from dkmap.maps.built import SAMPLINGS, BuiltMap
 from dkmap.server import arrow, encode, filters
 from dkmap.server.colouring import ColourColumn, colour_column
 from dkmap.server.registry import registry
-from dkmap.server.validation import json_body, parse_bbox, parse_choice, parse_int, parse_row_list
+from dkmap.server.validation import bad_request, json_body, parse_bbox, parse_choice, parse_int, parse_row_list
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +20,9 @@ bp = Blueprint("maps", __name__, url_prefix="/api/maps/<dataset>/<metric>")
 
 DEFAULT_LIMIT = 50_000
 MAX_LIMIT = 200_000
-MAX_ALL_LIMIT = 5_000_000  # sampling=all: the scatter view fetches every point of a tile in one answer
+# sampling=all as an Arrow stream: the scatter view fetches every point of a tile in one answer
+# (28 bytes a point). JSON answers keep MAX_LIMIT: 5M points of JSON would be ~270 MB built in memory.
+MAX_ALL_LIMIT = 5_000_000
 MAX_POINT_Z = 30
 
 
@@ -92,8 +94,8 @@ def contour_tile(dataset: str, metric: str, z: str, x: str, y: str):
 
 @bp.get("/points")
 def points(dataset: str, metric: str):
-    """Items in the bbox at zoom z: sampled (level <= z, `limit` up to 200 000) or all (up to 5 000 000),
-    capped at `limit`; an Arrow stream of the point columns when the request accepts it first
+    """Items in the bbox at zoom z: sampled (level <= z) or all, capped at `limit` (up to 200 000; all
+    as an Arrow stream up to 5 000 000); an Arrow stream of the point columns when the request accepts it first
     (dkmap.server.arrow)."""
     reg = registry()
     built = reg.map(dataset, metric)
@@ -102,6 +104,9 @@ def points(dataset: str, metric: str):
     bbox = parse_bbox(args.get("bbox"))
     sampling = parse_choice("sampling", args.get("sampling"), SAMPLINGS, default="bluenoise")
     limit = parse_int("limit", args.get("limit"), 1, MAX_ALL_LIMIT if sampling == "all" else MAX_LIMIT, default=DEFAULT_LIMIT)
+    if limit > MAX_LIMIT and not arrow.wants_arrow():
+        bad_request(f"parameter 'limit' must be in 1..{MAX_LIMIT} for a JSON answer, got {limit} "
+                    f"(up to {MAX_ALL_LIMIT} with sampling=all as {arrow.ARROW_STREAM})")
     colour = colour_arg(reg, dataset)
     chosen = filters_arg(reg, dataset)
 
