@@ -11,6 +11,11 @@ BENCHMARKS.md section "## Soak (issue 17)" under "### <label>".
 
     .venv/bin/python scripts/bench_soak.py                         # 16 clients, 600 s, full demo
     .venv/bin/python scripts/bench_soak.py --small --clients 8 --seconds 120 --label "demo-small, 2 min"
+
+Point --data at a hard-linked copy (`cp -al data/datasets /tmp/soak`) to leave the demo itself
+untouched (builds and ingest replace files by renaming, never in place). --rebuild-steps gives the
+forced rebuilds a smaller step budget than the defaults, so that a full-demo rebuild under load
+ends within the run; the map first served is the one already built.
 """
 
 from __future__ import annotations
@@ -115,6 +120,7 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--seconds", type=float, default=600)
     ap.add_argument("--sample-every", type=float, default=5.0)
+    ap.add_argument("--rebuild-steps", type=int, help="optimiser steps of the forced rebuilds (default: the build's)")
     ap.add_argument("--label", help="block heading in BENCHMARKS.md (default: dataset, clients, duration)")
     ap.add_argument("--no-write", action="store_true", help="print only")
     args = ap.parse_args()
@@ -130,6 +136,13 @@ def main() -> None:
         from conftest import demo_build_settings
         settings = demo_build_settings()
     build_map(root, args.metric, settings=settings, progress=False)   # up to date: a no-op
+    if args.rebuild_steps:
+        from dataclasses import replace
+
+        from dkmap.config import BuildSettings
+
+        base = settings or BuildSettings()
+        settings = replace(base, projection={**base.projection, "steps": args.rebuild_steps})
 
     (ROOT / "test-artifacts").mkdir(exist_ok=True)
     server_log = open(ROOT / "test-artifacts" / "soak-server.log", "w")
@@ -183,10 +196,11 @@ def main() -> None:
         t.start()
     changer.start()
     try:
-        while time.perf_counter() - start < args.seconds:
+        # A change still running finishes under load, and memory is sampled until it has.
+        while time.perf_counter() - start < args.seconds or changer.is_alive():
             rss.append((time.perf_counter() - start, rss_mb(proc.pid)))
             time.sleep(args.sample_every)
-        changer.join()   # a change still running finishes under load
+        changer.join()
     finally:
         stop.set()
         for t in threads:
