@@ -5,9 +5,11 @@ fixed nprobe 32 of before).
 
     .venv/bin/python scripts/bench_search.py --data DIR --dataset demo-small --metric clipscore_a
     .venv/bin/python scripts/bench_search.py --million 1000000          # the in-process 1M part only
-    (both options together write both blocks)
+    .venv/bin/python scripts/bench_search.py --semantic 1000000         # semantic search at 1M
+    (the options together write all their blocks)
 
-Writes the blocks "### <dataset> (server)" and "### <n> synthetic items (in process)" of the
+Writes the blocks "### <dataset> (server)", "### <n> synthetic items (in process)" and "### <n>
+MiniLM-like prompt vectors, semantic search (in process)" of the
 BENCHMARKS.md section "## Search and similar images (issue 18)". Server requests go through
 `scripts/load_test.py`'s server start (waitress, 8 threads), over a hard-linked copy of the data
 folder so the text index built on first use is written beside the copy, never into DIR.
@@ -227,6 +229,61 @@ def million_block(n: int, seed: int, dim: int) -> str:
     return "\n".join(lines)
 
 
+def semantic_block(n: int, seed: int, distinct: int) -> str:
+    """Semantic search over n prompt vectors as the server searches them (dkmap.search.semantic).
+    Encoding n prompts with MiniLM takes hours on this CPU, so `distinct` grammar prompts are
+    encoded for real and the n rows are jittered copies of them (cosine ≈ 0.89 to their prompt):
+    MiniLM's geometry, n rows. Queries are new grammar prompts, encoded with the same model."""
+    import faiss
+
+    from dkmap import similarity
+    from dkmap.data.demo.grammar import describe, sample_scene
+    from dkmap.data.encoders import embed_prompts_minilm
+    from dkmap.search.semantic import build_semantic_index
+
+    rng = np.random.default_rng(seed)
+    prompts = list(dict.fromkeys(describe(sample_scene(rng), rng) for _ in range(3 * distinct)))[:distinct]
+    started = time.perf_counter()
+    base = embed_prompts_minilm(prompts)
+    encode_s = time.perf_counter() - started
+    d = base.shape[1]
+    rows = base[rng.integers(0, len(base), n)] + 0.5 * rng.normal(size=(n, d)).astype(np.float32) / np.sqrt(d)
+    emb = (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+    del rows
+    started = time.perf_counter()
+    index = build_semantic_index(emb, seed=seed)
+    build_s = time.perf_counter() - started
+    kind = type(index.index).__name__
+    size = index.n * d * 4
+    queries = [describe(sample_scene(rng), rng) for _ in range(300)]
+    faiss.omp_set_num_threads(1)
+    encode_ms = timed_calls([lambda q=q: embed_prompts_minilm([q]) for q in queries[:100]], 1)
+    qv = embed_prompts_minilm(queries)
+    exact = faiss.IndexFlatIP(d)
+    exact.add(emb)
+    truth = exact.search(qv, 10)[1]
+    got = similarity.search(index.index, qv, 10)[1]
+    fresh_recall = similarity.recall(truth, got)
+    calls = [lambda v=v: index.search(v, min_score=0.5) for v in qv]
+    counts = [len(index.search(v, min_score=0.5).rows) for v in qv[:50]]
+    one = timed_calls(calls, 1)
+    faiss.omp_set_num_threads(os.cpu_count() or 1)
+    many = timed_calls(calls, 16)
+    return "\n".join([
+        f"### {n:,} MiniLM-like prompt vectors, semantic search (in process)",
+        f"{len(base):,} distinct demo-grammar prompts encoded with the bundled MiniLM ({encode_s:.0f} s, "
+        f"{len(base) / encode_s:.0f} prompts/s on this CPU: {1e6 / (len(base) / encode_s) / 3600:.1f} h per 1M "
+        f"distinct prompts), then {n:,} rows as jittered copies of them (cosine ≈ 0.89 to their prompt; "
+        f"encoding {n:,} real prompts here would take hours). Index (`build_semantic_index`, as the server "
+        f"builds it): {kind}, nprobe {index.nprobe} chosen for recall@10 ≥ 0.95 (recall {index.recall:.3f} on "
+        f"its own held-out rows), built in {build_s:.0f} s, {size / 2**20:.0f} MB of vectors "
+        f"({size / 2**20 / (n / 1e6):.0f} MB per 1M). 300 new grammar prompts as queries: recall@10 against "
+        f"exact search {fresh_recall:.3f}; encoding one query p50 {np.percentile(encode_ms, 50):.1f} ms; search "
+        f"(the server's: up to {10_000:,} nearest, min_score 0.5, median {int(np.median(counts)):,} kept) "
+        f"p50 / p99 {percentiles(one)} ms at 1 client (one Faiss thread), {percentiles(many)} ms at 16 threads.",
+    ])
+
+
 def write_blocks(blocks: list[str], command: str) -> None:
     text = BENCHMARKS.read_text() if BENCHMARKS.exists() else "# Benchmarks\n"
     pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
@@ -251,12 +308,14 @@ def main() -> None:
     ap.add_argument("--metric")
     ap.add_argument("--requests", type=int, default=300, help="requests per kind (server part)")
     ap.add_argument("--million", type=int, default=0, help="items of the in-process part (0: skip it)")
+    ap.add_argument("--semantic", type=int, default=0, help="rows of the in-process semantic part (0: skip it)")
+    ap.add_argument("--distinct", type=int, default=20_000, help="distinct prompts encoded for --semantic")
     ap.add_argument("--dim", type=int, default=128, help="image embedding dimension of the in-process part")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-write", action="store_true", help="print, do not touch BENCHMARKS.md")
     args = ap.parse_args()
-    if args.data is None and not args.million:
-        ap.error("give --data/--dataset/--metric, --million N, or both")
+    if args.data is None and not args.million and not args.semantic:
+        ap.error("give --data/--dataset/--metric, --million N, --semantic N, or several")
     if args.data is not None and not (args.dataset and args.metric):
         ap.error("--data needs --dataset and --metric")
     blocks = []
@@ -265,6 +324,9 @@ def main() -> None:
         print(blocks[-1], flush=True)
     if args.million:
         blocks.append(million_block(args.million, args.seed, args.dim))
+        print(blocks[-1], flush=True)
+    if args.semantic:
+        blocks.append(semantic_block(args.semantic, args.seed, args.distinct))
         print(blocks[-1], flush=True)
     if not args.no_write:
         shown = ["DIR" if prev == "--data" else a for prev, a in zip([""] + sys.argv[1:], sys.argv[1:])]
