@@ -32,3 +32,38 @@ def test_ivf_reaches_the_target_and_one_list_less_does_not():
 def test_an_exact_index_needs_no_breadth():
     x = _clustered(500)
     assert similarity.choose_nprobe(similarity.build_index(x), x) == (None, 1.0)
+
+
+def _repeated_prompts(seed=0, d=24, n_prompts=300, copies=30):
+    """Rows that repeat each of n_prompts clustered 'prompts' ~copies times with a little jitter (one
+    prompt given to many generators), and 200 new prompts of the same kind as search queries."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(20, d))
+
+    def prompts(n):
+        p = centres[rng.integers(20, size=n)] + 0.9 * rng.normal(size=(n, d))
+        return p / np.linalg.norm(p, axis=1, keepdims=True)
+
+    base = prompts(n_prompts)
+    rows = base[rng.integers(n_prompts, size=n_prompts * copies)] + 0.1 * rng.normal(size=(n_prompts * copies, d)) / np.sqrt(d)
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    return rows.astype(np.float32), prompts(200).astype(np.float32)
+
+
+def _recall_of(index, x, queries, nprobe):
+    exact = faiss.IndexFlatIP(x.shape[1])
+    exact.add(x)
+    similarity.set_nprobe(index, nprobe)
+    return similarity.recall(exact.search(queries, 10)[1], index.search(queries, 10)[1])
+
+
+def test_novel_queries_get_the_breadth_that_new_vectors_need():
+    x, new_prompts = _repeated_prompts()
+    index = similarity.build_index(x, exact_max=1000)
+    own, own_recall = similarity.choose_nprobe(index, x, n_queries=300)
+    # Held-out rows find their copies in their own list: a narrow breadth looks enough ...
+    assert own_recall >= 0.95 and _recall_of(index, x, new_prompts, own) < 0.93
+    # ... for new prompts it is not; the novel choice probes wider and reaches the target for them.
+    novel, novel_recall = similarity.choose_nprobe(index, x, n_queries=300, novel=True)
+    assert novel > own and novel_recall >= 0.95 and faiss.extract_index_ivf(index).nprobe == novel
+    assert _recall_of(index, x, new_prompts, novel) >= 0.95

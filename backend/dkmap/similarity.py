@@ -125,19 +125,49 @@ def _as_float32(a: np.ndarray, name: str) -> np.ndarray:
 
 
 def choose_nprobe(index: faiss.Index, vectors: np.ndarray, target_recall: float = 0.95, k: int = 10,
-                  n_queries: int = 500, seed: int = 1) -> tuple[int | None, float]:
+                  n_queries: int = 500, seed: int = 1, novel: bool = False) -> tuple[int | None, float]:
     """The smallest search breadth (IVF nprobe) at which `index` over the rows of `vectors` reaches
     recall@k ≥ `target_recall` against exact search, and the recall it reaches; `index.nprobe` is
     left set to it. The queries are a seeded sample of rows, each held out of its own answer (the
-    item itself is not counted as its neighbour). An exact index answers (None, 1.0); an IVF index
-    that cannot reach the target even probing every list answers (nlist, its recall)."""
+    item itself is not counted as its neighbour): what an item's similar images ask. `novel`: the
+    queries of a search box are new vectors, which fall between the data's clusters where a held-out
+    row sits inside its own list (a prompt repeated for many generators makes that list answer
+    alone), so the breadth must also reach the target for normalised midpoints of two random rows;
+    the larger breadth and the lower recall are returned. An exact index answers (None, 1.0); an IVF
+    index that cannot reach the target even probing every list answers (nlist, its recall)."""
     if not 0.0 < target_recall <= 1.0:
         raise ValueError(f"target_recall must be in (0, 1], got {target_recall!r}")
     if _ivf(index) is None:
         return None, 1.0
     x = _as_float32(vectors, "vectors")
     qi = recall_queries(len(x), n_queries, seed)
-    return nprobe_for_recall(index, x[qi], qi, _exact_neighbours(x, qi, k), target_recall)
+    nprobe, reached = nprobe_for_recall(index, x[qi], qi, _exact_neighbours(x, qi, k), target_recall)
+    if not novel:
+        return nprobe, reached
+    mid = midpoint_queries(x, n_queries, seed + 1)
+    none = np.full(len(mid), -1, dtype=np.int64)
+    truth = _exact_answers(x, mid, k)
+    between, reached_between = nprobe_for_recall(index, mid, none, truth, target_recall)
+    if between > nprobe:
+        nprobe = between
+    else:
+        reached_between = measure_at(index, nprobe, mid, truth)
+    return nprobe, float(min(reached, reached_between))
+
+
+def midpoint_queries(x: np.ndarray, n_queries: int, seed: int) -> np.ndarray:
+    """Unit-norm midpoints of `n_queries` seeded random pairs of rows of `x` (queries unlike any row)."""
+    rng = np.random.default_rng(seed)
+    mid = x[rng.integers(0, len(x), n_queries)] + x[rng.integers(0, len(x), n_queries)]
+    norms = np.linalg.norm(mid, axis=1, keepdims=True)
+    return (mid / np.where(norms > 0, norms, 1.0)).astype(np.float32)
+
+
+def measure_at(index: faiss.Index, nprobe: int, queries: np.ndarray, truth: np.ndarray) -> float:
+    """Recall@k of `index` searching `nprobe` lists for `queries` against their true answers."""
+    set_nprobe(index, nprobe)
+    _, got = index.search(_as_float32(queries, "queries"), truth.shape[1])
+    return recall(truth, got)
 
 
 def nprobe_for_recall(index: faiss.Index, queries: np.ndarray, query_rows: np.ndarray, truth: np.ndarray,
@@ -194,11 +224,15 @@ def set_nprobe(index: faiss.Index, nprobe: int | None) -> faiss.Index:
 
 def _exact_neighbours(x: np.ndarray, qi: np.ndarray, k: int) -> np.ndarray:
     """The true k nearest rows (inner product) of rows `qi` of `x`, each query row itself left out."""
+    return without_self(_exact_answers(x, x[qi], k + 1), qi, k)
+
+
+def _exact_answers(x: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
+    """The true k nearest rows (inner product) of `x` for each of `queries`."""
     exact = faiss.IndexFlatIP(x.shape[1])
     for start in range(0, len(x), ADD_CHUNK):
         exact.add(x[start:start + ADD_CHUNK])
-    _, ids = exact.search(x[qi], k + 1)
-    return without_self(ids, qi, k)
+    return exact.search(queries, k)[1]
 
 
 def without_self(ids: np.ndarray, qi: np.ndarray, k: int) -> np.ndarray:
