@@ -110,3 +110,15 @@ def test_bad_search_parameters_are_named(client, params, fragment):
 def test_unknown_dataset_is_404(client):
     r = client.get("/api/datasets/nope/search?q=red")
     assert r.status_code == 404 and "unknown dataset 'nope'" in r.json["error"]["message"]
+
+
+def test_semantic_search_too_large_for_the_server_is_503_and_words_still_work(tiny_data_dir):
+    from dkmap.server.app import create_app
+
+    small = create_app({"DATA_DIR": str(tiny_data_dir), "SEMANTIC_INDEX_MAX_BYTES": 1000}).test_client()
+    r = small.get("/api/datasets/tiny/search", query_string={"q": "red", "mode": "semantic"})
+    assert r.status_code == 503
+    message = r.get_json()["error"]["message"]
+    assert message == ("search by meaning over 240 prompts needs 360.0 KiB of vectors in memory, above this "
+                       "server's SEMANTIC_INDEX_MAX_BYTES (1.0 KiB); search by words works")
+    assert small.get("/api/datasets/tiny/search", query_string={"q": "red", "mode": "text"}).status_code == 200

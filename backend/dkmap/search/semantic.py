@@ -55,6 +55,23 @@ def build_semantic_index(emb: np.ndarray, exact_max: int = 200_000, seed: int = 
     return SemanticIndex(index, nprobe, recall)
 
 
-def open_semantic_index(ds) -> SemanticIndex:
-    """The dataset's semantic index, built in memory over its `minilm` rows."""
-    return build_semantic_index(np.asarray(ds.embedding(SPACE), dtype=np.float32))
+def open_semantic_index(ds, max_bytes: int | None = None) -> SemanticIndex:
+    """The dataset's semantic index, built in memory over its `minilm` rows. `max_bytes`: the most
+    the index's float32 vectors may take; a larger dataset raises Unavailable saying so, instead of
+    a process that runs out of memory (20M prompts would need ~29 GiB)."""
+    from dkmap.errors import Unavailable
+
+    rows = ds.embedding(SPACE)
+    need = int(rows.shape[0]) * int(rows.shape[1]) * 4
+    if max_bytes is not None and need > max_bytes:
+        raise Unavailable(f"search by meaning over {rows.shape[0]:,} prompts needs {_size(need)} of vectors in "
+                          f"memory, above this server's SEMANTIC_INDEX_MAX_BYTES ({_size(max_bytes)}); search "
+                          "by words works")
+    return build_semantic_index(np.asarray(rows, dtype=np.float32))
+
+
+def _size(n: int) -> str:
+    for unit, scale in (("GiB", 2**30), ("MiB", 2**20)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{n / 1024:.1f} KiB"

@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
 
 from dkmap.search import semantic, text
 from dkmap.search.prompts import PromptError, embed_prompt
@@ -47,7 +47,8 @@ def semantic_index(reg, dataset: str) -> semantic.SemanticIndex:
     ds = reg.dataset(dataset)
     if semantic.SPACE not in ds.spaces:
         bad_request(f"dataset '{dataset}' has no '{semantic.SPACE}' space to search by meaning")
-    return reg.once(("semantic-index", dataset), lambda: semantic.open_semantic_index(ds))
+    cap = current_app.config["SEMANTIC_INDEX_MAX_BYTES"]
+    return reg.once(("semantic-index", dataset), lambda: semantic.open_semantic_index(ds, cap))
 
 
 def _min_score() -> float:
