@@ -38,7 +38,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 sys.path.insert(0, str(ROOT / "tests"))
 
-from benchmarks_md import BENCHMARKS  # noqa: E402
 from dkmap.server.serve import DEFAULT_THREADS  # noqa: E402
 from load_test import start_server  # noqa: E402
 
@@ -240,19 +239,9 @@ def main() -> None:
 
 def write_block(label: str, body: str) -> None:
     """Replace (or add) the block '### label' in the soak section of BENCHMARKS.md."""
-    import re
+    from benchmarks_md import write_subsection
 
-    from benchmarks_md import write_section
-
-    text = BENCHMARKS.read_text()
-    match = re.search(rf"^{re.escape(SECTION)}\n(.*?)(?=^## |\Z)", text, re.S | re.M)
-    current = match.group(1) if match else ("16 clients for 10 minutes against `dkmap serve` while the map is "
-                                            "rebuilt twice and the dataset re-ingested once "
-                                            "(scripts/bench_soak.py).\n")
-    block = f"### {label}\n{body}\n"
-    pattern = re.compile(rf"^### {re.escape(label)}\n.*?(?=^### |\Z)", re.S | re.M)
-    current = pattern.sub(lambda _: block, current) if pattern.search(current) else current.rstrip() + "\n\n" + block
-    write_section(SECTION, current)
+    write_subsection(SECTION, f"### {label}", body)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,6 @@ import argparse
 import math
 import os
 import platform
-import re
 import shlex
 import socket
 import subprocess
@@ -244,16 +243,9 @@ def table(phase: dict) -> list[str]:
 
 def write_block(label: str, body: str) -> None:
     """Replace (or add) the block '### label' inside this script's section of BENCHMARKS.md."""
-    path = ROOT / "BENCHMARKS.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    section_re = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
-    found = section_re.search(text)
-    section = found.group(0) if found else f"{SECTION}\n"
-    block = f"### {label}\n{body.rstrip()}\n\n"
-    block_re = re.compile(rf"^### {re.escape(label)}\n.*?(?=^### |\Z)", re.S | re.M)
-    section = block_re.sub(lambda _: block, section) if block_re.search(section) else section.rstrip() + "\n\n" + block
-    text = text.replace(found.group(0), section) if found else text.rstrip() + "\n\n" + section
-    path.write_text(text)
+    from benchmarks_md import write_subsection
+
+    write_subsection(SECTION, f"### {label}", body)
 
 
 def main() -> None:

@@ -110,12 +110,12 @@ def test_deep_tile_cache_stays_within_its_bound(data_dir, monkeypatch):
     keys = deep_tiles(bm, 6)
     for k in keys:
         bm.tile(*k)
-    assert len(bm._cache) == 3 and bm._cache.size == 3 * tile_bytes
-    computed = bm._cache.computed
+    info = bm.cache_info()
+    assert info["tiles"] == 3 and info["bytes"] == 3 * tile_bytes
     bm.tile(*keys[-1])  # recent: still cached
-    assert bm._cache.computed == computed
+    assert bm.cache_info()["computed"] == info["computed"]
     bm.tile(*keys[0])  # evicted: computed again
-    assert bm._cache.computed == computed + 1
+    assert bm.cache_info()["computed"] == info["computed"] + 1
 
 
 def test_prepared_map_bins_every_item_once_for_all_deep_levels(data_dir, monkeypatch):

@@ -63,6 +63,10 @@ class TileStore:
             return np.array(self._levels[z][y * T:(y + 1) * T, x * T:(x + 1) * T], dtype=np.float32)
         return self._cache.get_or_compute((z, x, y), lambda: self._compute(z, x, y)).copy()
 
+    def cache_info(self) -> dict[str, int]:
+        """The deep-tile cache: tiles held, their bytes, and how many tiles were computed so far."""
+        return {"tiles": len(self._cache), "bytes": self._cache.size, "computed": self._cache.computed}
+
     def is_leaf(self, z: int, x: int, y: int) -> bool:
         """No finer tiles under (z, x, y): deepest level, too few items, or no detail gained."""
         self._check_tile(z, x, y)
