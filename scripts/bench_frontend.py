@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import re
 import shlex
 import socket
 import statistics
@@ -193,21 +192,12 @@ def json_vs_arrow(browser, url: str, dataset: str, metric: str, limit: int) -> d
 
 
 def write_section(label: str, block: str) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    if SECTION not in text:
-        text = text.rstrip("\n") + f"\n\n{SECTION}\n"
-    start = text.index(SECTION) + len(SECTION)
-    nxt = re.search(r"^## ", text[start:], flags=re.M)
-    end = start + nxt.start() if nxt else len(text)
-    body = text[start:end]
-    heading = f"### {label}"
-    pattern = re.compile(rf"^{re.escape(heading)}\n.*?(?=^### |\Z)", flags=re.M | re.S)
-    if pattern.search(body):  # replace the block in place, keeping the others' order
-        body = pattern.sub(lambda _: f"{block.rstrip()}\n\n", body, count=1).rstrip("\n") + "\n\n"
-    else:
-        body = f"{body.rstrip()}\n\n{block.rstrip()}\n\n"
-    path.write_text(text[:start] + body + text[end:].lstrip("\n") if nxt else text[:start] + body)
+    """`block` (its first line the heading '### label') in place of that block of the section."""
+    from benchmarks_md import write_subsection
+
+    heading, _, body = block.partition("\n")
+    assert heading == f"### {label}", heading
+    write_subsection(SECTION, heading, body)
 
 
 def git_head(repo: Path) -> str:
