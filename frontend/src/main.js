@@ -176,6 +176,10 @@ copyBtn.addEventListener('click', async () => {
   }
 });
 
+// A link opened in this tab (pasted into the address bar, back or forward) changes only the hash:
+// load it as a fresh page would. The app's own writes use replaceState, which fires no hashchange.
+window.addEventListener('hashchange', () => window.location.reload());
+
 async function start() {
   setLoading('datasets', 'Loading datasets…');
   try {

@@ -94,3 +94,21 @@ def test_a_garbled_link_falls_back_to_defaults_for_what_it_cannot_read(page, app
     assert drawn(page)["view"]["k"] == 1
     assert page.get_attribute("html", "data-theme") == "light"
     assert page.console_errors == []
+
+
+def test_a_link_opened_in_the_same_tab_shows_its_map(page, app_url):
+    """Pasting another link into the address bar changes only the hash; the page shows that link's
+    map and mode, not the one it was on."""
+    dataset, metric = pick_metric(app_url)
+    others = [m["name"] for ds in api(app_url, "api/datasets")["datasets"] if ds["name"] == dataset
+              for m in ds["metrics"] if m["built"] and m["name"] != metric["name"]]
+    assert others, "the test server's dataset has more than one built map"
+    open_app(page, app_url, dataset, metric["name"], mode="overlay")
+    page.evaluate("(h) => { window.location.hash = h; }", f"dataset={dataset}&metric={others[0]}&mode=contour")
+    page.wait_for_function("(m) => { const s = window.__dkmap.state(); return s.metric === m && s.mapInfo !== null; }",
+                           arg=others[0], timeout=60_000)
+    wait_settled(page)
+    s = state(page, "({metric: s.metric, mode: s.mode, map: s.mapInfo.metric})")
+    assert s == {"metric": others[0], "mode": "contour", "map": others[0]}
+    assert drawn(page)["mode"] == "contour"
+    assert page.console_errors == []
