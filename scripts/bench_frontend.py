@@ -220,7 +220,8 @@ def main() -> None:
     ap.add_argument("--pan-frames", type=int, default=60)
     ap.add_argument("--baseline-repo", type=Path, default=None,
                     help="a checkout of the code before (its frontend built) served over the same --data: scatter's old path")
-    ap.add_argument("--json-limit", type=int, default=1_000_000, help="points of the JSON vs Arrow comparison, at most")
+    ap.add_argument("--json-limit", type=int, default=200_000,
+                    help="points of the JSON vs Arrow comparison, at most (JSON answers hold at most 200,000)")
     ap.add_argument("--modes", default=",".join(MODES), help="modes of the first table")
     ap.add_argument("--note", default="", help="a sentence added to the block (e.g. how the build was made)")
     ap.add_argument("--no-write", action="store_true", help="print only; leave BENCHMARKS.md alone")
@@ -261,7 +262,7 @@ def main() -> None:
                 measure_mode(browser, old_url, args.dataset, args.metric, "scatter", 2)  # warms the old server's indexes
                 scatter["before"] = measure_mode(browser, old_url, args.dataset, args.metric, "scatter", args.pan_frames)
                 print("scatter before", scatter["before"], flush=True)
-            formats = json_vs_arrow(browser, url, args.dataset, args.metric, min(args.json_limit, 5_000_000))
+            formats = json_vs_arrow(browser, url, args.dataset, args.metric, min(args.json_limit, 200_000))
             print("json vs arrow", formats, flush=True)
             browser.close()
     finally:

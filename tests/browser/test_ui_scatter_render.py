@@ -52,7 +52,7 @@ def test_scatter_draws_the_points_the_api_lists_for_the_view(page, app_url, scat
     assert stage.get_attribute("data-renderer") == renderer
     record_property("renderer", f"{renderer}: {stage.get_attribute('data-renderer-reason')}")
     bbox = ",".join(str(v) for v in d["bbox"])
-    listed = api(app_url, f"api/maps/{dataset}/{metric}/points?z=0&bbox={bbox}&sampling=all&limit=5000000")
+    listed = api(app_url, f"api/maps/{dataset}/{metric}/points?z=0&bbox={bbox}&sampling=all&limit=200000")
     assert not listed["capped"] and listed["total_in_view"] > 0
     assert d["points"] == listed["total_in_view"] and not d["capped"]
 
