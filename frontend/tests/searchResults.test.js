@@ -14,6 +14,7 @@ describe('searchHighlight', () => {
     const h = searchHighlight(answer, { q: 'x', mode: 'text' });
     expect(h.rows).toEqual([4, 1, 9]);
     expect(h.ids).toBeUndefined();
+    expect(h.matchIds).toEqual(['d', 'a', 'i']);   // for the export, not a selection
     expect(h.label).toBe('text "x"');
   });
   it('select adds the ids, at most MAX_SELECT', () => {

@@ -12,7 +12,7 @@ from urllib.parse import quote
 import pytest
 import requests
 
-from ui_helpers import (api, app_url, canvas_colours, drawn, open_app, pick_metric, to_page,  # noqa: F401
+from ui_helpers import (api, app_url, canvas_colours, drawn, open_app, pick_metric, state, to_page,  # noqa: F401
                         wait_settled, wait_still)
 
 pytestmark = pytest.mark.browser
@@ -120,6 +120,25 @@ def test_selected_search_results_export_exactly_their_items(page, app_url):
     with page.expect_download() as info:
         page.click(".distributions .export-csv")
     assert info.value.suggested_filename == f"{dataset}-{name}-selection.csv"
+    rows = list(csv.DictReader(io.StringIO(Path(info.value.path()).read_text(encoding="utf-8"))))
+    assert sorted(r["id"] for r in rows) == sorted(expected["ids"])
+    assert page.console_errors == []
+
+
+def test_highlighted_search_matches_are_what_the_export_writes(page, app_url):
+    """Without "Select these" the export takes the highlighted matches, and its label says so."""
+    dataset, metric = pick_metric(app_url)
+    name = metric["name"]
+    open_app(page, app_url, dataset, name, mode="overlay")
+    assert page.get_attribute(".distributions .export-scope", "data-scope") == "the whole dataset"
+    word, expected = a_word_with_some_matches(app_url, dataset, name)
+    page.fill("#search input[name=search-q]", word)
+    page.press("#search input[name=search-q]", "Enter")
+    page.wait_for_selector(f"#search[data-state=ready][data-count='{expected['count']}']", timeout=60_000)
+    page.wait_for_selector(".distributions .export-scope[data-scope='the search matches']")
+    assert state(page, "s.highlight.ids") is None          # not a selection: the keyword view stays
+    with page.expect_download() as info:
+        page.click(".distributions .export-csv")
     rows = list(csv.DictReader(io.StringIO(Path(info.value.path()).read_text(encoding="utf-8"))))
     assert sorted(r["id"] for r in rows) == sorted(expected["ids"])
     assert page.console_errors == []

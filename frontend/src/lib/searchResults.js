@@ -10,16 +10,19 @@ export function searchLabel({ q, mode, minScore }) {
 }
 
 /**
- * The `highlight` state for an answer holding every match's rows (and ids): the rows only, so the map
- * greys the rest; with `select`, also the ids (the best-ranked MAX_SELECT), which the keyword view
- * turns into a selection.
+ * The `highlight` state for an answer holding every match's rows (and ids): the rows, so the map
+ * greys the rest, and `matchIds` (the best-ranked MAX_SELECT), which the export takes; with `select`,
+ * also `ids`, which the keyword view turns into a selection.
  */
 export function searchHighlight(answer, query, { select = false } = {}) {
   if (!answer || !Array.isArray(answer.rows)) throw new Error('searchHighlight: the answer has no rows');
   const highlight = { label: searchLabel(query), rows: answer.rows, source: 'search' };
+  // The matches' ids go with the highlight for the export either way; `ids` (what makes a selection)
+  // only on "select these".
+  if (Array.isArray(answer.ids)) highlight.matchIds = answer.ids.slice(0, MAX_SELECT);
   if (select) {
     if (!Array.isArray(answer.ids)) throw new Error('searchHighlight: selecting needs the ids');
-    highlight.ids = answer.ids.slice(0, MAX_SELECT);
+    highlight.ids = highlight.matchIds;
   }
   return highlight;
 }

@@ -2,7 +2,9 @@
 // the selection when there is one, under the column filters, the whole dataset's shape behind in a
 // light tone. Brushing a number or time histogram, ticking categories or typing text sets the
 // column filters (state.columnFilters); the active ones are listed with a clear button. Export
-// saves the current selection (lasso or cluster, keyword bars, filters) as CSV or Parquet.
+// saves, as CSV or Parquet, the lasso, the selected ids (a cluster, "select these") or the
+// highlighted search matches, else the whole dataset, under the keyword bars and column filters;
+// its label says which.
 import { select, scaleLinear, brushX, max } from 'd3';
 import { setColumnFilter, filterOf, rangeFilter, toggleValue, containsFilter, describeFilter, OTHER } from '../lib/columnFilters.js';
 import { fmtCount, fmtValue } from '../lib/format.js';
@@ -23,6 +25,17 @@ export function scopeOf(s) {
   return b ? { bbox: b.map((v) => Math.round(v * 1e6) / 1e6) } : null;
 }
 
+/**
+ * What the export buttons write: the lasso, the selected ids (a cluster, "select these"), the
+ * highlighted search matches, else the whole dataset; each under the column filters. {body, label}.
+ */
+export function exportScope(s) {
+  if (s.lassoPolygon) return { body: { polygon: s.lassoPolygon }, label: 'the lasso' };
+  if (s.highlight?.ids?.length) return { body: { ids: s.highlight.ids }, label: 'the selected items' };
+  if (s.highlight?.matchIds?.length) return { body: { ids: s.highlight.matchIds }, label: 'the search matches' };
+  return { body: {}, label: 'the whole dataset' };
+}
+
 export function distributionsView(root, store, api) {
   const el = select(root).classed('distributions', true);
   const head = el.append('div').attr('class', 'panel-head');
@@ -36,7 +49,7 @@ export function distributionsView(root, store, api) {
     .on('change', (event) => store.set({ columnFilters: setColumnFilter(store.get().columnFilters, TEXT_COLUMN, containsFilter(TEXT_COLUMN, event.target.value)) }));
   const list = el.append('div').attr('class', 'dist-list');
   const exportRow = el.append('div').attr('class', 'export-row');
-  exportRow.append('span').attr('class', 'muted').text('Export the selection: ');
+  const exportLabel = exportRow.append('span').attr('class', 'muted export-scope');
   for (const format of ['csv', 'parquet']) {
     exportRow.append('button').attr('type', 'button').attr('class', `export-${format}`).text(format === 'csv' ? 'CSV' : 'Parquet')
       .on('click', () => exportAs(format));
@@ -81,10 +94,8 @@ export function distributionsView(root, store, api) {
 
   async function exportAs(format) {
     const s = store.get();
-    const body = { filters: s.columnFilters, rank: s.rank };
-    // The lasso or a cluster's ids; without either, the whole dataset (the view is not a selection).
-    if (s.lassoPolygon) body.polygon = s.lassoPolygon;
-    else if (s.highlight?.ids?.length) body.ids = s.highlight.ids;
+    // The view is not a selection: without a lasso, ids or search matches, the whole dataset.
+    const body = { ...exportScope(s).body, filters: s.columnFilters, rank: s.rank };
     if (s.filter.length && (body.polygon || body.ids)) body.bars = s.filter;
     const metric = s.lassoPolygon && s.lassoSlot === 'b' ? s.metricB : s.metric;
     try {
@@ -158,6 +169,9 @@ export function distributionsView(root, store, api) {
 
   function render(s) {
     clearBtn.property('disabled', s.columnFilters.length === 0);
+    const out = exportScope(s);
+    exportLabel.text(`Export ${out.label}${s.columnFilters.length ? ' (filtered)' : ''}: `)
+      .attr('data-scope', out.label);
     el.attr('data-n', answer ? answer.n : null).attr('data-n-scope', answer ? answer.n_scope : null);
     const scope = scopeOf(s);
     summary.text(answer ? `${fmtCount(answer.n)} of ${fmtCount(answer.n_scope)} ${scope?.bbox ? 'in view' : 'selected'} pass the filters`
