@@ -1,9 +1,10 @@
-"""Atomic folder writes: build in a temporary sibling, then rename into place."""
+"""Atomic writes: a folder built in a temporary sibling, or a JSON file, then renamed into place."""
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -47,3 +48,11 @@ def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def write_json(path: str | os.PathLike, data: dict) -> None:
+    """JSON written to a temporary file and renamed into place (NaN refused)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=1, allow_nan=False))
+    os.replace(tmp, path)

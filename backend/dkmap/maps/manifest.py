@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from dkmap.atomic import write_json
 from dkmap.config import BuildSettings
 from dkmap.projection.kernel import Kernel
 
@@ -139,10 +140,3 @@ class Manifest:
         """max_grid, oversample and near_margin of the build (the contour field's own settings)."""
         s = self.data["settings"]
         return {name: s.get(name, getattr(_DEFAULTS, name)) for name in ("max_grid", "oversample", "near_margin")}
-
-
-def write_json(path: Path, data: dict) -> None:
-    """JSON written to a temporary file and renamed into place (NaN refused)."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=1, allow_nan=False))
-    os.replace(tmp, path)

@@ -7,13 +7,17 @@ typed in the search box is none of the rows).
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import faiss
 import numpy as np
 
 from dkmap import similarity
+from dkmap.atomic import sha256_file, write_json
 
 log = logging.getLogger(__name__)
 
@@ -55,19 +59,65 @@ def build_semantic_index(emb: np.ndarray, exact_max: int = 200_000, seed: int = 
     return SemanticIndex(index, nprobe, recall)
 
 
+def index_paths(dataset_dir: str | os.PathLike) -> tuple[Path, Path]:
+    """DATASET/search/semantic.faiss and its record semantic.json (what it was built from, its nprobe)."""
+    folder = Path(dataset_dir) / "search"
+    return folder / "semantic.faiss", folder / "semantic.json"
+
+
+def fingerprint(dataset_dir: str | os.PathLike, meta: dict) -> str:
+    """What the index depends on: the `minilm` rows' checksum recorded at ingest (a sharded dataset's
+    dataset.yaml lists every shard's, so its own checksum stands for all)."""
+    root = Path(dataset_dir)
+    if meta.get("layout") == "sharded":
+        return "dataset.yaml:" + sha256_file(root / "dataset.yaml")
+    name = f"embeddings/{SPACE}.npy"
+    return f"{name}:" + (meta.get("checksums", {}).get(name) or sha256_file(root / name))
+
+
 def open_semantic_index(ds, max_bytes: int | None = None) -> SemanticIndex:
-    """The dataset's semantic index, built in memory over its `minilm` rows. `max_bytes`: the most
-    the index's float32 vectors may take; a larger dataset raises Unavailable saying so, instead of
-    a process that runs out of memory (20M prompts would need ~29 GiB)."""
+    """The dataset's semantic index: read from DATASET/search/ when it was built from the same `minilm`
+    rows, else built in memory (choosing its nprobe costs about a minute at 1M rows) and stored there
+    atomically for the next process; a read-only dataset folder keeps it in memory only.
+    `max_bytes`: the most the index's float32 vectors may take; a larger dataset raises Unavailable
+    saying so, instead of a process that runs out of memory (20M prompts would need ~29 GiB)."""
     from dkmap.errors import Unavailable
 
     rows = ds.embedding(SPACE)
-    need = int(rows.shape[0]) * int(rows.shape[1]) * 4
+    n = int(rows.shape[0])
+    need = n * int(rows.shape[1]) * 4
     if max_bytes is not None and need > max_bytes:
-        raise Unavailable(f"search by meaning over {rows.shape[0]:,} prompts needs {_size(need)} of vectors in "
+        raise Unavailable(f"search by meaning over {n:,} prompts needs {_size(need)} of vectors in "
                           f"memory, above this server's SEMANTIC_INDEX_MAX_BYTES ({_size(max_bytes)}); search "
                           "by words works")
-    return build_semantic_index(np.asarray(rows, dtype=np.float32))
+    stamp = fingerprint(ds.root, ds.meta)
+    path, record = index_paths(ds.root)
+    stored = _read_record(record)
+    if stored.get("fingerprint") == stamp and stored.get("n") == n and path.is_file():
+        try:
+            index = similarity.load(path)
+        except RuntimeError as exc:  # a damaged file: built again below
+            log.warning("semantic index %s unreadable (%s): building it again", path, exc)
+        else:
+            if int(index.ntotal) == n:
+                return SemanticIndex(index, stored.get("nprobe"), float(stored.get("recall", 1.0)))
+    built = build_semantic_index(np.asarray(rows, dtype=np.float32))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        similarity.save(built.index, path)
+        write_json(record, {"format": 1, "fingerprint": stamp, "n": n, "nprobe": built.nprobe,
+                            "recall_at_10": built.recall, "recall": built.recall})
+    except OSError as exc:
+        log.warning("cannot store the semantic index in %s (%s): kept in memory", path.parent, exc)
+    return built
+
+
+def _read_record(path: Path) -> dict:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _size(n: int) -> str:
