@@ -16,7 +16,8 @@ from dkmap.search import semantic
 
 @pytest.fixture
 def ds(tiny_data_dir, tmp_path):
-    shutil.copytree(tiny_data_dir / "tiny", tmp_path / "tiny")
+    # Without the search indexes other tests' servers stored in the shared dataset.
+    shutil.copytree(tiny_data_dir / "tiny", tmp_path / "tiny", ignore=shutil.ignore_patterns("search"))
     return open_dataset(tmp_path / "tiny")
 
 
