@@ -1,4 +1,5 @@
-"""Atomic writes: a folder built in a temporary sibling, or a JSON file, then renamed into place."""
+"""Atomic writes: a folder built in a temporary sibling, or a JSON file, then renamed into place;
+and such a JSON object read back."""
 
 from __future__ import annotations
 
@@ -56,3 +57,12 @@ def write_json(path: str | os.PathLike, data: dict) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     tmp.write_text(json.dumps(data, indent=1, allow_nan=False))
     os.replace(tmp, path)
+
+
+def read_json(path: str | os.PathLike) -> dict:
+    """The JSON object in `path`; {} when it is missing, unreadable or not an object."""
+    try:
+        value = json.loads(Path(path).read_text())
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}

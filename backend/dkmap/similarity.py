@@ -141,12 +141,14 @@ def choose_nprobe(index: faiss.Index, vectors: np.ndarray, target_recall: float 
         return None, 1.0
     x = _as_float32(vectors, "vectors")
     qi = recall_queries(len(x), n_queries, seed)
-    nprobe, reached = nprobe_for_recall(index, x[qi], qi, _exact_neighbours(x, qi, k), target_recall)
+    exact = _exact_index(x)
+    held_out = without_self(exact.search(x[qi], k + 1)[1], qi, k)
+    nprobe, reached = nprobe_for_recall(index, x[qi], qi, held_out, target_recall)
     if not novel:
         return nprobe, reached
     mid = midpoint_queries(x, n_queries, seed + 1)
     none = np.full(len(mid), -1, dtype=np.int64)
-    truth = _exact_answers(x, mid, k)
+    truth = exact.search(mid, k)[1]
     between, reached_between = nprobe_for_recall(index, mid, none, truth, target_recall)
     if between > nprobe:
         nprobe = between
@@ -224,15 +226,15 @@ def set_nprobe(index: faiss.Index, nprobe: int | None) -> faiss.Index:
 
 def _exact_neighbours(x: np.ndarray, qi: np.ndarray, k: int) -> np.ndarray:
     """The true k nearest rows (inner product) of rows `qi` of `x`, each query row itself left out."""
-    return without_self(_exact_answers(x, x[qi], k + 1), qi, k)
+    return without_self(_exact_index(x).search(x[qi], k + 1)[1], qi, k)
 
 
-def _exact_answers(x: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
-    """The true k nearest rows (inner product) of `x` for each of `queries`."""
+def _exact_index(x: np.ndarray) -> faiss.IndexFlatIP:
+    """An exact inner-product index over the rows of `x` (the truth recall is measured against)."""
     exact = faiss.IndexFlatIP(x.shape[1])
     for start in range(0, len(x), ADD_CHUNK):
         exact.add(x[start:start + ADD_CHUNK])
-    return exact.search(queries, k)[1]
+    return exact
 
 
 def without_self(ids: np.ndarray, qi: np.ndarray, k: int) -> np.ndarray:

@@ -5,12 +5,12 @@ rest are named before they are removed."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from dkmap.atomic import read_json
 from dkmap.data.store import DatasetError, dataset_meta, list_datasets
 
 # What a dataset folder holds (data/README.md); anything else in it is named before it goes.
@@ -70,27 +70,20 @@ def carry_over(old: Path, new: Path) -> Carried:
                                 if p.name not in DATASET_ENTRIES and not p.name.startswith(".")))
     for folder in sorted(p for p in (old / "maps").glob("*") if p.is_dir() and not p.name.startswith(".")):
         metric = folder.name
-        inputs = _manifest(folder / "manifest.json").get("inputs")
+        manifest = read_json(folder / "manifest.json")
+        inputs = manifest.get("inputs")
         if metric not in new_meta["metrics"]:
             done.removed_maps[metric] = "the new table has no such metric"
         elif inputs is None:
             done.removed_maps[metric] = "incomplete or damaged"
         elif inputs != input_checksums(new, new_meta, metric):
             done.removed_maps[metric] = "its inputs changed"
-        elif not indexes_unchanged(_manifest(folder / "manifest.json"), new, new_meta):
+        elif not indexes_unchanged(manifest, new, new_meta):
             done.removed_maps[metric] = "an image embedding its indexes are built from changed"
         else:
             _link_tree(folder, new / "maps" / metric)
             done.kept_maps.append(metric)
     return done
-
-
-def _manifest(path: Path) -> dict:
-    try:
-        value = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def _link(source: Path, target: Path) -> None:

@@ -7,7 +7,6 @@ typed in the search box is none of the rows).
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ import faiss
 import numpy as np
 
 from dkmap import similarity
-from dkmap.atomic import sha256_file, write_json
+from dkmap.atomic import read_json, write_json
 
 log = logging.getLogger(__name__)
 
@@ -66,13 +65,10 @@ def index_paths(dataset_dir: str | os.PathLike) -> tuple[Path, Path]:
 
 
 def fingerprint(dataset_dir: str | os.PathLike, meta: dict) -> str:
-    """What the index depends on: the `minilm` rows' checksum recorded at ingest (a sharded dataset's
-    dataset.yaml lists every shard's, so its own checksum stands for all)."""
-    root = Path(dataset_dir)
-    if meta.get("layout") == "sharded":
-        return "dataset.yaml:" + sha256_file(root / "dataset.yaml")
-    name = f"embeddings/{SPACE}.npy"
-    return f"{name}:" + (meta.get("checksums", {}).get(name) or sha256_file(root / name))
+    """What the index depends on: the `minilm` rows' checksum, as the build's image indexes have it."""
+    from dkmap.builder.reuse import embedding_checksum
+
+    return f"embeddings/{SPACE}.npy:" + embedding_checksum(Path(dataset_dir), meta, SPACE)
 
 
 def open_semantic_index(ds, max_bytes: int | None = None) -> SemanticIndex:
@@ -92,7 +88,7 @@ def open_semantic_index(ds, max_bytes: int | None = None) -> SemanticIndex:
                           "by words works")
     stamp = fingerprint(ds.root, ds.meta)
     path, record = index_paths(ds.root)
-    stored = _read_record(record)
+    stored = read_json(record)
     if stored.get("fingerprint") == stamp and stored.get("n") == n and path.is_file():
         try:
             index = similarity.load(path)
@@ -100,24 +96,16 @@ def open_semantic_index(ds, max_bytes: int | None = None) -> SemanticIndex:
             log.warning("semantic index %s unreadable (%s): building it again", path, exc)
         else:
             if int(index.ntotal) == n:
-                return SemanticIndex(index, stored.get("nprobe"), float(stored.get("recall", 1.0)))
+                return SemanticIndex(index, stored.get("nprobe"), float(stored.get("recall_at_10", 1.0)))
     built = build_semantic_index(np.asarray(rows, dtype=np.float32))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         similarity.save(built.index, path)
         write_json(record, {"format": 1, "fingerprint": stamp, "n": n, "nprobe": built.nprobe,
-                            "recall_at_10": built.recall, "recall": built.recall})
+                            "recall_at_10": built.recall})
     except OSError as exc:
         log.warning("cannot store the semantic index in %s (%s): kept in memory", path.parent, exc)
     return built
-
-
-def _read_record(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def _size(n: int) -> str:

@@ -1,6 +1,7 @@
 // Points layer, canvas path: writes point stamps straight into an ImageData buffer, so a million
 // points redraw in milliseconds on any canvas (no GPU needed); and what both paths share.
 import { packRGBA } from '../lib/colour.js';
+import { extentOf } from '../lib/spatial.js';
 
 // A stamp's pixels lie within DISC_PAD of its radius, its ring's within RING_PAD (device px, from the
 // centre pixel's centre); the WebGL point shader (pointGL.js) tests the same distances.
@@ -153,13 +154,7 @@ const GRID = 64;
 function chunkGrid(chunk) {
   if (chunk.grid) return chunk.grid;
   const { x, y, n } = chunk;
-  let x0 = Infinity; let y0 = Infinity; let x1 = -Infinity; let y1 = -Infinity;
-  for (let i = 0; i < n; i += 1) {
-    if (x[i] < x0) x0 = x[i];
-    if (x[i] > x1) x1 = x[i];
-    if (y[i] < y0) y0 = y[i];
-    if (y[i] > y1) y1 = y[i];
-  }
+  const [x0, y0, x1, y1] = extentOf(x, y, n);
   const sx = GRID / Math.max(x1 - x0, 1e-12); const sy = GRID / Math.max(y1 - y0, 1e-12);
   const counts = new Int32Array(GRID * GRID);
   for (let i = 0; i < n; i += 1) {

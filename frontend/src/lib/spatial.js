@@ -5,13 +5,8 @@
 const PER_CELL = 4;      // points per cell on average
 const MAX_SIDE = 2048;   // cells per side, at most
 
-/**
- * Index point arrays (map coordinates). `find(x, y, radius)` returns the index of the nearest point
- * closer than radius, or -1.
- */
-export function makePointIndex(xs, ys) {
-  if (xs.length !== ys.length) throw new RangeError('makePointIndex: xs and ys must have the same length');
-  const n = xs.length;
+/** [x0, y0, x1, y1] of the first n points (±Infinity when n is 0), one pass without allocating. */
+export function extentOf(xs, ys, n = xs.length) {
   let x0 = Infinity; let y0 = Infinity; let x1 = -Infinity; let y1 = -Infinity;
   for (let i = 0; i < n; i += 1) {
     if (xs[i] < x0) x0 = xs[i];
@@ -19,6 +14,17 @@ export function makePointIndex(xs, ys) {
     if (ys[i] < y0) y0 = ys[i];
     if (ys[i] > y1) y1 = ys[i];
   }
+  return [x0, y0, x1, y1];
+}
+
+/**
+ * Index point arrays (map coordinates). `find(x, y, radius)` returns the index of the nearest point
+ * closer than radius, or -1.
+ */
+export function makePointIndex(xs, ys) {
+  if (xs.length !== ys.length) throw new RangeError('makePointIndex: xs and ys must have the same length');
+  const n = xs.length;
+  const [x0, y0, x1, y1] = extentOf(xs, ys, n);
   const side = Math.max(1, Math.min(MAX_SIDE, Math.ceil(Math.sqrt(n / PER_CELL))));
   const sx = side / Math.max(x1 - x0, 1e-12);
   const sy = side / Math.max(y1 - y0, 1e-12);
