@@ -108,3 +108,79 @@ def test_write_refuses_a_non_number_in_a_declared_number_column(tmp_path):
     with pytest.raises(ValueError, match="column 'g': value 'high' at row 1 is not a number"):
         write_columns(tmp_path, pd.DataFrame({"g": [1.0, "high"]}), kinds={"g": "number"})
     assert Columns(tmp_path, None).names == []
+
+
+def _table(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    guidance = np.round(rng.uniform(1, 12, n), 2)
+    guidance[rng.random(n) < 0.1] = np.nan
+    return pd.DataFrame({
+        "steps": rng.integers(10, 60, n),
+        "guidance": guidance,
+        "nsfw": pd.array(np.where(rng.random(n) < 0.1, None, rng.random(n) < 0.5).tolist(), dtype="boolean"),
+        "made": pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 10**7, n), unit="s"),
+        "model": pd.Series(rng.choice(["a", "b", "c", "d", "e"], n, p=[0.4, 0.3, 0.15, 0.1, 0.05]),
+                           dtype=object).where(rng.random(n) > 0.05, None),
+        "note": [None if i % 7 == 0 else f"note {i}" for i in range(n)],
+    })
+
+
+def _stored(folder, meta) -> dict:
+    cols = Columns(folder, meta)
+    rows = np.arange(len(cols[next(iter(meta))].data))
+    return {c.name: c.decoded(rows) for c in cols}
+
+
+def test_chunked_writer_stores_what_one_whole_write_stores(tmp_path):
+    """A sharded dataset's columns arrive shard by shard: the files (codes, category order, dtypes)
+    and the decoded values equal those of writing the whole table at once."""
+    from dkmap.data.columns import ColumnsWriter
+
+    table = _table(1000, 4)
+    (tmp_path / "whole").mkdir()
+    (tmp_path / "chunks").mkdir()
+    whole_meta, whole_sums = write_columns(tmp_path / "whole", table)
+    writer = ColumnsWriter(tmp_path / "chunks")
+    for start, stop in ((0, 300), (300, 301), (301, 650), (650, 1000)):   # kinds from the first; one of a row
+        writer.append(table.iloc[start:stop])
+    meta, sums = writer.finish()
+    assert meta == whole_meta
+    assert {k: m["kind"] for k, m in meta.items()} == {"steps": "number", "guidance": "number", "nsfw": "boolean",
+                                                       "made": "time", "model": "category", "note": "text"}
+    assert meta["steps"]["dtype"] == "int64" and meta["guidance"]["dtype"] == "float64"
+    assert {k: v for k, v in sums.items() if not k.endswith(".arrow")} == \
+           {k: v for k, v in whole_sums.items() if not k.endswith(".arrow")}
+    whole, chunked = _stored(tmp_path / "whole", whole_meta), _stored(tmp_path / "chunks", meta)
+    for name in table.columns:
+        pd.testing.assert_series_equal(chunked[name], whole[name], check_names=False)
+    assert Columns(tmp_path / "chunks", meta)["model"].values == ["a", "b", "c", "d", "e"]
+    assert not list((tmp_path / "chunks" / "columns").glob(".*"))   # no raw rows left behind
+
+
+def test_chunked_number_column_turns_float_when_a_later_chunk_has_gaps(tmp_path):
+    from dkmap.data.columns import ColumnsWriter
+
+    writer = ColumnsWriter(tmp_path)
+    writer.append(pd.DataFrame({"n": [1, 2, 3]}))
+    writer.append(pd.DataFrame({"n": [4.5, None]}))
+    meta, _ = writer.finish()
+    assert meta["n"] == {"kind": "number", "file": "c0", "missing": 1, "dtype": "float64"}
+    np.testing.assert_array_equal(np.load(tmp_path / "columns" / "c0.npy"), [1, 2, 3, 4.5, np.nan])
+
+
+def test_chunked_writer_names_what_is_wrong(tmp_path):
+    from dkmap.data.columns import ColumnError, ColumnsWriter
+
+    writer = ColumnsWriter(tmp_path)
+    writer.append(pd.DataFrame({"n": [1, 2], "m": ["x", "x"]}))
+    with pytest.raises(ColumnError, match=r"must be \['n', 'm'\] in every chunk, got \['m', 'n'\]"):
+        writer.append(pd.DataFrame({"m": ["x"], "n": [3]}))
+    writer = ColumnsWriter(tmp_path / "b")
+    writer.append(pd.DataFrame({"n": [1, 2]}))
+    with pytest.raises(ColumnError, match="column 'n': value 'x' at row 3 is not a number"):
+        writer.append(pd.DataFrame({"n": [3, "x"]}))
+    assert not list((tmp_path / "b" / "columns").glob(".*"))
+    writer = ColumnsWriter(tmp_path / "c")
+    writer.append(pd.DataFrame({"m": ["x", "y", "x", "y"]}))
+    with pytest.raises(ColumnError, match="column 'm': over 1000 distinct values .* declare it as text"):
+        writer.append(pd.DataFrame({"m": [f"v{i}" for i in range(1001)]}))

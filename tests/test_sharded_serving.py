@@ -1,6 +1,7 @@
 """The server on a sharded dataset built on Dask answers as on the plain dataset with the same content.
 
-One real waitress server over a DATA_DIR holding the tiny API dataset twice: `tiny` (plain layout,
+One real waitress server over a DATA_DIR holding the tiny API dataset (with metadata columns of
+every kind) twice: `tiny` (plain layout,
 single-machine build) and `tiny-sharded` (the same rows in 4 shards, built with `--engine dask`).
 The Dask build equals the plain one to float tolerance (tests/test_distributed.py), so positions,
 tiles and scores are compared to that tolerance and everything else exactly.
@@ -14,6 +15,7 @@ import pytest
 
 from helpers.api_server import start_server
 from helpers.tiny import DATASET, tiny_build_settings, write_tiny_dataset
+from helpers.typed import typed_table
 from dkmap.data.store import open_dataset
 from dkmap.data.sharded import shard_dataset
 from dkmap.builder import build_map
@@ -26,7 +28,7 @@ SHARDED = f"{DATASET}-sharded"
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("sharded-serving")
-    write_tiny_dataset(data_dir / DATASET)
+    write_tiny_dataset(data_dir / DATASET, columns=typed_table())
     shard_dataset(data_dir / DATASET, data_dir / SHARDED, shard_rows=70)
     build_map(data_dir / DATASET, METRIC, settings=tiny_build_settings(), progress=False)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
@@ -114,3 +116,40 @@ def test_lasso_selection_and_keywords_are_equal(servers):
     assert sharded["sample"] == plain["sample"] and plain["sample"]["size"] == plain["count"]
     assert sharded["stats"] == pytest.approx(plain["stats"])
     assert sharded["keywords"] == plain["keywords"] and plain["keywords"]["keywords"]
+
+
+FILTERS = [{"column": "guidance", "range": [2, 9]}, {"column": "model", "in": ["model-00", "model-03", None]},
+           {"column": "nsfw", "in": [False]}, {"column": "made", "range": ["2024-01-05", "2024-02-20"]}]
+
+
+def test_metadata_filters_histograms_and_export_are_equal(servers):
+    """The sharded dataset keeps the metadata columns shard by shard: filtering, the histograms of a
+    view and the export answer as on the plain dataset."""
+    import csv
+    import io
+
+    import pandas as pd
+
+    plain, sharded = both(servers, f"/api/maps/{{d}}/{METRIC}/selection/ids", json={"filters": FILTERS})
+    ref = typed_table()
+    made = ref["made"].between(pd.Timestamp("2024-01-05", tz="UTC"), pd.Timestamp("2024-02-20", tz="UTC"))
+    mask = (ref["guidance"].between(2, 9) & (ref["model"].isin(["model-00", "model-03"]) | ref["model"].isna())
+            & (ref["nsfw"] == False) & made)  # noqa: E712 (missing is not False)
+    assert 0 < plain["count"] == int(mask.sum()) < 240
+    assert sharded == plain
+    body = {"view": [0, 0, 1, 1], "filters": FILTERS[:2], "bins": 8}
+    plain, sharded = both(servers, f"/api/maps/{{d}}/{METRIC}/histograms", json=body)
+    assert {c["name"] for c in plain["columns"]} >= {"guidance", "model", "made", "nsfw"}
+    assert sharded == plain
+    answers = [servers.post(f"/api/maps/{name}/{METRIC}/export", params={"format": "csv"},
+                            json={"filters": FILTERS}) for name in (DATASET, SHARDED)]
+    assert [a.status_code for a in answers] == [200, 200]
+    plain_rows, sharded_rows = (list(csv.DictReader(io.StringIO(a.text))) for a in answers)
+    assert len(plain_rows) == len(sharded_rows) == int(mask.sum())
+    assert {"guidance", "model", "nsfw", "made", "note"} <= set(plain_rows[0])
+    for a, b in zip(plain_rows, sharded_rows):
+        for key in a:
+            if key in ("x", "y"):   # the two builds agree to float tolerance
+                assert float(b[key]) == pytest.approx(float(a[key]), abs=1e-5)
+            else:
+                assert b[key] == a[key], key

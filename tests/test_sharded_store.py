@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 
@@ -19,9 +20,13 @@ def pair(tmp_path_factory):
     rng = np.random.default_rng(3)
     minilm = rng.standard_normal((250, 6)).astype(np.float32)
     emb["minilm"] = minilm / np.linalg.norm(minilm, axis=1, keepdims=True)
+    made = pd.Timestamp("2024-03-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 10**6, 250), unit="s")
+    extra = pd.DataFrame({"steps": rng.integers(1, 50, 250), "cfg": np.where(rng.random(250) < 0.1, np.nan, 7.5),
+                          "nsfw": rng.random(250) < 0.2, "made": made,
+                          "model": rng.choice(["m1", "m2", "m3"], 250), "note": [f"n{i}" for i in range(250)]})
     write_dataset(root / "plain", name="pair", description="synthetic", items=items, embeddings=emb,
                   image_sources={"none.png": b"\x89PNG one"}, generators=[GENERATOR],
-                  metrics={METRIC: {"generators": [GENERATOR], "kind": "score"}})
+                  metrics={METRIC: {"generators": [GENERATOR], "kind": "score"}}, columns=extra)
     shard_dataset(root / "plain", root / "sharded", shard_rows=60)
     return open_dataset(root / "plain"), open_dataset(root / "sharded", verify_checksums=True)
 
@@ -36,6 +41,11 @@ def test_sharded_dataset_reads_like_the_plain_one(pair):
     np.testing.assert_array_equal(sharded.metric(METRIC), plain.metric(METRIC))
     np.testing.assert_array_equal(sharded.features(METRIC), plain.features(METRIC))
     assert sharded.image_path(7, GENERATOR).read_bytes() == b"\x89PNG one"
+    assert sharded.meta["columns"] == plain.meta["columns"]
+    assert sharded.columns.names == ["steps", "cfg", "nsfw", "made", "model", "note"]
+    rows = np.arange(plain.n)
+    for column in plain.columns:
+        pd.testing.assert_series_equal(sharded.columns[column.name].decoded(rows), column.decoded(rows))
     for space in plain.spaces:
         emb = sharded.embedding(space)
         assert isinstance(emb, ShardedArray) and emb.shape == plain.embedding(space).shape

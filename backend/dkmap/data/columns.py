@@ -71,77 +71,211 @@ def _as_utc_ns(values: pd.Series, name: str) -> np.ndarray:
     return naive.view(np.int64).copy()
 
 
-def _encode(values: pd.Series, kind: str, name: str) -> tuple[dict[str, Any], dict]:
-    """The arrays (suffix -> array or bytes) and the yaml entry storing one column."""
-    missing = values.isna().to_numpy()
-    if kind == "number":
-        numeric = pd.to_numeric(values, errors="coerce")
-        bad = numeric.isna().to_numpy() & ~missing
-        if bad.any():
-            raise ColumnError(f"column '{name}': value {values.iloc[int(np.argmax(bad))]!r} at row "
-                              f"{int(np.argmax(bad))} is not a number")
-        arr = numeric.to_numpy(dtype=np.float64)
-        if not np.isfinite(arr[~missing]).all():
-            raise ColumnError(f"column '{name}': holds inf (use an empty cell for a missing value)")
-        whole = not missing.any() and np.all(arr == np.round(arr)) and np.abs(arr).max(initial=0) < 2**53
-        if pd.api.types.is_integer_dtype(values.dtype) or whole:
-            if not missing.any():
-                return {".npy": values.to_numpy(dtype=np.int64) if pd.api.types.is_integer_dtype(values.dtype)
-                        else arr.astype(np.int64)}, {"dtype": "int64"}
-        return {".npy": arr}, {"dtype": "float64"}
-    if kind == "boolean":
-        arr = np.full(len(values), -1, dtype=np.int8)
-        arr[~missing] = values[~missing].astype(bool).to_numpy().astype(np.int8)
-        return {".npy": arr}, {}
-    if kind == "time":
-        return {".npy": _as_utc_ns(values, name)}, {"unit": "ns", "timezone": "UTC"}
-    if kind == "category":
-        text = values.astype(object).where(~values.isna(), None)
-        cats = pd.Categorical([None if v is None else str(v) for v in text])
-        order = pd.Series(cats).value_counts()   # most frequent first: the list a checklist shows
-        cats = cats.reorder_categories(list(order.index))
-        return ({".npy": cats.codes.astype(np.int32),
-                 ".values.json": json.dumps(list(map(str, cats.categories)), ensure_ascii=False).encode()},
-                {"n_values": int(len(cats.categories))})
-    if kind == "text":
+def _numbers(values: pd.Series, missing: np.ndarray, name: str, row0: int) -> np.ndarray:
+    """float64 values of a number column (NaN where missing); a ColumnError names a bad cell or inf."""
+    numeric = pd.to_numeric(values, errors="coerce")
+    bad = numeric.isna().to_numpy() & ~missing
+    if bad.any():
+        at = int(np.argmax(bad))
+        raise ColumnError(f"column '{name}': value {values.iloc[at]!r} at row {row0 + at} is not a number")
+    arr = numeric.to_numpy(dtype=np.float64)
+    if not np.isfinite(arr[~missing]).all():
+        raise ColumnError(f"column '{name}': holds inf (use an empty cell for a missing value)")
+    return arr
+
+
+class _Stored:
+    """One column being written: its kind, file stem, missing count and what its chunks left on disk."""
+
+    def __init__(self, out: Path, stem: str, name: str, kind: str, declared: bool):
+        if kind not in KINDS:
+            raise ColumnError(f"column '{name}': kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        self.out, self.stem, self.name, self.kind, self.declared = out, stem, name, kind, declared
+        self.missing = 0
+        self.rows = 0
+        # number: int64 while every chunk is whole integers with nothing missing, else float64
+        self.dtype = np.dtype(np.int64 if kind in ("number", "time") else np.int8 if kind == "boolean" else np.int32)
+        self.exact_ints = True
+        self.raw = None if kind == "text" else open(out / f".{stem}.raw", "wb")
+        self.values: dict[str, int] = {}     # category value -> code in order of first appearance
+        self.counts = np.zeros(0, dtype=np.int64)
+        self.arrow = None
+
+    def append(self, values: pd.Series) -> None:
+        missing = values.isna().to_numpy()
+        self.missing += int(missing.sum())
+        kind, name = self.kind, self.name
+        if kind == "number":
+            arr = _numbers(values, missing, name, self.rows)
+            ints = pd.api.types.is_integer_dtype(values.dtype) or (
+                not missing.any() and np.all(arr == np.round(arr)) and np.abs(arr).max(initial=0) < 2**53)
+            if self.exact_ints and not ints:
+                self._to_float()
+            out = arr if not self.exact_ints else (
+                values.to_numpy(dtype=np.int64) if pd.api.types.is_integer_dtype(values.dtype) else arr.astype(np.int64))
+        elif kind == "boolean":
+            out = np.full(len(values), -1, dtype=np.int8)
+            out[~missing] = values[~missing].astype(bool).to_numpy().astype(np.int8)
+        elif kind == "time":
+            out = _as_utc_ns(values, name)
+        elif kind == "category":
+            out = self._codes(values, missing)
+        else:
+            self._append_text(values, missing)
+            out = None
+        if out is not None:
+            self.raw.write(np.ascontiguousarray(out, dtype=self.dtype).tobytes())
+        self.rows += len(values)
+
+    def _to_float(self) -> None:
+        """The int64 rows written so far become float64 (a later chunk has missing or fractional values)."""
+        self.raw.close()
+        path = self.out / f".{self.stem}.raw"
+        done = np.fromfile(path, dtype=np.int64).astype(np.float64)
+        self.raw = open(path, "wb")
+        self.raw.write(done.tobytes())
+        self.dtype, self.exact_ints = np.dtype(np.float64), False
+
+    def _codes(self, values: pd.Series, missing: np.ndarray) -> np.ndarray:
+        text = values.astype(object).where(~missing, None)
+        local, uniques = pd.factorize(pd.Series([None if v is None else str(v) for v in text], dtype=object))
+        to_global = np.array([self.values.setdefault(value, len(self.values)) for value in uniques],
+                             dtype=np.int32)
+        if not self.declared and len(self.values) > CATEGORY_MAX_VALUES:
+            raise ColumnError(f"column '{self.name}': over {CATEGORY_MAX_VALUES} distinct values after the first "
+                              "chunk typed it as a category; declare it as text")
+        codes = np.where(local < 0, -1, to_global[np.maximum(local, 0)] if len(to_global) else -1).astype(np.int32)
+        counts = np.zeros(len(self.values), dtype=np.int64)
+        counts[:len(self.counts)] = self.counts
+        self.counts = counts + np.bincount(codes[codes >= 0], minlength=len(self.values))
+        return codes
+
+    def _append_text(self, values: pd.Series, missing: np.ndarray) -> None:
         import pyarrow as pa
 
         arr = pa.array([None if m else str(v) for v, m in zip(values.tolist(), missing)], type=pa.large_string())
-        sink = pa.BufferOutputStream()
-        with pa.ipc.new_file(sink, pa.schema([("text", pa.large_string())])) as writer:
-            writer.write_table(pa.table({"text": arr}))
-        return {".arrow": sink.getvalue().to_pybytes()}, {}
-    raise ColumnError(f"column '{name}': kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        if self.arrow is None:
+            self.arrow = pa.ipc.new_file(str(self.out / f"{self.stem}.arrow"),
+                                         pa.schema([("text", pa.large_string())]))
+        self.arrow.write_table(pa.table({"text": arr}))
+
+    def close(self) -> None:
+        """Give up: close the open files and remove the raw rows (the folder itself is the caller's)."""
+        if self.raw is not None:
+            self.raw.close()
+            (self.out / f".{self.stem}.raw").unlink(missing_ok=True)
+        if self.arrow is not None:
+            self.arrow.close()
+
+    def finish(self) -> tuple[list[Path], dict]:
+        """Write the final files; returns them and the column's dataset.yaml extras."""
+        if self.kind == "text":
+            if self.arrow is None:
+                self._append_text(pd.Series([], dtype=object), np.zeros(0, dtype=bool))
+            self.arrow.close()
+            return [self.out / f"{self.stem}.arrow"], {}
+        self.raw.close()
+        raw_path = self.out / f".{self.stem}.raw"
+        raw = np.memmap(raw_path, dtype=self.dtype, mode="r") if self.rows else np.zeros(0, self.dtype)
+        path = self.out / f"{self.stem}.npy"
+        files, extra = [path], {}
+        remap = None
+        if self.kind == "category":
+            names = list(self.values)
+            # most frequent first (the list a checklist shows), ties by value
+            order = sorted(range(len(names)), key=lambda i: (-int(self.counts[i]), names[i]))
+            remap = np.empty(len(order), dtype=np.int32)
+            remap[order] = np.arange(len(order), dtype=np.int32)
+            values_path = self.out / f"{self.stem}.values.json"
+            values_path.write_bytes(json.dumps([names[i] for i in order], ensure_ascii=False).encode())
+            files.append(values_path)
+            extra = {"n_values": len(names)}
+        elif self.kind == "number":
+            extra = {"dtype": "int64" if self.exact_ints else "float64"}
+        elif self.kind == "time":
+            extra = {"unit": "ns", "timezone": "UTC"}
+        out = np.lib.format.open_memmap(path, mode="w+", dtype=self.dtype, shape=(self.rows,))
+        for start in range(0, self.rows, CHUNK_ROWS):
+            part = np.asarray(raw[start:start + CHUNK_ROWS])
+            if remap is not None:
+                part = np.where(part < 0, -1, remap[np.maximum(part, 0)]).astype(np.int32)
+            out[start:start + len(part)] = part
+        out.flush()
+        del out, raw
+        raw_path.unlink()
+        return files, extra
+
+
+CHUNK_ROWS = 1 << 20
+
+
+class ColumnsWriter:
+    """Stores metadata columns given in row chunks (a sharded dataset's shards, or one whole table)
+    under `folder/columns/`, with one chunk in memory at a time. A column's kind is declared in
+    `kinds` or inferred from the first chunk; `finish` returns the dataset.yaml entry
+    `{name: {kind, file, ...}}` and `{relative path: sha256}`."""
+
+    def __init__(self, folder: Path, kinds: dict[str, str] | None = None):
+        self.out = Path(folder) / FOLDER
+        self.kinds = dict(kinds or {})
+        self.names: list[str] | None = None
+        self._columns: list[_Stored] = []
+
+    def append(self, chunk: pd.DataFrame) -> None:
+        names = list(chunk.columns)
+        if self.names is None:
+            for name in names:
+                if not isinstance(name, str) or not name.strip():
+                    raise ColumnError(f"column name {name!r}: column names must be non-empty strings")
+            self.names = names
+            if names:
+                self.out.mkdir(parents=True, exist_ok=True)
+            try:
+                for k, name in enumerate(names):
+                    values = chunk[name].reset_index(drop=True)
+                    kind = self.kinds.get(name) or infer_kind(values)
+                    self._columns.append(_Stored(self.out, f"c{k}", name, kind, name in self.kinds))
+            except BaseException:
+                self.close()
+                raise
+        elif names != self.names:
+            self.close()
+            raise ColumnError(f"metadata columns must be {self.names} in every chunk, got {names}")
+        try:
+            for column in self._columns:
+                column.append(chunk[column.name].reset_index(drop=True))
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        """Abandon the columns written so far (a bad chunk, or the dataset being written failed)."""
+        for column in self._columns:
+            column.close()
+
+    def finish(self) -> tuple[dict, dict]:
+        meta: dict[str, dict] = {}
+        checksums: dict[str, str] = {}
+        for column in self._columns:
+            files, extra = column.finish()
+            for path in files:
+                checksums[f"{FOLDER}/{path.name}"] = sha256_file(path)
+            meta[column.name] = {"kind": column.kind, "file": column.stem, "missing": column.missing, **extra}
+        if meta:
+            log.info("stored %d metadata columns: %s", len(meta),
+                     ", ".join(f"{n} ({m['kind']})" for n, m in meta.items()))
+        return meta, checksums
 
 
 def write_columns(folder: Path, table: pd.DataFrame, kinds: dict[str, str] | None = None) -> tuple[dict, dict]:
     """Store every column of `table` (one row per item, in item order) under `folder/columns/`.
 
     Returns the dataset.yaml entry `{name: {kind, file, ...}}` and `{relative path: sha256}`."""
-    kinds = dict(kinds or {})
-    meta: dict[str, dict] = {}
-    checksums: dict[str, str] = {}
     if table is None or not len(table.columns):
-        return meta, checksums
-    out = Path(folder) / FOLDER
-    out.mkdir(exist_ok=True)
-    for k, name in enumerate(table.columns):
-        if not isinstance(name, str) or not name.strip():
-            raise ColumnError(f"column name {name!r}: column names must be non-empty strings")
-        values = table[name].reset_index(drop=True)
-        kind = kinds.get(name) or infer_kind(values)
-        files, extra = _encode(values, kind, name)
-        stem = f"c{k}"
-        for suffix, data in files.items():
-            path = out / f"{stem}{suffix}"
-            if isinstance(data, np.ndarray):
-                np.save(path, np.ascontiguousarray(data))
-            else:
-                path.write_bytes(data)
-            checksums[f"{FOLDER}/{path.name}"] = sha256_file(path)
-        meta[name] = {"kind": kind, "file": stem, "missing": int(values.isna().sum()), **extra}
-    log.info("stored %d metadata columns: %s", len(meta), ", ".join(f"{n} ({m['kind']})" for n, m in meta.items()))
-    return meta, checksums
+        return {}, {}
+    writer = ColumnsWriter(folder, kinds)
+    writer.append(table)
+    return writer.finish()
 
 
 @dataclass

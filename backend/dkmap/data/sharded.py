@@ -17,6 +17,7 @@ import pandas as pd
 import yaml
 
 from dkmap.atomic import atomic_dir, sha256_file
+from dkmap.data.columns import ColumnsWriter, check_names
 from dkmap.data.store import (FORMAT_VERSION, SHARDED, SPLITS, DatasetError, metrics_meta,
                               check_embedding, embedding_shard_path, image_column, image_space,
                               items_shard_path, open_dataset)
@@ -30,10 +31,11 @@ class ShardWriter:
     Made by `write_shards`, which places the folder atomically; memory use is one shard at a time.
     """
 
-    def __init__(self, tmp: Path, meta: dict, columns: list[str]):
+    def __init__(self, tmp: Path, meta: dict, columns: list[str], metadata: ColumnsWriter | None = None):
         self._tmp = tmp
         self.meta = meta
         self.columns = columns
+        self._metadata = metadata
         self._shards: list[int] = []
         self._dims: dict[str, int] = {}
         self._n_train = 0
@@ -46,11 +48,21 @@ class ShardWriter:
     def n_items(self) -> int:
         return int(sum(self._shards))
 
-    def append(self, items: pd.DataFrame, embeddings: Mapping[str, np.ndarray]) -> None:
-        """Write one shard; `embeddings` holds every space, row i = items row i."""
+    def append(self, items: pd.DataFrame, embeddings: Mapping[str, np.ndarray],
+               metadata: pd.DataFrame | None = None) -> None:
+        """Write one shard; `embeddings` holds every space, row i = items row i; `metadata` the
+        shard's rows of the metadata columns when the dataset was opened with `metadata_columns`."""
         k = len(self._shards)
         if list(items.columns) != self.columns:
             raise DatasetError(f"shard {k}: columns must be {self.columns}, got {list(items.columns)}")
+        if (metadata is None) != (self._metadata is None):
+            raise DatasetError(f"shard {k}: metadata columns " + (
+                "given but the dataset was opened without metadata_columns" if metadata is not None
+                else "missing (the dataset was opened with metadata_columns)"))
+        if metadata is not None:
+            if len(metadata) != len(items):
+                raise DatasetError(f"shard {k}: {len(metadata)} rows of metadata columns for {len(items)} items")
+            check_names(metadata.columns, set(self.columns) | set(self.meta["metrics"]))
         if not items["split"].isin(SPLITS).all():
             raise DatasetError(f"shard {k}: split must be one of {SPLITS}")
         if set(embeddings) != set(self.meta["spaces"]):
@@ -65,6 +77,8 @@ class ShardWriter:
                         lambda path, emb=emb: np.save(path, np.ascontiguousarray(emb)))
         self._write(items_shard_path(self._tmp, k),
                     lambda path: items.reset_index(drop=True).to_parquet(path, index=False))
+        if metadata is not None:
+            self._metadata.append(metadata)
         self._shards.append(len(items))
         self._n_train += int((items["split"] == "train").sum())
 
@@ -81,14 +95,22 @@ class ShardWriter:
         if not self._shards:
             raise ValueError("a sharded dataset needs at least one shard")
         meta = dict(self.meta, n_items=self.n_items, n_train=self._n_train, dims=self._dims,
-                    shards=self._shards, checksums=self._checksums)
+                    shards=self._shards)
+        if self._metadata is not None:
+            columns, sums = self._metadata.finish()
+            meta["columns"] = columns
+            self._checksums.update(sums)
+        meta["checksums"] = self._checksums
         (self._tmp / "dataset.yaml").write_text(yaml.safe_dump(meta, sort_keys=False))
 
 
 @contextlib.contextmanager
 def write_shards(out_dir: str | os.PathLike, *, name: str, description: str, generators: list[str],
-                 metrics: Mapping[str, dict], spaces: list[str]) -> Iterator[ShardWriter]:
-    """Yield a ShardWriter; the sharded dataset appears at `out_dir` only when the block succeeds."""
+                 metrics: Mapping[str, dict], spaces: list[str], metadata_columns: bool = False,
+                 column_kinds: Mapping[str, str] | None = None) -> Iterator[ShardWriter]:
+    """Yield a ShardWriter; the sharded dataset appears at `out_dir` only when the block succeeds.
+    `metadata_columns`: every shard also brings its rows of the metadata columns
+    (`dkmap.data.columns`, kinds from `column_kinds` or the first shard)."""
     if not generators:
         raise ValueError("generators must name at least one generator")
     needed = {"text"} | {image_space(g) for g in generators}
@@ -102,9 +124,15 @@ def write_shards(out_dir: str | os.PathLike, *, name: str, description: str, gen
     }
     columns = ["id", "prompt", "split"] + [image_column(g) for g in generators] + list(metrics)
     with atomic_dir(out_dir) as tmp:
-        writer = ShardWriter(tmp, meta, columns)
-        yield writer
-        writer._finish()
+        extra = ColumnsWriter(tmp, dict(column_kinds or {})) if metadata_columns else None
+        writer = ShardWriter(tmp, meta, columns, extra)
+        try:
+            yield writer
+            writer._finish()
+        except BaseException:
+            if extra is not None:
+                extra.close()
+            raise
     log.info("wrote sharded dataset %s (%d items in %d shards)", out_dir, writer.n_items,
              len(writer._shards))
 
@@ -117,12 +145,17 @@ def shard_dataset(plain_dir: str | os.PathLike, out_dir: str | os.PathLike, shar
     ds = open_dataset(plain_dir)
     if ds.sharded:
         raise DatasetError(f"{ds.root}: already sharded")
+    extra = ds.columns
+    kinds = {c.name: c.kind for c in extra}
     with write_shards(out_dir, name=ds.name, description=ds.meta.get("description", ""),
-                      generators=ds.generators, metrics=ds.metrics, spaces=ds.spaces) as writer:
+                      generators=ds.generators, metrics=ds.metrics, spaces=ds.spaces,
+                      metadata_columns=bool(len(extra)), column_kinds=kinds) as writer:
         for start in range(0, ds.n, shard_rows):
             stop = min(start + shard_rows, ds.n)
+            rows = np.arange(start, stop)
+            metadata = pd.DataFrame({c.name: c.decoded(rows) for c in extra}) if len(extra) else None
             writer.append(ds.items.iloc[start:stop][writer.columns],
-                          {space: np.asarray(ds.embedding(space)[start:stop]) for space in ds.spaces})
+                          {space: np.asarray(ds.embedding(space)[start:stop]) for space in ds.spaces}, metadata)
         if (ds.root / "images").is_dir():
             writer.add_images(ds.root / "images")
     return Path(out_dir)
