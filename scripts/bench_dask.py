@@ -55,6 +55,30 @@ def bench_settings():
     return BuildSettings(epochs=1, train_max=20_000, refine_val_max=200, index_exact_max=10**9)
 
 
+def write_and_build_rich(root: Path, n: int, prompts_per_topic: int = 500) -> dict:
+    """A sharded n-item dataset with varied prompts, their MiniLM rows and metadata columns
+    (`write_synthetic_shards(..., prompts_per_topic, metadata=True)`), built on Dask with the default
+    similar-images index (IVF, nprobe chosen for recall): what search and filters are measured on.
+    Reused when already built; returns {ingest, build, index} (None for a reused build)."""
+    from dkmap.config import BuildSettings
+    from dkmap.distributed import write_synthetic_shards
+    from dkmap.distributed.synthetic import METRIC
+
+    manifest = root / "maps" / METRIC / "manifest.json"
+    if manifest.is_file():
+        return {"ingest": None, "build": None, "index": json.loads(manifest.read_text())["indexes"]}
+    if root.exists():
+        shutil.rmtree(root)
+    t0 = time.perf_counter()
+    write_synthetic_shards(root, n, DIM, SHARD_ROWS, "float16", progress=False,
+                           prompts_per_topic=prompts_per_topic, metadata=True)
+    ingest = time.perf_counter() - t0
+    settings = BuildSettings(epochs=1, train_max=20_000, refine_val_max=200)
+    r = run_build(root, METRIC, settings=settings)
+    return {"ingest": ingest, "build": r["seconds"], "index": json.loads(manifest.read_text())["indexes"],
+            "timings": r["timings"]}
+
+
 def worker_rss_sampler(client, peak: dict, stop: threading.Event) -> threading.Thread:
     """Samples every worker's RSS every 0.5 s; keeps the largest seen per worker."""
     def rss():
@@ -75,19 +99,20 @@ def worker_rss_sampler(client, peak: dict, stop: threading.Event) -> threading.T
     return thread
 
 
-def run_build(root: Path, metric: str, plain_engine: bool = False) -> dict:
+def run_build(root: Path, metric: str, plain_engine: bool = False, settings=None) -> dict:
     from dkmap.builder import build_map
     from dkmap.distributed.cluster import connect
 
+    settings = settings or bench_settings()
     started = time.perf_counter()
     worker_peak: dict = {}
     if plain_engine:
-        out = build_map(root, metric, bench_settings(), progress=False, force=True)
+        out = build_map(root, metric, settings, progress=False, force=True)
     else:
         with connect(None) as client:
             stop = threading.Event()
             sampler = worker_rss_sampler(client, worker_peak, stop)
-            out = build_map(root, metric, bench_settings(), engine="dask", scheduler=client, progress=False,
+            out = build_map(root, metric, settings, engine="dask", scheduler=client, progress=False,
                             force=True, partition_rows=BASELINE_PARTITION_ROWS)
             stop.set()
             sampler.join()

@@ -13,7 +13,12 @@ a boolean, a time range, a prompt substring), so any built dataset works.
         --make-synthetic 1000000 --label "1M synthetic"
 
 `--make-synthetic N` first writes and builds scripts/load_test.py's synthetic corpus with metadata
-columns of every kind (number with missing values, category, boolean, time, text).
+columns of every kind (number with missing values, category, boolean, time, text). `--make-sharded N`
+writes a sharded dataset with such columns and varied prompts and builds it on Dask
+(scripts/bench_dask.py `write_and_build_rich`; reused when built), for sizes beyond one table:
+
+    .venv/bin/python scripts/bench_filters.py --data /tmp/rich --dataset rich_20000000 --metric clipscore \
+        --make-sharded 20000000 --label "20M sharded"
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from load_test import make_synthetic, start_server  # noqa: E402
 import load_test  # noqa: E402
 
 SECTION = "## Filters and export (issue 19)"
-KINDS = ("lasso", "lasso_filtered", "dataset_filtered", "histograms", "points_passes")
+KINDS = ("lasso", "lasso_filtered", "dataset_filtered", "dataset_new_filters", "histograms", "points_passes")
 
 
 def synthetic_columns(n: int, seed: int = 1):
@@ -91,6 +96,13 @@ def request(base: str, kind: str, anchors: np.ndarray, filters: list, rng: np.ra
         # Several filter lists, so the whole-dataset mask cache does not answer every request.
         chosen = filters[: int(rng.integers(1, len(filters) + 1))]
         return "POST", base + "/selection/ids", {"filters": chosen, "limit": 1000}, None
+    if kind == "dataset_new_filters":
+        # Every filter with the first one's range drawn afresh: a list no request asked before, so the
+        # whole-dataset mask of each filter is computed (what a user moving a brush costs).
+        lo, hi = filters[0]["range"]
+        a, b = np.sort(rng.uniform(lo, hi, 2))
+        fresh = [{**filters[0], "range": [float(a), float(b) + 1e-6]}, *filters[1:]]
+        return "POST", base + "/selection/ids", {"filters": fresh, "limit": 1000}, None
     if kind == "histograms":
         return "POST", base + "/histograms", {"bbox": bbox, "filters": filters}, None
     return "GET", base + "/points", None, {"z": 3, "bbox": ",".join(f"{v:.6f}" for v in bbox),
@@ -156,6 +168,7 @@ def main() -> None:
     parser.add_argument("--metric", required=True)
     parser.add_argument("--label", required=True)
     parser.add_argument("--make-synthetic", type=int, metavar="N")
+    parser.add_argument("--make-sharded", type=int, metavar="N")
     parser.add_argument("--per-kind", type=int, default=20, help="requests of each kind per phase")
     parser.add_argument("--threads", type=int, default=16, help="waitress threads")
     parser.add_argument("--no-export", action="store_true")
@@ -166,6 +179,12 @@ def main() -> None:
         t0 = time.perf_counter()
         make_synthetic(args.data / args.dataset, args.make_synthetic, columns=synthetic_columns(args.make_synthetic))
         print(f"wrote and built {args.make_synthetic:,} items in {time.perf_counter() - t0:.0f} s", flush=True)
+    made = None
+    if args.make_sharded:
+        from bench_dask import write_and_build_rich
+
+        made = write_and_build_rich(args.data / args.dataset, args.make_sharded)
+        print(f"sharded dataset: {made}", flush=True)
     proc, url = start_server(args.data, args.threads)
     try:
         base = f"{url}/api/maps/{args.dataset}/{args.metric}"
@@ -175,7 +194,9 @@ def main() -> None:
         filters = pick_filters(base, ds, args.metric)
         phases = {c: run_phase(base, anchors, filters, c, args.per_kind, seed=c) for c in (1, 16)}
         rss_start = peak_rss_mb(proc.pid)
-        lines = ["", f"Command: `.venv/bin/python scripts/bench_filters.py {shlex.join(sys.argv[1:])}`", "",
+        lines = ["", f"Command: `.venv/bin/python scripts/bench_filters.py {shlex.join(sys.argv[1:])}`"
+                 + (f" (writing the shards took {made['ingest']:.0f} s, the Dask build {made['build']:.0f} s)"
+                    if made and made["ingest"] is not None else ""), "",
                  f"{ds['n_items']:,} items, map `{args.metric}`; waitress with {args.threads} threads; "
                  f"{os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.1f}. Filters "
                  f"({len(filters)}): `{filters}`. {args.per_kind} requests of each kind per phase; "

@@ -208,3 +208,25 @@ def test_bad_filters_are_a_400_naming_the_problem(typed_client, name, filters, n
 def test_a_filters_parameter_that_is_not_json_is_a_400(typed_client):
     res = typed_client.get(f"{BASE}/points", query_string={"filters": "[{"})
     assert res.status_code == 400 and "parameter 'filters' must be a JSON list" in error_of(res)["message"]
+
+
+def test_changing_one_filter_of_several_computes_that_one_only(typed_client, ref, monkeypatch):
+    """Each filter's whole-dataset mask is cached on its own: a list that moves one brush (a new range)
+    computes the new filter alone, and the answer still equals the pandas query."""
+    from dkmap.server import filters as filters_module
+
+    computed = []
+    real = filters_module.filter_mask
+    monkeypatch.setattr(filters_module, "filter_mask",
+                        lambda source, f, rows: computed.append((f.column, rows is None)) or real(source, f, rows))
+    note = {"column": "note", "contains": "sunny day"}
+    first = [{"column": "guidance", "range": [2.0, 9.5]}, note, {"column": "steps", "range": [12, 50]}]
+    _ids(typed_client, {"filters": first})
+    moved = [{"column": "guidance", "range": [3.0, 8.25]}, note, {"column": "steps", "range": [12, 50]}]
+    computed.clear()
+    body = _ids(typed_client, {"filters": moved})
+    assert computed == [("guidance", True)]
+    mask = (ref["guidance"].between(3.0, 8.25) & ref["note"].str.lower().str.contains("sunny day").fillna(False)
+            & ref["steps"].between(12, 50))
+    assert 0 < body["count"] == int(mask.sum())
+    assert body["rows"] == ref.index[mask.to_numpy()].tolist()

@@ -119,6 +119,6 @@ def test_semantic_search_too_large_for_the_server_is_503_and_words_still_work(ti
     r = small.get("/api/datasets/tiny/search", query_string={"q": "red", "mode": "semantic"})
     assert r.status_code == 503
     message = r.get_json()["error"]["message"]
-    assert message == ("search by meaning over 240 prompts needs 360.0 KiB of vectors in memory, above this "
+    assert message == ("search by meaning over 240 prompts needs 360.0 KiB of index in memory, above this "
                        "server's SEMANTIC_INDEX_MAX_BYTES (1.0 KiB); search by words works")
     assert small.get("/api/datasets/tiny/search", query_string={"q": "red", "mode": "text"}).status_code == 200

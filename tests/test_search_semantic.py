@@ -65,3 +65,32 @@ def test_a_folder_it_cannot_write_keeps_the_index_in_memory(ds, monkeypatch):
     monkeypatch.setattr(similarity, "save", refuse)
     index = semantic.open_semantic_index(ds)
     assert _nearest(index, ds)[1][0] > 0.999 and not semantic.index_paths(ds.root)[1].exists()
+
+
+def test_dkmap_index_builds_both_search_indexes_ahead_of_the_first_query(ds, capsys, monkeypatch):
+    """`dkmap index DATASET` stores the text and semantic indexes where a server finds them, so no
+    query pays their build; a second run finds both current and builds nothing."""
+    from dkmap.cli import main
+    from dkmap.search import text
+
+    assert main(["index", str(ds.root)]) == 0
+    out = capsys.readouterr().out
+    assert f"text index: {ds.n:,} prompts" in out
+    assert f"semantic index: {ds.n:,} prompts, IndexFlatIP, nprobe None, recall@10 1.000" in out
+    assert text.index_path(ds.root).is_file() and semantic.index_paths(ds.root)[0].is_file()
+
+    def no_build(*_a, **_k):
+        raise AssertionError("built again although the stored index is current")
+
+    monkeypatch.setattr(semantic, "build_semantic_index", no_build)
+    monkeypatch.setattr(text, "build_index", no_build)
+    assert main(["index", str(ds.root)]) == 0
+    rows, scores = _nearest(semantic.open_semantic_index(ds), ds)
+    assert 7 in rows and scores[0] == pytest.approx(1.0, abs=1e-5)   # row 7 or a row with its prompt
+
+
+def test_dkmap_index_names_a_missing_dataset(tmp_path, capsys):
+    from dkmap.cli import main
+
+    assert main(["index", str(tmp_path / "nowhere")]) == 1
+    assert "nowhere" in capsys.readouterr().err

@@ -67,3 +67,39 @@ def test_novel_queries_get_the_breadth_that_new_vectors_need():
     novel, novel_recall = similarity.choose_nprobe(index, x, n_queries=300, novel=True)
     assert novel > own and novel_recall >= 0.95 and faiss.extract_index_ivf(index).nprobe == novel
     assert _recall_of(index, x, new_prompts, novel) >= 0.95
+
+
+def test_exact_neighbours_in_chunks_equal_one_exact_search(monkeypatch):
+    x = _clustered(3000, 24, seed=5)
+    q = _clustered(50, 24, seed=6)
+    one = faiss.IndexFlatIP(24)
+    one.add(x)
+    _, want = one.search(q, 10)
+    monkeypatch.setattr(similarity, "EXACT_CHUNK", 700)   # 5 passes, the last one short
+    monkeypatch.setattr(similarity, "ADD_CHUNK", 300)
+    got = similarity.exact_neighbours(x, q, 10)
+    assert got.shape == (50, 10)
+    assert similarity.recall(want, got) == 1.0
+
+
+def test_large_indexes_keep_8_bit_codes_and_still_reach_the_target(monkeypatch):
+    """Above FLAT_VECTORS_MAX_BYTES of float32 vectors (2 GiB; 6,000 × 16 here) the IVF lists hold
+    8-bit scalar codes: a quarter of the memory, the recall target still reached, scores near exact."""
+    x = _clustered()
+    monkeypatch.setattr(similarity, "FLAT_VECTORS_MAX_BYTES", x.size * 4 - 1)
+    index = similarity.build_index(x.astype(np.float16), exact_max=1000)   # a float16 store, read in chunks
+    assert isinstance(index, faiss.IndexIVFScalarQuantizer)
+    assert similarity.index_bytes(len(x), 16, 1000) == len(x) * (16 + 8)
+    nprobe, recall = similarity.choose_nprobe(index, x, target_recall=0.95, n_queries=300)
+    assert recall >= 0.95
+    scores, ids = index.search(x[:20], 5)
+    exact = np.einsum("qd,qkd->qk", x[:20], x[ids])
+    np.testing.assert_allclose(scores, exact, atol=0.02)
+    monkeypatch.setattr(similarity, "FLAT_VECTORS_MAX_BYTES", x.size * 4)
+    assert isinstance(similarity.build_index(x, exact_max=1000), faiss.IndexIVFFlat)
+
+
+def test_list_count_grows_as_the_root_and_stops_at_the_cap():
+    assert similarity.n_lists(1_000_000) == 4000
+    assert similarity.n_lists(20_000_000) == similarity.MAX_LISTS == 8192
+    assert similarity.n_lists(100) == 40 and similarity.n_lists(4) == 16

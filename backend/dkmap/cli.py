@@ -76,6 +76,31 @@ def cmd_build(args: argparse.Namespace) -> None:
     print(f"map ready: {out}")
 
 
+def cmd_index(args: argparse.Namespace) -> None:
+    """The text index and, when the dataset has `minilm` rows, the semantic index, stored in
+    DATASET/search/ where the server reads them (each rebuilt only when its input changed)."""
+    import time
+
+    from dkmap.data.store import open_dataset
+    from dkmap.search import semantic, text
+
+    ds = open_dataset(args.dataset)
+    started = time.perf_counter()
+    index = text.open_index(ds.root, ds.meta)
+    size = text.index_path(ds.root).stat().st_size
+    print(f"text index: {index.n_items:,} prompts, {size / 2**20:.0f} MiB, {time.perf_counter() - started:.1f} s")
+    if args.words_only:
+        return
+    if semantic.SPACE not in ds.spaces:
+        print(f"no '{semantic.SPACE}' embeddings in {ds.root}: search by meaning is not available for it")
+        return
+    started = time.perf_counter()
+    found = semantic.open_semantic_index(ds)
+    kind = type(found.index).__name__
+    print(f"semantic index: {found.n:,} prompts, {kind}, nprobe {found.nprobe}, recall@10 {found.recall:.3f}, "
+          f"{time.perf_counter() - started:.1f} s")
+
+
 def cmd_demo(args: argparse.Namespace) -> None:
     from dkmap.data.demo.build import build_demo
     from dkmap.builder import build_map
@@ -192,6 +217,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true", help="rebuild even when the inputs are unchanged")
     _add_wait(p, "another build of this map or an ingest into its dataset")
     p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("index", help="build a dataset's search indexes (words, meaning) now instead of on "
+                                     "the first query")
+    p.add_argument("dataset", type=Path)
+    p.add_argument("--words-only", action="store_true", help="only the full-text index")
+    p.set_defaults(func=cmd_index)
 
     p = sub.add_parser("serve", help="serve every dataset under --data over HTTP")
     p.add_argument("--data", default=str(DEFAULT_DATA))

@@ -4,6 +4,9 @@ Below `exact_max` items the index is exact (IndexFlatIP); above it an inverted-f
 (IVF, optionally with product quantisation) trained on a sample; its search breadth (nprobe) is
 chosen at build time as the smallest reaching a recall@k target against exact search on held-out
 queries (`choose_nprobe`), recorded with the recall it reached, and set again on load (`set_nprobe`).
+An IVF index whose float32 vectors would pass FLAT_VECTORS_MAX_BYTES keeps them as 8-bit scalar
+codes (a quarter of the memory, scores within ~1e-3 of exact), so 20M × 384 fits a 24 GB machine.
+Vectors may be a memory-mapped or sharded store of any float dtype: they are read in chunks.
 """
 
 from __future__ import annotations
@@ -19,24 +22,53 @@ log = logging.getLogger(__name__)
 
 TRAIN_PER_LIST = 64   # training points per inverted list (faiss warns below ~39)
 ADD_CHUNK = 100_000
+EXACT_CHUNK = 1_000_000   # rows per exact-search pass when the truth is computed over a large store
+MAX_LISTS = 8192          # k-means training and list assignment cost O(n · lists): 20M rows stay ~10 min on 2 cores
+FLAT_VECTORS_MAX_BYTES = 2 << 30
 
 
 def build_index(emb: np.ndarray, exact_max: int = 200_000, pq: bool = False, nprobe: int = 32,
                 seed: int = 0) -> faiss.Index:
-    """Index of the rows of `emb` (L2-normalised, so inner product = cosine); ids are row numbers."""
-    x = _as_float32(emb, "emb")
-    n, d = x.shape
-    sample = x[training_rows(n, seed)] if n > exact_max else None
+    """Index of the rows of `emb` (L2-normalised, so inner product = cosine); ids are row numbers.
+    `emb` is read ADD_CHUNK rows at a time (a float16 store is never copied whole as float32)."""
+    n, d = _shape(emb, "emb")
+    sample = _as_float32(emb[training_rows(n, seed)], "sample") if n > exact_max else None
     index = empty_index(d, n, exact_max, pq, sample, nprobe)
     for start in range(0, n, ADD_CHUNK):
-        index.add(x[start:start + ADD_CHUNK])
+        index.add(_as_float32(emb[start:start + ADD_CHUNK], "emb"))
     return index
+
+
+def _shape(a, name: str) -> tuple[int, int]:
+    shape = tuple(getattr(a, "shape", np.shape(a)))
+    if len(shape) != 2 or shape[0] == 0:
+        raise ValueError(f"{name} must be a non-empty (n, d) array, got shape {shape}")
+    return int(shape[0]), int(shape[1])
+
+
+def scalar_codes(n: int, d: int) -> bool:
+    """Whether an IVF index over n × d vectors stores 8-bit codes instead of float32 vectors."""
+    return n * d * 4 > FLAT_VECTORS_MAX_BYTES
+
+
+def index_bytes(n: int, d: int, exact_max: int = 200_000, pq: bool = False) -> int:
+    """Memory the index `build_index` makes for n × d vectors holds (vectors or codes and ids)."""
+    if n <= exact_max:
+        return n * d * 4
+    if pq:
+        return n * (_pq_subquantisers(d) + 8)
+    return n * ((d if scalar_codes(n, d) else 4 * d) + 8)
+
+
+def _pq_subquantisers(d: int) -> int:
+    return next(m for m in (64, 48, 32, 16, 8, 4, 2, 1) if d % m == 0 and d // m >= 4 or m == 1)
 
 
 def empty_index(d: int, n: int, exact_max: int, pq: bool, sample: np.ndarray | None,
                 nprobe: int = 32) -> faiss.Index:
     """The trained, empty index `build_index` fills for n items of dimension d: IndexFlatIP up to
-    exact_max items, else IVF (optionally PQ) trained on `sample` (the rows `training_rows` names)."""
+    exact_max items, else IVF (PQ when asked, 8-bit scalar codes when float32 vectors would pass
+    FLAT_VECTORS_MAX_BYTES) trained on `sample` (the rows `training_rows` names)."""
     if n <= exact_max:
         return faiss.IndexFlatIP(d)
     if sample is None:
@@ -44,8 +76,10 @@ def empty_index(d: int, n: int, exact_max: int, pq: bool, sample: np.ndarray | N
     nlist = n_lists(n)
     quantiser = faiss.IndexFlatIP(d)
     if pq:
-        m = next(m for m in (64, 48, 32, 16, 8, 4, 2, 1) if d % m == 0 and d // m >= 4 or m == 1)
-        index = faiss.IndexIVFPQ(quantiser, d, nlist, m, 8, faiss.METRIC_INNER_PRODUCT)
+        index = faiss.IndexIVFPQ(quantiser, d, nlist, _pq_subquantisers(d), 8, faiss.METRIC_INNER_PRODUCT)
+    elif scalar_codes(n, d):
+        index = faiss.IndexIVFScalarQuantizer(quantiser, d, nlist, faiss.ScalarQuantizer.QT_8bit,
+                                              faiss.METRIC_INNER_PRODUCT)
     else:
         index = faiss.IndexIVFFlat(quantiser, d, nlist, faiss.METRIC_INNER_PRODUCT)
     index.train(_as_float32(sample, "sample"))
@@ -54,8 +88,8 @@ def empty_index(d: int, n: int, exact_max: int, pq: bool, sample: np.ndarray | N
 
 
 def n_lists(n: int) -> int:
-    """Inverted lists of an IVF index over n items (≈ 4√n)."""
-    return int(min(65536, max(16, 4 * np.sqrt(n))))
+    """Inverted lists of an IVF index over n items (≈ 4√n, at most MAX_LISTS)."""
+    return int(min(MAX_LISTS, max(16, 4 * np.sqrt(n))))
 
 
 def training_rows(n: int, seed: int) -> np.ndarray:
@@ -80,13 +114,9 @@ def search(index: faiss.Index, queries: np.ndarray, k: int) -> tuple[np.ndarray,
 def measure_recall(index: faiss.Index, emb: np.ndarray, k: int = 10, n_queries: int = 500,
                    seed: int = 0) -> float:
     """recall@k of `index` against exact inner-product search, on random items as queries."""
-    x = _as_float32(emb, "emb")
-    qi = recall_queries(len(x), n_queries, seed)
-    exact = faiss.IndexFlatIP(x.shape[1])
-    for start in range(0, len(x), ADD_CHUNK):
-        exact.add(x[start:start + ADD_CHUNK])
-    _, truth = exact.search(x[qi], k)
-    return recall(truth, search(index, x[qi], k)[1])
+    qi = recall_queries(_shape(emb, "emb")[0], n_queries, seed)
+    q = _rows(emb, qi)
+    return recall(exact_neighbours(emb, q, k), search(index, q, k)[1])
 
 
 def recall_queries(n: int, n_queries: int, seed: int) -> np.ndarray:
@@ -139,16 +169,17 @@ def choose_nprobe(index: faiss.Index, vectors: np.ndarray, target_recall: float 
         raise ValueError(f"target_recall must be in (0, 1], got {target_recall!r}")
     if _ivf(index) is None:
         return None, 1.0
-    x = _as_float32(vectors, "vectors")
-    qi = recall_queries(len(x), n_queries, seed)
-    exact = _exact_index(x)
-    held_out = without_self(exact.search(x[qi], k + 1)[1], qi, k)
-    nprobe, reached = nprobe_for_recall(index, x[qi], qi, held_out, target_recall)
+    n, _ = _shape(vectors, "vectors")
+    qi = recall_queries(n, n_queries, seed)
+    q = _rows(vectors, qi)
+    mid = midpoint_queries(vectors, n_queries, seed + 1) if novel else np.zeros((0, q.shape[1]), np.float32)
+    truth = exact_neighbours(vectors, np.concatenate([q, mid]), k + 1)   # one pass over the rows for both
+    held_out = without_self(truth[:len(q)], qi, k)
+    nprobe, reached = nprobe_for_recall(index, q, qi, held_out, target_recall)
     if not novel:
         return nprobe, reached
-    mid = midpoint_queries(x, n_queries, seed + 1)
     none = np.full(len(mid), -1, dtype=np.int64)
-    truth = exact.search(mid, k)[1]
+    truth = truth[len(q):, :k]
     between, reached_between = nprobe_for_recall(index, mid, none, truth, target_recall)
     if between > nprobe:
         nprobe = between
@@ -157,10 +188,40 @@ def choose_nprobe(index: faiss.Index, vectors: np.ndarray, target_recall: float 
     return nprobe, float(min(reached, reached_between))
 
 
-def midpoint_queries(x: np.ndarray, n_queries: int, seed: int) -> np.ndarray:
+def _rows(x, rows: np.ndarray) -> np.ndarray:
+    """float32 copies of `rows` of a store (read in sorted order, returned in the order asked)."""
+    rows = np.asarray(rows)
+    order = np.argsort(rows, kind="stable")
+    out = np.empty((len(rows), _shape(x, "vectors")[1]), dtype=np.float32)
+    out[order] = np.asarray(x[rows[order]], dtype=np.float32)
+    return out
+
+
+def exact_neighbours(x, queries: np.ndarray, k: int) -> np.ndarray:
+    """ids (n_queries, k) of the k rows of `x` with the largest inner product with each query, best
+    first: exact search EXACT_CHUNK rows at a time, so a store larger than memory can be the truth."""
+    q = _as_float32(queries, "queries")
+    n, d = _shape(x, "vectors")
+    best_s = np.full((len(q), 0), -np.inf, dtype=np.float32)
+    best_i = np.zeros((len(q), 0), dtype=np.int64)
+    for start in range(0, n, EXACT_CHUNK):
+        part = faiss.IndexFlatIP(d)
+        for sub in range(start, min(start + EXACT_CHUNK, n), ADD_CHUNK):
+            part.add(_as_float32(x[sub:min(sub + ADD_CHUNK, start + EXACT_CHUNK, n)], "vectors"))
+        scores, ids = part.search(q, min(k, part.ntotal))
+        best_s = np.concatenate([best_s, scores], axis=1)
+        best_i = np.concatenate([best_i, ids + start], axis=1)
+        # stable on ties, so equal scores keep the lower row first as one exact search does
+        keep = np.argsort(-best_s, axis=1, kind="stable")[:, :k]
+        best_s, best_i = np.take_along_axis(best_s, keep, 1), np.take_along_axis(best_i, keep, 1)
+    return best_i
+
+
+def midpoint_queries(x, n_queries: int, seed: int) -> np.ndarray:
     """Unit-norm midpoints of `n_queries` seeded random pairs of rows of `x` (queries unlike any row)."""
     rng = np.random.default_rng(seed)
-    mid = x[rng.integers(0, len(x), n_queries)] + x[rng.integers(0, len(x), n_queries)]
+    n = _shape(x, "vectors")[0]
+    mid = _rows(x, rng.integers(0, n, n_queries)) + _rows(x, rng.integers(0, n, n_queries))
     norms = np.linalg.norm(mid, axis=1, keepdims=True)
     return (mid / np.where(norms > 0, norms, 1.0)).astype(np.float32)
 
@@ -226,15 +287,7 @@ def set_nprobe(index: faiss.Index, nprobe: int | None) -> faiss.Index:
 
 def _exact_neighbours(x: np.ndarray, qi: np.ndarray, k: int) -> np.ndarray:
     """The true k nearest rows (inner product) of rows `qi` of `x`, each query row itself left out."""
-    return without_self(_exact_index(x).search(x[qi], k + 1)[1], qi, k)
-
-
-def _exact_index(x: np.ndarray) -> faiss.IndexFlatIP:
-    """An exact inner-product index over the rows of `x` (the truth recall is measured against)."""
-    exact = faiss.IndexFlatIP(x.shape[1])
-    for start in range(0, len(x), ADD_CHUNK):
-        exact.add(x[start:start + ADD_CHUNK])
-    return exact
+    return without_self(exact_neighbours(x, _rows(x, qi), k + 1), qi, k)
 
 
 def without_self(ids: np.ndarray, qi: np.ndarray, k: int) -> np.ndarray:

@@ -74,7 +74,7 @@ class LocalRows:
         index's nprobe the smallest reaching settings.index_target_recall on held-out queries."""
 
         def build(space: str) -> tuple[faiss.Index, int | None, float]:
-            emb = np.asarray(self.ds.embedding(space), dtype=np.float32)
+            emb = self.ds.embedding(space)   # read in chunks: a float16 store is not copied whole
             index = similarity.build_index(emb, settings.index_exact_max, settings.index_pq, seed=settings.seed)
             nprobe, recall = similarity.choose_nprobe(index, emb, settings.index_target_recall, k=10,
                                                       seed=settings.seed + 1)

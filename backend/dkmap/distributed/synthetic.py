@@ -2,7 +2,11 @@
 
 Items belong to topics; each topic has a planted text-image alignment, so the metric
 (100·cos(text, image), CLIPScore-like) varies smoothly across topics and a good map shows it.
-Each shard is generated from its own seed, so any N is written one shard at a time.
+Each shard is generated from its own seed, so any N is written one shard at a time. With a
+`Catalogue`, prompts are varied demo-grammar sentences (each topic its own, with a style and a light
+appended) whose MiniLM rows are the real encoding of the sentence jittered per item, and
+`metadata` adds one column of each kind (number with gaps, category, boolean, time, text): what
+search, filters and export see on a 20M-item dataset without encoding 20M prompts.
 """
 
 from __future__ import annotations
@@ -42,10 +46,10 @@ class Landscape:
         """The prompt of each topic (items of a topic share it)."""
         return [f"synthetic topic {t}" for t in range(len(self.centres))]
 
-    def shard(self, index: int, rows: int, start: int, dtype=np.float32, minilm: np.ndarray | None = None
-              ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    def shard(self, index: int, rows: int, start: int, dtype=np.float32, minilm: np.ndarray | None = None,
+              catalogue: "Catalogue | None" = None) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
         """Items and embeddings (text, image_synth; minilm from `minilm`, one row per topic prompt,
-        when given) of shard `index` holding rows start..start+rows−1."""
+        when given, or from `catalogue`) of shard `index` holding rows start..start+rows−1."""
         rng = np.random.default_rng([self.seed, 1, index])
         topic = rng.integers(0, len(self.centres), rows)
         noise = rng.standard_normal((rows, self.dim), dtype=np.float32) / np.float32(np.sqrt(self.dim))
@@ -68,13 +72,73 @@ class Landscape:
         emb = {"text": text, f"image_{GENERATOR}": image}
         if minilm is not None:
             emb["minilm"] = np.asarray(minilm, dtype=dtype)[topic]
+        if catalogue is not None:
+            items["prompt"], emb["minilm"] = catalogue.rows(topic, np.random.default_rng([self.seed, 3, index]),
+                                                            dtype)
         return items, emb
 
-    def shards(self, n: int, shard_rows: int, dtype=np.float32, minilm: np.ndarray | None = None
-               ) -> Iterator[tuple[pd.DataFrame, dict[str, np.ndarray]]]:
+    def shards(self, n: int, shard_rows: int, dtype=np.float32, minilm: np.ndarray | None = None,
+               catalogue: "Catalogue | None" = None) -> Iterator[tuple[pd.DataFrame, dict[str, np.ndarray]]]:
         """All shards of an n-item dataset, in row order."""
         for index, start in enumerate(range(0, n, shard_rows)):
-            yield self.shard(index, min(shard_rows, n - start), start, dtype, minilm)
+            yield self.shard(index, min(shard_rows, n - start), start, dtype, minilm, catalogue)
+
+
+STYLES = np.asarray(["oil painting", "watercolor", "photograph", "pencil sketch", "3d render", "pixel art",
+                     "flat vector art", "charcoal drawing", "low poly", "studio photo", "film still", "anime",
+                     "ink drawing", "pastel drawing", "isometric view", "macro shot", "poster", "woodcut",
+                     "mosaic", "stained glass", "claymation", "blueprint", "embroidery", "paper collage"],
+                    dtype=object)
+LIGHTS = np.asarray(["soft light", "golden hour", "overcast", "neon glow", "candlelight", "harsh noon sun",
+                     "moonlight", "backlit", "foggy", "studio lighting", "sunset", "rim light", "dappled shade",
+                     "blue hour", "spotlight", "firelight"], dtype=object)
+MODELS = [f"model-{k}" for k in range(20)]
+COLUMN_KINDS = {"guidance": "number", "model": "category", "nsfw": "boolean", "made": "time", "note": "text"}
+
+
+class Catalogue:
+    """Distinct demo-grammar prompts per topic and their MiniLM rows (encoded once, on this machine)."""
+
+    def __init__(self, topics: int, per_topic: int, seed: int = 0):
+        from dkmap.data.demo.grammar import describe, sample_scene
+        from dkmap.data.encoders import embed_prompts_minilm
+
+        if per_topic < 1:
+            raise ValueError(f"per_topic must be ≥ 1, got {per_topic}")
+        rng = np.random.default_rng([seed, 2])
+        want = topics * per_topic
+        distinct: dict[str, None] = {}
+        for _ in range(20 * want):
+            distinct.setdefault(describe(sample_scene(rng), rng))
+            if len(distinct) == want:
+                break
+        if len(distinct) < want:
+            raise ValueError(f"the demo grammar gave {len(distinct)} distinct prompts, {want} were asked")
+        prompts = list(distinct)
+        self.prompts = np.asarray(prompts, dtype=object).reshape(topics, per_topic)
+        self.vectors = embed_prompts_minilm(prompts).reshape(topics, per_topic, -1)
+
+    def rows(self, topic: np.ndarray, rng: np.random.Generator, dtype) -> tuple[np.ndarray, np.ndarray]:
+        """Prompts and MiniLM rows of items of `topic`: a sentence of the topic with a style and a light
+        appended, and the sentence's vector jittered (cosine ≈ 0.89 to it, as one prompt's variants)."""
+        n, per_topic = len(topic), self.prompts.shape[1]
+        pick = rng.integers(0, per_topic, n)
+        prompts = (self.prompts[topic, pick] + ", " + STYLES[rng.integers(0, len(STYLES), n)] + ", "
+                   + LIGHTS[rng.integers(0, len(LIGHTS), n)])
+        d = self.vectors.shape[2]
+        vectors = self.vectors[topic, pick] + rng.standard_normal((n, d), dtype=np.float32) * np.float32(0.5 / np.sqrt(d))
+        return prompts, _unit(vectors).astype(dtype)
+
+
+def metadata_columns(rows: int, start: int, seed: int) -> pd.DataFrame:
+    """One column of each kind (COLUMN_KINDS) for rows start..start+rows−1, seeded per shard."""
+    rng = np.random.default_rng([seed, 4, start])
+    guidance = np.round(rng.uniform(1, 12, rows), 2)
+    guidance[rng.random(rows) < 0.05] = np.nan
+    made = pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 86400 * 365, rows), unit="s")
+    return pd.DataFrame({"guidance": guidance, "model": np.asarray(MODELS, dtype=object)[rng.integers(0, 20, rows)],
+                         "nsfw": rng.random(rows) < 0.1, "made": made,
+                         "note": [f"note {start + i} seed {s}" for i, s in enumerate(rng.integers(0, 1 << 30, rows))]})
 
 
 def _unit(a: np.ndarray) -> np.ndarray:
@@ -83,9 +147,12 @@ def _unit(a: np.ndarray) -> np.ndarray:
 
 def write_synthetic_shards(out_dir: str | os.PathLike, n: int, dim: int = 256,
                            shard_rows: int = DEFAULT_PARTITION_ROWS, dtype: str = "float16",
-                           seed: int = 0, progress: bool = True, minilm: bool = False) -> Path:
+                           seed: int = 0, progress: bool = True, minilm: bool = False,
+                           prompts_per_topic: int = 0, metadata: bool = False) -> Path:
     """Write an n-item sharded dataset whose feature x = (text, image) has `dim` columns; with
-    `minilm`, also the MiniLM embedding of each item's prompt (for keywords when it is served)."""
+    `minilm`, also the MiniLM embedding of each item's prompt (for keywords when it is served); with
+    `prompts_per_topic`, varied prompts from a `Catalogue` of that many sentences per topic (and their
+    MiniLM rows); with `metadata`, the `metadata_columns`."""
     if not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive int, got {n!r}")
     if dim % 2 or dim < 4:
@@ -94,8 +161,11 @@ def write_synthetic_shards(out_dir: str | os.PathLike, n: int, dim: int = 256,
         raise ValueError(f"dtype must be 'float16' or 'float32', got {dtype!r}")
     land = Landscape(dim // 2, seed=seed)
     spaces = ["text", f"image_{GENERATOR}"]
-    prompt_vectors = None
-    if minilm:
+    prompt_vectors = catalogue = None
+    if prompts_per_topic:
+        catalogue = Catalogue(len(land.centres), prompts_per_topic, seed)
+        spaces.append("minilm")
+    elif minilm:
         from dkmap.data.encoders import embed_prompts_minilm
 
         prompt_vectors = embed_prompts_minilm(land.prompts())
@@ -103,10 +173,12 @@ def write_synthetic_shards(out_dir: str | os.PathLike, n: int, dim: int = 256,
     metrics = {METRIC: {"description": "100·cos(text, image), planted per topic", "unit": "",
                         "generators": [GENERATOR], "kind": "score"}}
     with write_shards(out_dir, name=Path(out_dir).name, description=f"synthetic, {n} items",
-                      generators=[GENERATOR], metrics=metrics,
-                      spaces=spaces) as writer:
+                      generators=[GENERATOR], metrics=metrics, spaces=spaces,
+                      metadata_columns=metadata, column_kinds=COLUMN_KINDS) as writer:
         total = -(-n // shard_rows)
-        for items, emb in tqdm(land.shards(n, shard_rows, np.dtype(dtype), prompt_vectors), total=total,
+        start = 0
+        for items, emb in tqdm(land.shards(n, shard_rows, np.dtype(dtype), prompt_vectors, catalogue), total=total,
                                desc="shards", unit="shard", disable=not progress):
-            writer.append(items, emb)
+            writer.append(items, emb, metadata_columns(len(items), start, seed) if metadata else None)
+            start += len(items)
     return Path(out_dir)

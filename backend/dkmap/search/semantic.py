@@ -51,8 +51,12 @@ class SemanticIndex:
         return SemanticHits(ids[0][keep].astype(np.int64), scores[0][keep], capped)
 
 
-def build_semantic_index(emb: np.ndarray, exact_max: int = 200_000, seed: int = 0) -> SemanticIndex:
-    """An in-memory index over `emb` (the `minilm` rows), its nprobe chosen for recall@10 ≥ 0.95."""
+EXACT_MAX = 200_000
+
+
+def build_semantic_index(emb: np.ndarray, exact_max: int = EXACT_MAX, seed: int = 0) -> SemanticIndex:
+    """An in-memory index over `emb` (the `minilm` rows, any float store, read in chunks), its nprobe
+    chosen for recall@10 ≥ 0.95."""
     index = similarity.build_index(emb, exact_max=exact_max, seed=seed)
     nprobe, recall = similarity.choose_nprobe(index, emb, novel=True)
     return SemanticIndex(index, nprobe, recall)
@@ -75,15 +79,16 @@ def open_semantic_index(ds, max_bytes: int | None = None) -> SemanticIndex:
     """The dataset's semantic index: read from DATASET/search/ when it was built from the same `minilm`
     rows, else built in memory (choosing its nprobe costs about a minute at 1M rows) and stored there
     atomically for the next process; a read-only dataset folder keeps it in memory only.
-    `max_bytes`: the most the index's float32 vectors may take; a larger dataset raises Unavailable
-    saying so, instead of a process that runs out of memory (20M prompts would need ~29 GiB)."""
+    `max_bytes`: the most the index may take in memory (its vectors, or 8-bit codes above
+    similarity.FLAT_VECTORS_MAX_BYTES: 20M prompts take 7.3 GiB); a larger dataset raises Unavailable
+    saying so, instead of a process that runs out of memory."""
     from dkmap.errors import Unavailable
 
     rows = ds.embedding(SPACE)
     n = int(rows.shape[0])
-    need = n * int(rows.shape[1]) * 4
+    need = similarity.index_bytes(n, int(rows.shape[1]), EXACT_MAX)
     if max_bytes is not None and need > max_bytes:
-        raise Unavailable(f"search by meaning over {n:,} prompts needs {_size(need)} of vectors in "
+        raise Unavailable(f"search by meaning over {n:,} prompts needs {_size(need)} of index in "
                           f"memory, above this server's SEMANTIC_INDEX_MAX_BYTES ({_size(max_bytes)}); search "
                           "by words works")
     stamp = fingerprint(ds.root, ds.meta)
@@ -97,7 +102,7 @@ def open_semantic_index(ds, max_bytes: int | None = None) -> SemanticIndex:
         else:
             if int(index.ntotal) == n:
                 return SemanticIndex(index, stored.get("nprobe"), float(stored.get("recall_at_10", 1.0)))
-    built = build_semantic_index(np.asarray(rows, dtype=np.float32))
+    built = build_semantic_index(rows)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         similarity.save(built.index, path)

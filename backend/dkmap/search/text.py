@@ -179,8 +179,9 @@ def open_index(dataset_dir: str | os.PathLike, meta: dict, prompts: Iterable[str
             if prompts is None:
                 from dkmap.data.store import open_dataset
 
-                prompts = open_dataset(root).prompts
-            prompts = list(prompts)
+                prompts = open_dataset(root).items["prompt"]   # a column, not a second list of 20M strings
+            if not hasattr(prompts, "__len__"):
+                prompts = list(prompts)
             build_index(path, prompts, want)
             n = len(prompts)
     return TextIndex(path, want, n)

@@ -40,7 +40,7 @@ DEFAULTS = {
     "SELECTION_SAMPLE": 20_000,
     "MAX_OPEN_MAPS": 8,             # built maps kept open (least recently used closed first)
     "MAP_MEMORY_BYTES": 64 << 20,   # per open map: arrays read into memory, larger ones memory-mapped
-    "SEMANTIC_INDEX_MAX_BYTES": 8 << 30,  # per dataset: the float32 prompt vectors search by meaning holds
+    "SEMANTIC_INDEX_MAX_BYTES": 8 << 30,  # per dataset: the index (vectors or 8-bit codes) search by meaning holds
     "ALLOWED_HOSTS": None,   # Host headers answered (name or name:port); None: any (dkmap serve sets it)
     "FRAME_ANCESTORS": None,  # CSP sources that may frame the app (the notebook widget); None: none may
 }
@@ -77,7 +77,7 @@ def create_app(config: dict | None = None) -> Flask:
     SPRITE_CACHE_BYTES (thumbnail sheets held in memory), KEYWORD_MAX_DOCS (prompts sampled for keyphrase extraction per selection), SELECTION_SAMPLE (selected
     items whose positions, ids and keyword bars a selection sends), MAX_OPEN_MAPS (built maps kept open),
     MAP_MEMORY_BYTES (per open map, arrays read into memory; larger ones memory-mapped),
-    SEMANTIC_INDEX_MAX_BYTES (the float32 prompt vectors a dataset's search by meaning may hold; above it
+    SEMANTIC_INDEX_MAX_BYTES (the memory a dataset's search-by-meaning index may hold; above it
     semantic search answers 503 naming the need), ALLOWED_HOSTS (Host headers answered,
     `name` or `name:port`; others get 400, against DNS rebinding; None answers any)."""
     app = DKMapFlask(__name__, static_folder=None)
