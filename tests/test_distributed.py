@@ -166,6 +166,28 @@ def test_flat_index_shards_merge_into_a_preallocated_index_equal_to_one_filled_w
     with pytest.raises(ValueError, match="hold 700 rows, 1000 were announced"):
         merge(iter(blobs[:2]), 1000)
 
+def test_scalar_code_index_shards_merge_into_the_index_built_whole(monkeypatch):
+    """Above FLAT_VECTORS_MAX_BYTES the driver's empty index keeps 8-bit codes; partitions filled on
+    workers and merged in row order give the index the local engine builds, answer for answer."""
+    import faiss
+
+    from dkmap import similarity
+    from dkmap.distributed.index import fill, merge
+
+    rng = np.random.default_rng(4)
+    x = rng.standard_normal((3000, 8)).astype(np.float32)
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    monkeypatch.setattr(similarity, "FLAT_VECTORS_MAX_BYTES", 1000)
+    sample = x[similarity.training_rows(len(x), 0)]
+    empty = faiss.serialize_index(similarity.empty_index(8, len(x), 500, False, sample)).tobytes()
+    merged = merge(iter([fill(empty, x[a:b]) for a, b in ((0, 900), (900, 2000), (2000, 3000))]), len(x))
+    whole = similarity.build_index(x, exact_max=500)
+    assert isinstance(merged, faiss.IndexIVFScalarQuantizer) and merged.ntotal == 3000
+    for index in (merged, whole):
+        similarity.set_nprobe(index, 8)
+    np.testing.assert_array_equal(merged.search(x[:40], 5)[1], whole.search(x[:40], 5)[1])
+
+
 def test_partition_binning_sums_to_binning_all(cluster):
     from dkmap.contour.binning import bin_linear
     from dkmap.distributed import tasks
