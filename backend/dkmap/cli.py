@@ -86,7 +86,7 @@ def cmd_index(args: argparse.Namespace) -> None:
 
     ds = open_dataset(args.dataset)
     started = time.perf_counter()
-    index = text.open_index(ds.root, ds.meta)
+    index = text.open_index(ds.root, ds.meta, ds.items["prompt"])   # the table already read, not a second copy
     size = text.index_path(ds.root).stat().st_size
     print(f"text index: {index.n_items:,} prompts, {size / 2**20:.0f} MiB, {time.perf_counter() - started:.1f} s")
     if args.words_only:
@@ -94,6 +94,9 @@ def cmd_index(args: argparse.Namespace) -> None:
     if semantic.SPACE not in ds.spaces:
         print(f"no '{semantic.SPACE}' embeddings in {ds.root}: search by meaning is not available for it")
         return
+    # The semantic index needs the embeddings alone: at 20M items the table's other columns are
+    # ~7 GB of Python strings, as much again as the index's codes, so they are let go first.
+    ds.items = ds.items[["id"]]
     started = time.perf_counter()
     found = semantic.open_semantic_index(ds)
     kind = type(found.index).__name__
