@@ -49,3 +49,19 @@ def test_bad_search_arguments(emb):
         similarity.search(index, np.zeros((1, 5)), 3)
     with pytest.raises(ValueError, match="k must"):
         similarity.search(index, emb[:1], 0)
+
+
+def test_a_large_stored_index_is_memory_mapped_and_answers_alike(emb, tmp_path, monkeypatch):
+    """Indexes of MMAP_MIN_BYTES or more are read memory-mapped (file pages, not process memory):
+    the same answers as the index in memory, and a file replaced by save() leaves the mapping valid."""
+    index = similarity.build_index(emb, exact_max=10_000)
+    path = tmp_path / "big.faiss"
+    similarity.save(index, path)
+    monkeypatch.setattr(similarity, "MMAP_MIN_BYTES", path.stat().st_size)
+    mapped = similarity.load(path)
+    want = similarity.search(index, emb[:10], 5)
+    got = similarity.search(mapped, emb[:10], 5)
+    np.testing.assert_array_equal(got[1], want[1])
+    np.testing.assert_allclose(got[0], want[0])
+    similarity.save(similarity.build_index(emb[::-1].copy(), exact_max=10_000), path)   # replaced by rename
+    np.testing.assert_array_equal(similarity.search(mapped, emb[:10], 5)[1], want[1])

@@ -110,7 +110,9 @@ def open_semantic_index(ds, max_bytes: int | None = None) -> SemanticIndex:
                             "recall_at_10": built.recall})
     except OSError as exc:
         log.warning("cannot store the semantic index in %s (%s): kept in memory", path.parent, exc)
-    return built
+        return built
+    # read back as a later process would: a large index memory-mapped instead of held twice over
+    return SemanticIndex(similarity.load(path), built.nprobe, built.recall)
 
 
 def _size(n: int) -> str:
