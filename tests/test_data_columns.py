@@ -168,6 +168,21 @@ def test_chunked_number_column_turns_float_when_a_later_chunk_has_gaps(tmp_path)
     np.testing.assert_array_equal(np.load(tmp_path / "columns" / "c0.npy"), [1, 2, 3, 4.5, np.nan])
 
 
+def test_a_nullable_integer_column_with_gaps_is_stored_as_floats(tmp_path):
+    """pandas' Int64 with a missing cell: float64 with NaN there, whole or chunk by chunk."""
+    from dkmap.data.columns import ColumnsWriter
+
+    column = pd.DataFrame({"n": pd.array([1, None, 3, 4], dtype="Int64")})
+    meta, _ = write_columns(tmp_path, column)
+    assert meta["n"] == {"kind": "number", "file": "c0", "missing": 1, "dtype": "float64"}
+    np.testing.assert_array_equal(np.load(tmp_path / "columns" / "c0.npy"), [1, np.nan, 3, 4])
+    writer = ColumnsWriter(tmp_path / "chunks")
+    writer.append(column.iloc[:1])
+    writer.append(column.iloc[1:])
+    assert writer.finish()[0] == meta
+    np.testing.assert_array_equal(np.load(tmp_path / "chunks" / "columns" / "c0.npy"), [1, np.nan, 3, 4])
+
+
 def test_chunked_writer_names_what_is_wrong(tmp_path):
     from dkmap.data.columns import ColumnError, ColumnsWriter
 

@@ -107,8 +107,8 @@ class _Stored:
         kind, name = self.kind, self.name
         if kind == "number":
             arr = _numbers(values, missing, name, self.rows)
-            ints = pd.api.types.is_integer_dtype(values.dtype) or (
-                not missing.any() and np.all(arr == np.round(arr)) and np.abs(arr).max(initial=0) < 2**53)
+            ints = not missing.any() and (pd.api.types.is_integer_dtype(values.dtype) or (
+                np.all(arr == np.round(arr)) and np.abs(arr).max(initial=0) < 2**53))
             if self.exact_ints and not ints:
                 self._to_float()
             out = arr if not self.exact_ints else (
