@@ -94,3 +94,18 @@ def test_dkmap_index_names_a_missing_dataset(tmp_path, capsys):
 
     assert main(["index", str(tmp_path / "nowhere")]) == 1
     assert "nowhere" in capsys.readouterr().err
+
+
+def test_a_large_built_index_is_served_memory_mapped_from_its_file(ds, monkeypatch):
+    """An index that load() would map is read back from the file just stored (the built copy let go);
+    a smaller one is kept as built, not read again."""
+    loaded = []
+    real = similarity.load
+    monkeypatch.setattr(similarity, "load", lambda path: loaded.append(path) or real(path))
+    small = semantic.open_semantic_index(ds)
+    assert loaded == []
+    semantic.index_paths(ds.root)[1].unlink()   # forget the record: built again
+    monkeypatch.setattr(similarity, "MMAP_MIN_BYTES", 0)
+    mapped = semantic.open_semantic_index(ds)
+    assert loaded == [semantic.index_paths(ds.root)[0]]
+    assert _nearest(mapped, ds) == _nearest(small, ds)

@@ -149,9 +149,14 @@ def load(path: str | os.PathLike) -> faiss.Index:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no Faiss index at {path}")
-    if path.stat().st_size >= MMAP_MIN_BYTES:
+    if maps_on_load(path):
         return faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
     return faiss.read_index(str(path))
+
+
+def maps_on_load(path: str | os.PathLike) -> bool:
+    """Whether `load` memory-maps the index stored at `path` (MMAP_MIN_BYTES or more)."""
+    return Path(path).stat().st_size >= MMAP_MIN_BYTES
 
 
 def _as_float32(a: np.ndarray, name: str) -> np.ndarray:

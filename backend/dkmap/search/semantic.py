@@ -111,7 +111,9 @@ def open_semantic_index(ds, max_bytes: int | None = None) -> SemanticIndex:
     except OSError as exc:
         log.warning("cannot store the semantic index in %s (%s): kept in memory", path.parent, exc)
         return built
-    # read back as a later process would: a large index memory-mapped instead of held twice over
+    if not similarity.maps_on_load(path):
+        return built
+    # a large index read back memory-mapped, as a later process reads it, and the built copy let go
     return SemanticIndex(similarity.load(path), built.nprobe, built.recall)
 
 
