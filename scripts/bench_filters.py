@@ -39,21 +39,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "scripts"))
 from load_test import make_synthetic, start_server  # noqa: E402
 import load_test  # noqa: E402
+from dkmap.distributed.synthetic import metadata_columns  # noqa: E402  (the sharded corpus's own columns)
 
 SECTION = "## Filters and export (issue 19)"
 KINDS = ("lasso", "lasso_filtered", "dataset_filtered", "dataset_new_filters", "histograms", "points_passes")
-
-
-def synthetic_columns(n: int, seed: int = 1):
-    import pandas as pd
-
-    rng = np.random.default_rng(seed)
-    guidance = np.round(rng.uniform(1, 12, n), 2)
-    guidance[rng.random(n) < 0.05] = np.nan
-    made = pd.Timestamp("2024-01-01", tz="UTC") + pd.to_timedelta(rng.integers(0, 86400 * 365, n), unit="s")
-    return pd.DataFrame({"guidance": guidance, "model": rng.choice([f"model-{k}" for k in range(20)], n),
-                         "nsfw": rng.random(n) < 0.1, "made": made,
-                         "note": [f"note {i} seed {s}" for i, s in enumerate(rng.integers(0, 1 << 30, n))]})
 
 
 def pick_filters(base: str, dataset: dict, metric: str) -> list[dict]:
@@ -97,11 +86,12 @@ def request(base: str, kind: str, anchors: np.ndarray, filters: list, rng: np.ra
         chosen = filters[: int(rng.integers(1, len(filters) + 1))]
         return "POST", base + "/selection/ids", {"filters": chosen, "limit": 1000}, None
     if kind == "dataset_new_filters":
-        # Every filter with the first one's range drawn afresh: a list no request asked before, so the
+        # Every filter with the first range drawn afresh: a list no request asked before, so the
         # whole-dataset mask of each filter is computed (what a user moving a brush costs).
-        lo, hi = filters[0]["range"]
+        k = next(i for i, f in enumerate(filters) if "range" in f)
+        lo, hi = filters[k]["range"]
         a, b = np.sort(rng.uniform(lo, hi, 2))
-        fresh = [{**filters[0], "range": [float(a), float(b) + 1e-6]}, *filters[1:]]
+        fresh = [*filters[:k], {**filters[k], "range": [float(a), float(b) + 1e-6]}, *filters[k + 1:]]
         return "POST", base + "/selection/ids", {"filters": fresh, "limit": 1000}, None
     if kind == "histograms":
         return "POST", base + "/histograms", {"bbox": bbox, "filters": filters}, None
@@ -177,7 +167,7 @@ def main() -> None:
 
     if args.make_synthetic:
         t0 = time.perf_counter()
-        make_synthetic(args.data / args.dataset, args.make_synthetic, columns=synthetic_columns(args.make_synthetic))
+        make_synthetic(args.data / args.dataset, args.make_synthetic, columns=metadata_columns(args.make_synthetic, 0, 1))
         print(f"wrote and built {args.make_synthetic:,} items in {time.perf_counter() - t0:.0f} s", flush=True)
     made = None
     if args.make_sharded:
