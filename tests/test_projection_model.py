@@ -8,7 +8,7 @@ import torch
 
 from dkmap.evaluation.synthetic import smooth_landscape
 from dkmap.projection import DKMap, FittedMap
-from dkmap.projection.model import AUTO_STEPS, auto_steps
+from dkmap.projection.model import AUTO_STEPS, DEFAULT_LAM, LAM_CHOICES, auto_steps
 from dkmap.projection.train import REFERENCE_SKIP, TRUST_SLACK, choose_checkpoint
 from dkmap.projection.kernel import nadaraya_watson
 from helpers.torch_threads import one_thread  # noqa: F401  (autouse fixture)
@@ -36,14 +36,22 @@ def test_fitted_kernel_predicts_planted_landscape(landscape, fitted):
     assert fitted.kernel["alpha"] != 1.0 and fitted.kernel["beta"] != 1.0
     assert set(fitted.kernel) == {"alpha", "beta", "scale", "m_mean", "m_std"}
     assert fitted.kernel["m_mean"] == pytest.approx(m_train.mean())
-    # 15 epochs of 7 batches (700 fit items: 100 are held out for selection), 10 checkpoints.
+    # 15 epochs of 7 batches (700 fit items: 100 are held out for selection), 10 checkpoints, one
+    # fit per λ of LAM_CHOICES.
     assert fitted.training["steps"] == 105 and fitted.training["n_select"] == 100
-    assert [h["step"] for h in fitted.history] == list(range(10, 101, 10)) + [105]
-    assert fitted.history[-1]["mse_val"] < fitted.history[0]["mse_val"]
-    assert fitted.training["best_step"] in {h["step"] for h in fitted.history}
-    floor = max(h["select_trust"] for h in fitted.history[REFERENCE_SKIP:]) - TRUST_SLACK
-    eligible = [h for h in fitted.history if h["select_trust"] >= floor]
-    assert min(eligible, key=lambda h: h["select_mse"])["step"] == fitted.training["best_step"]
+    one_fit = list(range(10, 101, 10)) + [105]
+    assert [h["step"] for h in fitted.history] == one_fit * len(LAM_CHOICES)
+    assert [h["lam"] for h in fitted.history] == [lam for lam in LAM_CHOICES for _ in one_fit]
+    assert fitted.training["lams_tried"] == list(LAM_CHOICES)
+    runs = [fitted.history[i:i + len(one_fit)] for i in range(0, len(fitted.history), len(one_fit))]
+    assert all(run[-1]["mse_val"] < run[0]["mse_val"] for run in runs)
+    # The kept checkpoint is the pool's lowest selection MSE within the trust bar of all the fits.
+    floor = max(h["select_trust"] for run in runs for h in run[REFERENCE_SKIP:]) - TRUST_SLACK
+    best = min((h for h in fitted.history if h["select_trust"] >= floor), key=lambda h: h["select_mse"])
+    assert (best["step"], best["lam"]) == (fitted.training["best_step"], fitted.training["lam"])
+    by_lam = fitted.training["by_lam"]
+    assert [c["lam"] for c in by_lam] == list(LAM_CHOICES)
+    assert min((c for c in by_lam if c["within_bar"]), key=lambda c: c["select_mse"])["step"] == best["step"]
 
 
 def test_predict_is_the_documented_formula(fitted):
@@ -210,6 +218,25 @@ def test_build_fit_reads_no_test_item():
     np.testing.assert_array_equal(a.transform(x), b.transform(x))
 
 
+def test_each_lam_is_fitted_as_a_fixed_lam_fit_would_be(landscape, fitted):
+    """The automatic λ's fits differ by λ alone: the λ = 4 run is the fit DKMap(lam=4) makes."""
+    x_train, m_train, _, _ = landscape
+    fixed = DKMap(epochs=15, batch_size=100, hidden=32, seed=0, lam=LAM_CHOICES[1]).fit(
+        x_train, m_train, progress=False)
+    assert fixed.training["lams_tried"] == [LAM_CHOICES[1]] and fixed.training["lam"] == LAM_CHOICES[1]
+    drop = lambda h: {k: v for k, v in h.items() if k != "seconds"}   # noqa: E731
+    assert [drop(h) for h in fixed.history] == [drop(h) for h in fitted.history
+                                                if h["lam"] == LAM_CHOICES[1]]
+
+
+def test_without_selection_items_the_default_lam_is_fitted_alone():
+    x, m = smooth_landscape(250, d=6, seed=3)     # too few items to hold any out
+    fitted = DKMap(**SMALL).fit(x, m, progress=False)
+    assert fitted.training["n_select"] == 0
+    assert fitted.training["lams_tried"] == [DEFAULT_LAM] and fitted.training["lam"] == DEFAULT_LAM
+    assert {h["lam"] for h in fitted.history} == {DEFAULT_LAM}
+
+
 def test_checkpoint_choice_keeps_neighbourhoods_within_the_slack():
     # (mse, trust, step): the lowest MSE (step 1) loses too much trust; step 3 is the best allowed.
     kept = [(0.10, 0.70, 1), (0.30, 0.80, 2), (0.20, 0.805, 3), (0.25, 0.81, 4)]
@@ -219,6 +246,11 @@ def test_checkpoint_choice_keeps_neighbourhoods_within_the_slack():
     # error falls ten-fold (the demo's clipscore_diff): the first ones do not set the bar.
     falling = [(0.42, 0.828, 60), (0.12, 0.806, 120), (0.06, 0.801, 180), (0.026, 0.801, 600)]
     assert choose_checkpoint(falling)[2] == 600
+    # Fits at two λ are one pool under one bar: the larger λ's map only where it clears it.
+    pooled = [(0.20, 0.810, 1, None, None, 2.0), (0.15, 0.795, 2, None, None, 2.0),
+              (0.10, 0.785, 1, None, None, 4.0), (0.12, 0.806, 2, None, None, 4.0)]
+    assert choose_checkpoint(pooled, reference=pooled)[2:6:3] == (2, 4.0)
+    assert choose_checkpoint(pooled[:3], reference=pooled[:3])[2:6:3] == (2, 2.0)
 
 
 def test_unit_blocks_are_detected_only_where_every_block_is_unit_norm():

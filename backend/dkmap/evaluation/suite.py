@@ -113,7 +113,8 @@ def fit_and_score(split: Split, options: dict, seed: int = 0, progress: bool = F
     pos = fitted.transform(split.x_test)
     return {"mae": float(metrics.mae(fitted.predict(pos), split.m_test)),
             "trust": float(metrics.trustworthiness(split.x_test, pos, k=20, seed=seed)), "fit_s": seconds,
-            "steps": fitted.training.get("steps"), "best_step": fitted.training.get("best_step")}
+            "steps": fitted.training.get("steps"), "best_step": fitted.training.get("best_step"),
+            "lam": fitted.training.get("lam")}
 
 
 def run_suite(name: str, variants: dict[str, dict] | None = None, cache_dir: Path | None = None,

@@ -6,7 +6,7 @@ import io
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +26,9 @@ FORMAT = "dkmap-projector/1"
 # with the agreement features and checkpoint selection (docs/defaults.md): λ = 1 left the ratio to the
 # best baseline at ~0.8, λ = 4 cost neighbourhood trust below 0.85 of t-SNE's on diffuse topics.
 DEFAULT_LAM = 2.0
+# lam=None: one fit per value, the checkpoint chosen among all of them by the selection items
+# (docs/defaults.md "λ by the selection items"); DEFAULT_LAM alone when there are no selection items.
+LAM_CHOICES = (2.0, 4.0)
 # Fewest train items a map is fitted on.
 MIN_ITEMS = 32
 
@@ -66,7 +69,9 @@ def auto_steps(n: int, batch_size: int) -> int:
 class DKMap:
     """Settings of the metric-supervised projection; `fit` trains and returns a FittedMap.
 
-    hidden=None means min(D, 512). lam=0 is the w/o KR ablation, learn_kernel=False the w/o GK one.
+    hidden=None means min(D, 512). lam=None fits once per λ of LAM_CHOICES and keeps the checkpoint
+    the selection items choose among all of them; a number fixes λ (0 is the w/o KR ablation).
+    learn_kernel=False is the w/o GK ablation.
     steps=None and epochs=None mean the automatic step budget (`auto_steps`); epochs=E trains E
     passes over the batches instead. select_fraction of the train items (SELECT_MIN to SELECT_MAX
     of them) are held out of training: checkpoints are chosen by how well the map predicts them,
@@ -78,7 +83,7 @@ class DKMap:
     epochs: int | None = None
     batch_size: int = 1000
     lr: float = 0.002
-    lam: float = DEFAULT_LAM
+    lam: float | None = None
     lam_warmup: float = 0.0
     lam_ramp: float = 0.0
     trust_slack: float | None = None
@@ -115,7 +120,8 @@ class DKMap:
         need(self.steps is None or self.epochs is None, "steps", "None when epochs is given")
         need(integer(self.batch_size) and self.batch_size >= 16, "batch_size", "an integer >= 16")
         need(number(self.lr) and self.lr > 0, "lr", "a finite number > 0")
-        need(number(self.lam) and self.lam >= 0, "lam", "a finite number >= 0")
+        need(self.lam is None or (number(self.lam) and self.lam >= 0), "lam",
+             "a finite number >= 0 (or None: chosen by the selection items)")
         need(number(self.lam_warmup) and 0 <= self.lam_warmup < 1, "lam_warmup", "in [0, 1)")
         need(number(self.lam_ramp) and 0 <= self.lam_ramp <= 1 - self.lam_warmup, "lam_ramp",
              "in [0, 1 - lam_warmup]")
@@ -147,6 +153,13 @@ class DKMap:
         if self.epochs is not None:
             return self.epochs * math.ceil(n / batch)
         return auto_steps(n, batch)
+
+    def lams_for(self, n_select: int) -> tuple[float, ...]:
+        """The λ values fitted: the one given, else LAM_CHOICES when there are selection items to
+        choose by (DEFAULT_LAM otherwise)."""
+        if self.lam is not None:
+            return (self.lam,)
+        return LAM_CHOICES if n_select else (DEFAULT_LAM,)
 
     def selection_size(self, n: int) -> int:
         """How many of n train items are held out to choose checkpoints and calibrate the kernel."""
@@ -180,8 +193,9 @@ class DKMap:
         selection = Selection(x_t[held], m_z[held]) if n_select else None
         steps = self.steps_for(len(kept))
         blocks = unit_blocks(x) if self.agreement else 1
-        trained = train_projection(x_t[kept], m_z[kept], self, device, steps, progress, selection,
-                                   blocks)
+        lams = self.lams_for(n_select)
+        trained = train_projection(x_t[kept], m_z[kept], replace(self, lam=lams[0]), device, steps,
+                                   progress, selection, blocks, lams)
         kernel = {"alpha": trained.kernel.alpha.item(), "beta": trained.kernel.beta.item(),
                   "scale": trained.kernel.scale.item()}
         learned = dict(kernel)
@@ -203,6 +217,7 @@ class DKMap:
                     for k, v in asdict(self).items()}
         training = {"steps": steps, "blocks": blocks, "best_step": trained.best_step, "n_trained": int(len(kept)),
                     "n_select": int(n_select), "learned_kernel": learned,
+                    "lam": trained.lam, "lams_tried": list(lams), "by_lam": trained.by_lam,
                     "select_mse": None if calibration is None else calibration.mse}
         return FittedMap(net=trained.net, kernel={**kernel, "m_mean": mean, "m_std": std},
                          train_positions=positions, train_values=m, settings=settings,
@@ -287,4 +302,4 @@ class FittedMap:
                    training=state.get("training"))
 
 
-__all__ = ["DKMap", "FittedMap", "DEFAULT_LAM"]
+__all__ = ["DKMap", "FittedMap", "DEFAULT_LAM", "LAM_CHOICES"]

@@ -12,7 +12,7 @@ import copy
 import logging
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -63,6 +63,9 @@ class Training:
     best_step: int | None = None
     calibration: Calibration | None = None
     calibration_centres: int = 0
+    lam: float | None = None
+    # Per λ fitted: its best checkpoint under the common trust bar (step, selection MSE and trust).
+    by_lam: list[dict] | None = None
 
 
 def make_batches(n: int, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -143,7 +146,9 @@ def lam_at(step: int, steps: int, settings) -> float:
 def choose_checkpoint(kept: list[tuple], reference: list[tuple] | None = None,
                       slack: float = TRUST_SLACK) -> tuple:
     """The checkpoint (mse, trust, step, …) of lowest selection MSE among those whose selection
-    trustworthiness is within TRUST_SLACK of the best reached after the first REFERENCE_SKIP.
+    trustworthiness is within `slack` of the best reached after the first REFERENCE_SKIP (or in
+    `reference`). Checkpoints of fits at several λ are one pool: a larger λ's map is kept only
+    when it predicts the selection items better and its neighbourhoods clear the same bar.
 
     Early checkpoints predict best but keep neighbourhoods worst (the metric term shapes the map
     first, KL catches up later), so MSE alone would trade the map's structure away. The first
@@ -161,45 +166,50 @@ def _checkpoint_steps(steps: int, every: int) -> set[int]:
     return {s for s in range(every, steps + 1, every)} | {steps}
 
 
-def train_projection(x: torch.Tensor, m_z: torch.Tensor, settings: DKMap, device: torch.device,
-                     steps: int, progress: bool = True,
-                     selection: Selection | None = None, blocks: int = 1) -> Training:
-    """Fit the network and kernel on x (N, D float32, CPU) and z-scored metric m_z (N,) for
-    `steps` optimiser steps. With `selection`, the best checkpoint by its score is returned.
-    blocks: unit-norm embedding blocks of x (see network.AgreementFeatures; 1: none)."""
-    n, d_in = x.shape
-    rng = np.random.default_rng(settings.seed)
+@dataclass
+class _Run:
+    """One fit at one λ: its final network and kernel, checkpoint records and scored checkpoints
+    (selection MSE, selection trust, step, net state, kernel state, λ)."""
+
+    net: ProjectionNet
+    kernel: KernelParams
+    records: list[dict]
+    kept: list[tuple]
+
+
+@dataclass
+class _Shared:
+    """What every λ's fit reuses: the batches, their P, the scorer, the checkpoint steps."""
+
+    x: torch.Tensor
+    m_z: torch.Tensor
+    batches: list[np.ndarray]
+    cached: list[torch.Tensor] | None
+    scorer: _Scorer | None
+    checkpoints: set[int]
+    device: torch.device
+    blocks: int
+
+
+def _fit_one(shared: _Shared, settings: DKMap, steps: int, rng: np.random.Generator,
+             progress: bool) -> _Run:
+    """Train a fresh network (seeded) at settings.lam for `steps` steps on the shared batches."""
+    x, m_z, batches, cached, device = shared.x, shared.m_z, shared.batches, shared.cached, shared.device
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(settings.seed)
-        net = ProjectionNet(d_in, settings.hidden_for(d_in), blocks).to(device)
+        net = ProjectionNet(x.shape[1], settings.hidden_for(x.shape[1]), shared.blocks).to(device)
     kernel = KernelParams(settings.learn_kernel).to(device)
     params = list(net.parameters()) + [p for p in kernel.parameters() if p.requires_grad]
     optimiser = torch.optim.Adam(params, lr=settings.lr)
-
-    batch_size = min(settings.batch_size, n)
-    batches = make_partitions(n, batch_size, steps, rng)
-    cache_bytes = sum(len(b) ** 2 for b in batches) * 4
-    cached = None
-    started = time.perf_counter()
-    if cache_bytes <= AFFINITY_CACHE_BYTES:
-        cached = batch_affinities(x, batches, device, progress)
-    else:
-        log.info("affinities need %.1f GiB: recomputing them per batch", cache_bytes / 2**30)
-    affinity_seconds = time.perf_counter() - started
-    m_z = m_z.to(device)
-    scorer = _Scorer(x, m_z, selection, settings.seed) if selection is not None else None
-    checkpoints = _checkpoint_steps(steps, max(1, steps // settings.checkpoints))
-    warm_end = int(settings.lam_warmup * steps)
-    if warm_end >= 1:
-        checkpoints.add(warm_end)   # the KL-only map: the reference for neighbourhood trust
-    kept: list[tuple[float, float, int, dict, dict]] = []
+    kept: list[tuple] = []
     records: list[dict] = []
     sums = {"kl": 0.0, "map": 0.0, "mse_train": 0.0, "mse_val": 0.0}
     since = 0
     started = time.perf_counter()
     order: list[int] = []
     net.train()
-    for step in tqdm(range(1, steps + 1), desc="train", unit="step", disable=not progress, leave=False):
+    for step in tqdm(range(1, steps + 1), desc=f"train λ={settings.lam:g}", unit="step",
+                     disable=not progress, leave=False):
         if not order:
             order = list(rng.permutation(len(batches)))
         b = order.pop()
@@ -232,32 +242,79 @@ def train_projection(x: torch.Tensor, m_z: torch.Tensor, settings: DKMap, device
         sums["mse_train"] += errors.train.item()
         sums["mse_val"] += errors.val.item()
         since += 1
-        if step not in checkpoints:
+        if step not in shared.checkpoints:
             continue
         record = {k: v / since for k, v in sums.items()}
         record.update(step=step, lam=lam, alpha=kernel.alpha.item(), beta=kernel.beta.item(),
                       scale=kernel.scale.item(), seconds=time.perf_counter() - started)
         if not all(math.isfinite(v) for v in record.values()):
             raise FloatingPointError(f"training diverged by step {step}: {record}")
-        if scorer is not None:
-            score, trust = scorer(net, kernel, betas=(kernel.beta.item(),))
+        if shared.scorer is not None:
+            score, trust = shared.scorer(net, kernel, betas=(kernel.beta.item(),))
             record["select_mse"] = score.mse
             record["select_trust"] = trust
             kept.append((score.mse, trust, step, copy.deepcopy(net.state_dict()),
-                         copy.deepcopy(kernel.state_dict())))
+                         copy.deepcopy(kernel.state_dict()), settings.lam))
         records.append(record)
-        log.info("step %d/%d kl=%.4f map=%.4f mse_val=%.4f select=%s alpha=%.4g beta=%.4g (%.1fs)",
-                 step, steps, record["kl"], record["map"], record["mse_val"],
+        log.info("λ=%g step %d/%d kl=%.4f map=%.4f mse_val=%.4f select=%s alpha=%.4g beta=%.4g (%.1fs)",
+                 settings.lam, step, steps, record["kl"], record["map"], record["mse_val"],
                  f"{record['select_mse']:.4f}" if "select_mse" in record else "-",
                  record["alpha"], record["beta"], record["seconds"])
         sums = dict.fromkeys(sums, 0.0)
         since = 0
         started = time.perf_counter()
-    best_step = calibration = None
+    return _Run(net=net, kernel=kernel, records=records, kept=kept)
+
+
+def train_projection(x: torch.Tensor, m_z: torch.Tensor, settings: DKMap, device: torch.device,
+                     steps: int, progress: bool = True,
+                     selection: Selection | None = None, blocks: int = 1,
+                     lams: tuple[float, ...] | None = None) -> Training:
+    """Fit the network and kernel on x (N, D float32, CPU) and z-scored metric m_z (N,) for
+    `steps` optimiser steps. With `selection`, the best checkpoint by its score is returned.
+    blocks: unit-norm embedding blocks of x (see network.AgreementFeatures; 1: none).
+    lams: the λ values to fit (one fit each, on the same batches; default settings.lam); with
+    `selection` the checkpoint is chosen among all of theirs (see choose_checkpoint)."""
+    n = len(x)
+    lams = tuple(lams) if lams else (settings.lam,)
+    rng = np.random.default_rng(settings.seed)
+    batch_size = min(settings.batch_size, n)
+    batches = make_partitions(n, batch_size, steps, rng)
+    cache_bytes = sum(len(b) ** 2 for b in batches) * 4
+    cached = None
+    started = time.perf_counter()
+    if cache_bytes <= AFFINITY_CACHE_BYTES:
+        cached = batch_affinities(x, batches, device, progress)
+    else:
+        log.info("affinities need %.1f GiB: recomputing them per batch", cache_bytes / 2**30)
+    affinity_seconds = time.perf_counter() - started
+    m_z = m_z.to(device)
+    scorer = _Scorer(x, m_z, selection, settings.seed) if selection is not None else None
+    checkpoints = _checkpoint_steps(steps, max(1, steps // settings.checkpoints))
+    warm_end = int(settings.lam_warmup * steps)
+    if warm_end >= 1:
+        checkpoints.add(warm_end)   # the KL-only map: the reference for neighbourhood trust
+    shared = _Shared(x, m_z, batches, cached, scorer, checkpoints, device, blocks)
+    # Every λ's fit sees the same batch order and validation splits: they differ by λ alone.
+    runs = [_fit_one(shared, replace(settings, lam=lam), steps, copy.deepcopy(rng), progress)
+            for lam in lams]
+    records = [r for run in runs for r in run.records]
+    kept = [k for run in runs for k in run.kept]
+    net, kernel = runs[0].net, runs[0].kernel
+    best_step = best_lam = calibration = by_lam = None
     if kept:
         warm = [k for k in kept if k[2] <= warm_end]
+        reference = warm or [k for run in runs for k in (run.kept[REFERENCE_SKIP:] or run.kept)]
         slack = TRUST_SLACK if settings.trust_slack is None else settings.trust_slack
-        _, _, best_step, net_state, kernel_state = choose_checkpoint(kept, warm, slack)
+        _, _, best_step, net_state, kernel_state, best_lam = choose_checkpoint(kept, reference, slack)
+        by_lam = []
+        floor = max(k[1] for k in reference) - slack
+        for run in runs:
+            mse, trust, step, *_ = choose_checkpoint(run.kept, reference, slack)
+            by_lam.append({"lam": run.kept[0][5], "step": step, "select_mse": mse, "select_trust": trust,
+                           "within_bar": trust >= floor})
+        chosen = next(run for run in runs if run.kept[0][5] == best_lam)
+        net, kernel = chosen.net, chosen.kernel
         net.load_state_dict(net_state)
         kernel.load_state_dict(kernel_state)
     net.eval()
@@ -265,4 +322,5 @@ def train_projection(x: torch.Tensor, m_z: torch.Tensor, settings: DKMap, device
         calibration = scorer.calibrate(net, kernel, settings.learn_kernel)
     return Training(net=net, kernel=kernel, history=records, affinity_seconds=affinity_seconds,
                     best_step=best_step, calibration=calibration,
-                    calibration_centres=0 if scorer is None else len(scorer.x_centres))
+                    calibration_centres=0 if scorer is None else len(scorer.x_centres),
+                    lam=best_lam if best_lam is not None else lams[0], by_lam=by_lam)
