@@ -11,6 +11,7 @@ from dkmap.cli import main
 from dkmap.evaluation.crossmodal import CrossModalSpec, cross_modal, noise_floor
 from dkmap.evaluation.suite import (BASELINES, OLD_DEFAULTS, SUITES, format_suite, medians, run_suite,
                                     split_of, suite_specs)
+from dkmap.projection.model import LAM_CHOICES
 from helpers.torch_threads import one_thread  # noqa: F401  (autouse fixture)
 
 FAST = {"steps": 30, "hidden": 16, "batch_size": 100}
@@ -80,6 +81,8 @@ def test_suite_rows_ratios_and_cache(tmp_path):
         assert 0 < row["trust_ratio"] < 2 and row["mae"] > 0
         assert row["floor_ratio"] == 0.0                    # the tiny sets have no label noise
     assert rows[0]["steps"] == 30 and rows[1]["steps"] == 20   # 20 epochs of one 320-item batch
+    assert rows[1]["lam"] == OLD_DEFAULTS["lam"]               # the λ the fit kept, on every row
+    assert rows[0]["lam"] in LAM_CHOICES                       # chosen: FAST leaves λ to the fit
     stored = json.loads(cached[0].read_text())
     assert set(stored) >= {*BASELINES, "autoencoder", "direct", "direct-agreement"}
     # Cached baselines are reused: a second run gives the same best baseline values.

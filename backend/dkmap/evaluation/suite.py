@@ -143,7 +143,7 @@ def run_suite(name: str, variants: dict[str, dict] | None = None, cache_dir: Pat
                    "best_baseline": best_name, "best_mae": best, "ratio": scored["mae"] / best,
                    "trust": scored["trust"], "trust_ratio": scored["trust"] / tsne_trust,
                    "fit_s": scored["fit_s"], "steps": scored["steps"], "best_step": scored["best_step"],
-                   "floor_ratio": floor / best}
+                   "lam": scored["lam"], "floor_ratio": floor / best}
             for ref in REFERENCES:
                 row[f"{ref}_ratio"] = base[ref]["mae"] / best
             log.info("%s %s: ratio %.3f trust ratio %.3f (%.0f s)", set_name, variant, row["ratio"],
@@ -168,10 +168,11 @@ def format_suite(rows: list[dict]) -> str:
     """The rows as a plain-text table, then one median line per variant."""
     refs = list(REFERENCES)
     header = ["set", "variant", "N", "D", "scale", "MAE", "best baseline", "ratio", "trust ratio",
-              "fit s", *[f"{r} ratio" for r in refs], "floor ratio"]
+              "λ", "fit s", *[f"{r} ratio" for r in refs], "floor ratio"]
     body = [[r["set"], r["variant"], str(r["n"]), str(r["d"]), r["scale"], f"{r['mae']:.4g}",
              f"{r['best_baseline']} {r['best_mae']:.4g}", f"{r['ratio']:.3f}",
-             f"{r['trust_ratio']:.3f}", f"{r['fit_s']:.0f}", *[f"{r[f'{x}_ratio']:.3f}" for x in refs],
+             f"{r['trust_ratio']:.3f}", "–" if r.get("lam") is None else f"{r['lam']:g}",
+             f"{r['fit_s']:.0f}", *[f"{r[f'{x}_ratio']:.3f}" for x in refs],
              "–" if r.get("floor_ratio") is None else f"{r['floor_ratio']:.3f}"]
             for r in rows]
     widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
