@@ -22,12 +22,13 @@ log = logging.getLogger(__name__)
 
 FORMAT = "dkmap-projector/1"
 
-# λ = 2 (the loss sees z-scored metric values): chosen on the evaluation suite's development group
-# with the agreement features and checkpoint selection (docs/defaults.md): λ = 1 left the ratio to the
-# best baseline at ~0.8, λ = 4 cost neighbourhood trust below 0.85 of t-SNE's on diffuse topics.
+# λ when there are no selection items to choose it by (the loss sees z-scored metric values): on the
+# evaluation suite's development group λ = 1 left the ratio to the best baseline at ~0.8, and λ = 4
+# cost some sets neighbourhood trust below 0.85 of t-SNE's (docs/defaults.md).
 DEFAULT_LAM = 2.0
-# lam=None: one fit per value, the checkpoint chosen among all of them by the selection items
-# (docs/defaults.md "λ by the selection items"); DEFAULT_LAM alone when there are no selection items.
+# lam=None: one fit per value, the checkpoint chosen among all of them by the selection items, so
+# λ = 4 is kept only where its neighbourhoods clear the same bar (docs/defaults.md "λ by the
+# selection items").
 LAM_CHOICES = (2.0, 4.0)
 # Fewest train items a map is fitted on.
 MIN_ITEMS = 32
