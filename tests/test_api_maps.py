@@ -55,6 +55,9 @@ def test_map_info_reports_the_manifest(client, tiny_data_dir, metric):
     assert body["diverging"] == (metric == "diff_ab")
     assert body["kind"] == ("difference" if metric == "diff_ab" else "score")
     assert body["bounds"] == [0, 0, 1, 1]
+    assert body["training"]["lam"] == man["training"]["lam"] and body["training"]["lam"] is not None
+    assert body["training"] == {k: man["training"][k] for k in
+                                ("steps", "best_step", "lam", "lams_tried", "n_fit", "n_select")}
     blue = np.load(map_dir(tiny_data_dir, metric) / "sampling_bluenoise.npy")
     rand = np.load(map_dir(tiny_data_dir, metric) / "sampling_random.npy")
     assert body["sampling"]["max_level"] == max(int(blue.max()), int(rand.max()))

@@ -137,6 +137,11 @@ def test_switching_metric_replaces_the_map(page, app_url):
     assert "centred at 0" in page.inner_text("#overview .legend-title")
     facts = page.inner_text(".facts")
     assert "validation MSE" in facts and "α at z = 0" in facts
+    training = page.evaluate("window.__dkmap.state().mapInfo.training")
+    lam_row = page.inner_text('.facts [data-fact="λ (metric weight)"] dd')
+    assert lam_row.startswith(f"{training['lam']:g} · "), lam_row
+    assert lam_row.endswith("given" if len(training["lams_tried"]) == 1 else
+                            "chosen of " + ", ".join(f"{v:g}" for v in training["lams_tried"]))
 
 
 def test_resizing_the_window_keeps_the_map_point_in_the_middle(page, app_url):

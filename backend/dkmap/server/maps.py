@@ -51,9 +51,14 @@ def colour_arg(reg, dataset: str) -> ColourColumn | None:
     return colour_column(reg, dataset, name) if name else None
 
 
+# What the fit chose, of the manifest's `training` (docs/defaults.md): shown in the settings panel.
+TRAINING_FACTS = ("steps", "best_step", "lam", "lams_tried", "n_fit", "n_select")
+
+
 @bp.get("")
 def info(dataset: str, metric: str):
-    """Bounds, colour domain, kernel (α, β, s, μ), levels with α_k and validation MSE, settings, timings."""
+    """Bounds, colour domain, kernel (α, β, s, μ), levels with α_k and validation MSE, settings,
+    timings, and what the fit chose (steps, checkpoint, λ)."""
     reg = registry()
     built = reg.map(dataset, metric)
     meta = reg.dataset(dataset).metrics[metric]
@@ -70,6 +75,7 @@ def info(dataset: str, metric: str):
         "levels": man["levels"], "mask": man["mask"],
         "sampling": {"max_level": built.sampling_max_level()},
         "settings": man["settings"], "timings": man.get("timings", {}),
+        "training": {k: v for k, v in man.get("training", {}).items() if k in TRAINING_FACTS},
     })
 
 

@@ -70,6 +70,11 @@ export function settingsView(root, store) {
       const level = info.levels?.find((l) => l.z === s.z) ?? info.levels?.[info.levels.length - 1];
       rows.push(['items', fmtCount(info.n_items)]);
       rows.push(['kernel α / β', `${fmtValue(info.kernel?.alpha)} / ${fmtValue(info.kernel?.beta)}`]);
+      const lam = info.training?.lam;
+      if (lam != null) {
+        const tried = info.training.lams_tried ?? [];
+        rows.push(['λ (metric weight)', tried.length > 1 ? `${lam} · chosen of ${tried.join(', ')}` : `${lam} · given`]);
+      }
       rows.push(['zoom level z', `${s.z} of ${info.max_level}`]);
       if (level) {
         const own = level.z === s.z ? '' : ` (level ${level.z}, deepest refined)`;
