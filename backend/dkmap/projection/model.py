@@ -6,7 +6,7 @@ import io
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -195,8 +195,8 @@ class DKMap:
         steps = self.steps_for(len(kept))
         blocks = unit_blocks(x) if self.agreement else 1
         lams = self.lams_for(n_select)
-        trained = train_projection(x_t[kept], m_z[kept], replace(self, lam=lams[0]), device, steps,
-                                   progress, selection, blocks, lams)
+        trained = train_projection(x_t[kept], m_z[kept], self, device, steps, progress, selection,
+                                   blocks, lams)
         kernel = {"alpha": trained.kernel.alpha.item(), "beta": trained.kernel.beta.item(),
                   "scale": trained.kernel.scale.item()}
         learned = dict(kernel)

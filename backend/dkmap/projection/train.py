@@ -155,11 +155,14 @@ def choose_checkpoint(kept: list[tuple], reference: list[tuple] | None = None,
     checkpoints do not set the bar: they are taken under early exaggeration, before the metric has
     shaped anything, and their KL-only neighbourhoods would rule out every later map.
     """
-    if not reference:
-        reference = kept[REFERENCE_SKIP:] or kept
-    floor = max(k[1] for k in reference) - slack
+    floor = trust_floor(reference or kept[REFERENCE_SKIP:] or kept, slack)
     eligible = [k for k in kept if k[1] >= floor] or [max(kept, key=lambda k: k[1])]
     return min(eligible, key=lambda k: k[0])
+
+
+def trust_floor(reference: list[tuple], slack: float) -> float:
+    """The bar of choose_checkpoint: the best trustworthiness among `reference` less `slack`."""
+    return max(k[1] for k in reference) - slack
 
 
 def _checkpoint_steps(steps: int, every: int) -> set[int]:
@@ -171,6 +174,7 @@ class _Run:
     """One fit at one λ: its final network and kernel, checkpoint records and scored checkpoints
     (selection MSE, selection trust, step, net state, kernel state, λ)."""
 
+    lam: float
     net: ProjectionNet
     kernel: KernelParams
     records: list[dict]
@@ -263,20 +267,20 @@ def _fit_one(shared: _Shared, settings: DKMap, steps: int, rng: np.random.Genera
         sums = dict.fromkeys(sums, 0.0)
         since = 0
         started = time.perf_counter()
-    return _Run(net=net, kernel=kernel, records=records, kept=kept)
+    return _Run(lam=settings.lam, net=net, kernel=kernel, records=records, kept=kept)
 
 
 def train_projection(x: torch.Tensor, m_z: torch.Tensor, settings: DKMap, device: torch.device,
                      steps: int, progress: bool = True,
                      selection: Selection | None = None, blocks: int = 1,
-                     lams: tuple[float, ...] | None = None) -> Training:
+                     lams: tuple[float, ...] = ()) -> Training:
     """Fit the network and kernel on x (N, D float32, CPU) and z-scored metric m_z (N,) for
     `steps` optimiser steps. With `selection`, the best checkpoint by its score is returned.
     blocks: unit-norm embedding blocks of x (see network.AgreementFeatures; 1: none).
-    lams: the λ values to fit (one fit each, on the same batches; default settings.lam); with
-    `selection` the checkpoint is chosen among all of theirs (see choose_checkpoint)."""
+    lams: the λ values to fit (one fit each, on the same batches; () means settings.lam alone);
+    with `selection` the checkpoint is chosen among all of theirs (see choose_checkpoint)."""
     n = len(x)
-    lams = tuple(lams) if lams else (settings.lam,)
+    lams = tuple(lams) or (settings.lam,)
     rng = np.random.default_rng(settings.seed)
     batch_size = min(settings.batch_size, n)
     batches = make_partitions(n, batch_size, steps, rng)
@@ -308,12 +312,12 @@ def train_projection(x: torch.Tensor, m_z: torch.Tensor, settings: DKMap, device
         slack = TRUST_SLACK if settings.trust_slack is None else settings.trust_slack
         _, _, best_step, net_state, kernel_state, best_lam = choose_checkpoint(kept, reference, slack)
         by_lam = []
-        floor = max(k[1] for k in reference) - slack
+        floor = trust_floor(reference, slack)
         for run in runs:
             mse, trust, step, *_ = choose_checkpoint(run.kept, reference, slack)
-            by_lam.append({"lam": run.kept[0][5], "step": step, "select_mse": mse, "select_trust": trust,
+            by_lam.append({"lam": run.lam, "step": step, "select_mse": mse, "select_trust": trust,
                            "within_bar": trust >= floor})
-        chosen = next(run for run in runs if run.kept[0][5] == best_lam)
+        chosen = next(run for run in runs if run.lam == best_lam)
         net, kernel = chosen.net, chosen.kernel
         net.load_state_dict(net_state)
         kernel.load_state_dict(kernel_state)
