@@ -8,8 +8,8 @@ import torch
 
 from dkmap.evaluation.synthetic import smooth_landscape
 from dkmap.projection import DKMap, FittedMap
-from dkmap.projection.model import AUTO_STEPS, DEFAULT_LAM, LAM_CHOICES, auto_steps
-from dkmap.projection.train import REFERENCE_SKIP, TRUST_SLACK, choose_checkpoint
+from dkmap.projection.model import AUTO_STEPS, DEFAULT_LAM, LAM_CHOICES, TRUST_TARGET, auto_steps
+from dkmap.projection.train import REFERENCE_SKIP, TRUST_SLACK, checkpoint_bar, choose_checkpoint
 from dkmap.projection.kernel import nadaraya_watson
 from helpers.torch_threads import one_thread  # noqa: F401  (autouse fixture)
 
@@ -45,9 +45,14 @@ def test_fitted_kernel_predicts_planted_landscape(landscape, fitted):
     assert fitted.training["lams_tried"] == list(LAM_CHOICES)
     runs = [fitted.history[i:i + len(one_fit)] for i in range(0, len(fitted.history), len(one_fit))]
     assert all(run[-1]["mse_val"] < run[0]["mse_val"] for run in runs)
-    # The kept checkpoint is the pool's lowest selection MSE within the trust bar of all the fits.
+    # The kept checkpoint is the pool's lowest selection MSE above the trust bar of all the fits:
+    # the t-SNE target where some checkpoint reaches it, else the best trust less the slack.
+    target = fitted.training["trust_target"]
+    assert target == pytest.approx(TRUST_TARGET * fitted.training["tsne_select_trust"])
     floor = max(h["select_trust"] for run in runs for h in run[REFERENCE_SKIP:]) - TRUST_SLACK
-    best = min((h for h in fitted.history if h["select_trust"] >= floor), key=lambda h: h["select_mse"])
+    bar = target if any(h["select_trust"] >= target for h in fitted.history) else floor
+    assert fitted.training["trust_bar"] == pytest.approx(bar)
+    best = min((h for h in fitted.history if h["select_trust"] >= bar), key=lambda h: h["select_mse"])
     assert (best["step"], best["lam"]) == (fitted.training["best_step"], fitted.training["lam"])
     by_lam = fitted.training["by_lam"]
     assert [c["lam"] for c in by_lam] == list(LAM_CHOICES)
@@ -137,7 +142,10 @@ def test_fit_rejects_bad_input(change, match):
 @pytest.mark.parametrize("setting", [{"epochs": 0}, {"batch_size": 8}, {"val_fraction": 0.7},
                                      {"lam": -1.0}, {"hidden": 1}, {"lr": 0.0}, {"steps": 0},
                                      {"select_fraction": 0.6}, {"lam": float("inf")},
-                                     {"leave_one_out": 1}, {"checkpoints": 0}, {"seed": 1.5}])
+                                     {"leave_one_out": 1}, {"checkpoints": 0}, {"seed": 1.5},
+                                     {"lam_choices": ()}, {"lam_choices": (2.0, -1.0)},
+                                     {"lam_choices": (float("nan"),)}, {"lam_choices": 4.0},
+                                     {"trust_target": 0.0}, {"trust_target": 1.5}])
 def test_settings_are_validated(setting):
     name = next(iter(setting))
     with pytest.raises(ValueError, match=name):
@@ -229,6 +237,18 @@ def test_each_lam_is_fitted_as_a_fixed_lam_fit_would_be(landscape, fitted):
                                                 if h["lam"] == LAM_CHOICES[1]]
 
 
+def test_lam_choices_set_the_pool(landscape, fitted):
+    """lam_choices picks which λ are fitted: each of its runs is the default pool's run at that λ."""
+    x_train, m_train, _, _ = landscape
+    ends = [LAM_CHOICES[0], LAM_CHOICES[-1]]
+    pooled = DKMap(epochs=15, batch_size=100, hidden=32, seed=0, lam_choices=ends).fit(
+        x_train, m_train, progress=False)
+    assert pooled.training["lams_tried"] == ends and pooled.training["lam"] in ends
+    drop = lambda h: {k: v for k, v in h.items() if k != "seconds"}   # noqa: E731
+    assert [drop(h) for h in pooled.history] == [drop(h) for h in fitted.history if h["lam"] in ends]
+    assert DKMap(lam=3.0, lam_choices=ends).lams_for(500) == (3.0,)   # a given λ overrides
+
+
 def test_without_selection_items_the_default_lam_is_fitted_alone():
     x, m = smooth_landscape(250, d=6, seed=3)     # too few items to hold any out
     fitted = DKMap(**SMALL).fit(x, m, progress=False)
@@ -238,19 +258,46 @@ def test_without_selection_items_the_default_lam_is_fitted_alone():
 
 
 def test_checkpoint_choice_keeps_neighbourhoods_within_the_slack():
+    def choose(kept, **bar):
+        return choose_checkpoint(kept, checkpoint_bar(kept, **bar))
+
     # (mse, trust, step): the lowest MSE (step 1) loses too much trust; step 3 is the best allowed.
     kept = [(0.10, 0.70, 1), (0.30, 0.80, 2), (0.20, 0.805, 3), (0.25, 0.81, 4)]
-    assert choose_checkpoint(kept)[2] == 3
-    assert choose_checkpoint([(0.5, 0.1, 7)])[2] == 7
+    assert choose(kept)[2] == 3
+    assert choose([(0.5, 0.1, 7)])[2] == 7
     # Trust highest at the first checkpoints (early exaggeration), then a little lower while the
     # error falls ten-fold (the demo's clipscore_diff): the first ones do not set the bar.
     falling = [(0.42, 0.828, 60), (0.12, 0.806, 120), (0.06, 0.801, 180), (0.026, 0.801, 600)]
-    assert choose_checkpoint(falling)[2] == 600
+    assert choose(falling)[2] == 600
     # Fits at two λ are one pool under one bar: the larger λ's map only where it clears it.
     pooled = [(0.20, 0.810, 1, None, None, 2.0), (0.15, 0.795, 2, None, None, 2.0),
               (0.10, 0.785, 1, None, None, 4.0), (0.12, 0.806, 2, None, None, 4.0)]
-    assert choose_checkpoint(pooled, reference=pooled)[2:6:3] == (2, 4.0)
-    assert choose_checkpoint(pooled[:3], reference=pooled[:3])[2:6:3] == (2, 2.0)
+    assert choose(pooled, reference=pooled)[2:6:3] == (2, 4.0)
+    assert choose(pooled[:3], reference=pooled[:3])[2:6:3] == (2, 2.0)
+
+
+def test_a_reached_tsne_target_is_the_bar_and_an_unreached_one_falls_back_to_the_slack():
+    kept = [(0.10, 0.70, 1), (0.30, 0.80, 2), (0.20, 0.805, 3), (0.25, 0.81, 4)]
+    # Step 1 keeps the share of t-SNE's trust asked for: it is kept though others keep more.
+    assert checkpoint_bar(kept, target=0.69) == 0.69
+    assert choose_checkpoint(kept, checkpoint_bar(kept, target=0.69))[2] == 1
+    assert choose_checkpoint(kept, checkpoint_bar(kept, target=0.802))[2] == 3
+    # No checkpoint reaches the target: the best trust less the slack, as without a target.
+    assert checkpoint_bar(kept, target=0.9) == pytest.approx(0.81 - TRUST_SLACK)
+    assert choose_checkpoint(kept, checkpoint_bar(kept, target=0.9))[2] == 3
+
+
+def test_the_tsne_reference_is_a_tsne_map_of_the_selection_items(landscape, fitted):
+    from dkmap.evaluation.baselines import embed
+    from dkmap.evaluation.metrics import trustworthiness
+
+    x_train, _, _, _ = landscape
+    held = np.sort(np.random.default_rng(0 + 7).permutation(len(x_train))[:100])
+    sel = x_train[held].astype(np.float32)
+    assert fitted.training["tsne_select_trust"] == pytest.approx(
+        trustworthiness(sel, embed("tsne", sel, 0), k=20))
+    relative = DKMap(trust_target=None, **SMALL).fit(x_train[:300], landscape[1][:300], progress=False)
+    assert relative.training["trust_target"] is None and relative.training["tsne_select_trust"] is None
 
 
 def test_unit_blocks_are_detected_only_where_every_block_is_unit_norm():

@@ -37,8 +37,8 @@ PROJECTION_OPTIONS = (
     ("--steps", "steps", int, "optimiser steps (default: automatic, see docs/defaults.md)"),
     ("--epochs", "epochs", int, "passes over the mini-batches instead of a step budget"),
     ("--hidden", "hidden", int, "width of the projection MLP (default: min(D, 512))"),
-    ("--lam", "lam", float, "weight λ of the kernel-regression term (default: 2 or 4, chosen by "
-     "the selection items; 2 without them)"),
+    ("--lam", "lam", float, "weight λ of the kernel-regression term (default: 2, 4 or 8, chosen "
+     "by the selection items; 2 without them)"),
     ("--batch-size", "batch_size", int, "mini-batch size (default 1000)"),
     ("--lr", "lr", float, "Adam learning rate (default 0.002)"),
     ("--select-fraction", "select_fraction", float,

@@ -27,9 +27,13 @@ FORMAT = "dkmap-projector/1"
 # cost some sets neighbourhood trust below 0.85 of t-SNE's (docs/defaults.md).
 DEFAULT_LAM = 2.0
 # lam=None: one fit per value, the checkpoint chosen among all of them by the selection items, so
-# λ = 4 is kept only where its neighbourhoods clear the same bar (docs/defaults.md "λ by the
-# selection items").
-LAM_CHOICES = (2.0, 4.0)
+# a larger λ is kept only where its neighbourhoods clear the same bar (docs/defaults.md "λ by the
+# selection items"; 8 joined 2 and 4 on 2026-12-06 for metrics with a part no feature explains).
+LAM_CHOICES = (2.0, 4.0, 8.0)
+# A kept checkpoint's selection items keep at least this share of the trustworthiness a t-SNE map
+# of the same items has (the goal is 0.85 of t-SNE's on new items; the margin is for the estimate's
+# noise on a few hundred items; docs/defaults.md "A bar from t-SNE").
+TRUST_TARGET = 0.88
 # Fewest train items a map is fitted on.
 MIN_ITEMS = 32
 
@@ -70,13 +74,16 @@ def auto_steps(n: int, batch_size: int) -> int:
 class DKMap:
     """Settings of the metric-supervised projection; `fit` trains and returns a FittedMap.
 
-    hidden=None means min(D, 512). lam=None fits once per λ of LAM_CHOICES and keeps the checkpoint
-    the selection items choose among all of them; a number fixes λ (0 is the w/o KR ablation).
+    hidden=None means min(D, 512). lam=None fits once per λ of lam_choices (LAM_CHOICES) and keeps
+    the checkpoint the selection items choose among all of them; a number fixes λ (0 is the w/o KR
+    ablation).
     learn_kernel=False is the w/o GK ablation.
     steps=None and epochs=None mean the automatic step budget (`auto_steps`); epochs=E trains E
     passes over the batches instead. select_fraction of the train items (SELECT_MIN to SELECT_MAX
     of them) are held out of training: checkpoints are chosen by how well the map predicts them,
     and the kernel is calibrated on them for all the centres the map sums over. 0 turns both off.
+    A checkpoint is kept only if the selection items' trustworthiness reaches trust_target × that
+    of a t-SNE map of them (None, or no checkpoint reaching it: within trust_slack of the best).
     """
 
     hidden: int | None = None
@@ -85,9 +92,11 @@ class DKMap:
     batch_size: int = 1000
     lr: float = 0.002
     lam: float | None = None
+    lam_choices: tuple[float, ...] = LAM_CHOICES
     lam_warmup: float = 0.0
     lam_ramp: float = 0.0
     trust_slack: float | None = None
+    trust_target: float | None = TRUST_TARGET
     w_train: float = 0.3
     w_val: float = 1.0
     val_fraction: float = 0.1
@@ -123,11 +132,17 @@ class DKMap:
         need(number(self.lr) and self.lr > 0, "lr", "a finite number > 0")
         need(self.lam is None or (number(self.lam) and self.lam >= 0), "lam",
              "a finite number >= 0 (or None: chosen by the selection items)")
+        need(isinstance(self.lam_choices, (tuple, list)) and len(self.lam_choices) >= 1
+             and all(number(v) and v > 0 for v in self.lam_choices), "lam_choices",
+             "a non-empty sequence of finite numbers > 0")
+        self.lam_choices = tuple(float(v) for v in self.lam_choices)
         need(number(self.lam_warmup) and 0 <= self.lam_warmup < 1, "lam_warmup", "in [0, 1)")
         need(number(self.lam_ramp) and 0 <= self.lam_ramp <= 1 - self.lam_warmup, "lam_ramp",
              "in [0, 1 - lam_warmup]")
         need(self.trust_slack is None or (number(self.trust_slack) and 0 <= self.trust_slack < 1),
              "trust_slack", "None or in [0, 1)")
+        need(self.trust_target is None or (number(self.trust_target) and 0 < self.trust_target <= 1),
+             "trust_target", "None or in (0, 1]")
         need(number(self.w_train) and self.w_train >= 0, "w_train", "a finite number >= 0")
         need(number(self.w_val) and self.w_val >= 0, "w_val", "a finite number >= 0")
         need(number(self.val_fraction) and 0 < self.val_fraction < 0.5, "val_fraction", "in (0, 0.5)")
@@ -156,11 +171,11 @@ class DKMap:
         return auto_steps(n, batch)
 
     def lams_for(self, n_select: int) -> tuple[float, ...]:
-        """The λ values fitted: the one given, else LAM_CHOICES when there are selection items to
+        """The λ values fitted: the one given, else lam_choices when there are selection items to
         choose by (DEFAULT_LAM otherwise)."""
         if self.lam is not None:
             return (self.lam,)
-        return LAM_CHOICES if n_select else (DEFAULT_LAM,)
+        return self.lam_choices if n_select else (DEFAULT_LAM,)
 
     def selection_size(self, n: int) -> int:
         """How many of n train items are held out to choose checkpoints and calibrate the kernel."""
@@ -219,6 +234,8 @@ class DKMap:
         training = {"steps": steps, "blocks": blocks, "best_step": trained.best_step, "n_trained": int(len(kept)),
                     "n_select": int(n_select), "learned_kernel": learned,
                     "lam": trained.lam, "lams_tried": list(lams), "by_lam": trained.by_lam,
+                    "trust_bar": trained.trust_bar, "trust_target": trained.trust_target,
+                    "tsne_select_trust": trained.tsne_trust,
                     "select_mse": None if calibration is None else calibration.mse}
         return FittedMap(net=trained.net, kernel={**kernel, "m_mean": mean, "m_std": std},
                          train_positions=positions, train_values=m, settings=settings,

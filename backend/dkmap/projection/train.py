@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from dkmap.evaluation.baselines import embed
 from dkmap.evaluation.metrics import trustworthiness
 from dkmap.projection.affinities import multiscale_affinities
 from dkmap.projection.calibration import BETAS, Calibration, calibrate_kernel
@@ -38,8 +39,8 @@ MIN_DISTINCT_BATCHES = 24
 # (one seeded sample); checkpoints search α and s, the final calibration β as well.
 SELECT_CENTRES_MAX = 10_000
 TRUST_K = 20
-# How far below the best checkpoint's trustworthiness a chosen checkpoint may be (see
-# choose_checkpoint; measured in docs/defaults.md).
+# How far below the best checkpoint's trustworthiness a chosen checkpoint may be when no checkpoint
+# reaches the t-SNE target (see checkpoint_bar; measured in docs/defaults.md).
 TRUST_SLACK = 0.02
 REFERENCE_SKIP = 2
 
@@ -66,6 +67,12 @@ class Training:
     lam: float | None = None
     # Per λ fitted: its best checkpoint under the common trust bar (step, selection MSE and trust).
     by_lam: list[dict] | None = None
+    # The selection trustworthiness the kept checkpoint had to reach; the t-SNE target
+    # (trust_target × the t-SNE map's trustworthiness on the selection items), which is the bar
+    # when some checkpoint reaches it; that t-SNE trustworthiness.
+    trust_bar: float | None = None
+    trust_target: float | None = None
+    tsne_trust: float | None = None
 
 
 def make_batches(n: int, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -119,6 +126,11 @@ class _Scorer:
         k = min(TRUST_K, (len(queries) - 1) // 2)
         return calibration, trustworthiness(self.selection.x.numpy(), queries, k=k)
 
+    def tsne_trust(self, seed: int) -> float:
+        """Trustworthiness of a t-SNE map of the selection items, at the k checkpoints are scored by."""
+        x = self.selection.x.numpy()
+        return trustworthiness(x, embed("tsne", x, seed), k=min(TRUST_K, (len(x) - 1) // 2))
+
     def calibrate(self, net: ProjectionNet, kernel: KernelParams, learn_kernel: bool) -> Calibration:
         """α, β and s of the chosen network's map, fitted on the selection items (w/o GK: α = β = 1
         stay fixed and only s is fitted)."""
@@ -143,25 +155,33 @@ def lam_at(step: int, steps: int, settings) -> float:
     return settings.lam if ramp == 0 else settings.lam * min(1.0, (step - start) / ramp)
 
 
-def choose_checkpoint(kept: list[tuple], reference: list[tuple] | None = None,
-                      slack: float = TRUST_SLACK) -> tuple:
+def choose_checkpoint(kept: list[tuple], bar: float) -> tuple:
     """The checkpoint (mse, trust, step, …) of lowest selection MSE among those whose selection
-    trustworthiness is within `slack` of the best reached after the first REFERENCE_SKIP (or in
-    `reference`). Checkpoints of fits at several λ are one pool: a larger λ's map is kept only
-    when it predicts the selection items better and its neighbourhoods clear the same bar.
-
-    Early checkpoints predict best but keep neighbourhoods worst (the metric term shapes the map
-    first, KL catches up later), so MSE alone would trade the map's structure away. The first
-    checkpoints do not set the bar: they are taken under early exaggeration, before the metric has
-    shaped anything, and their KL-only neighbourhoods would rule out every later map.
-    """
-    floor = trust_floor(reference or kept[REFERENCE_SKIP:] or kept, slack)
-    eligible = [k for k in kept if k[1] >= floor] or [max(kept, key=lambda k: k[1])]
+    trustworthiness reaches `bar` (the most trustworthy one when none does). Checkpoints of fits at
+    several λ are one pool: a larger λ's map is kept only when it predicts the selection items
+    better and its neighbourhoods clear the same bar."""
+    eligible = [k for k in kept if k[1] >= bar] or [max(kept, key=lambda k: k[1])]
     return min(eligible, key=lambda k: k[0])
 
 
+def checkpoint_bar(kept: list[tuple], reference: list[tuple] | None = None,
+                   slack: float = TRUST_SLACK, target: float | None = None) -> float:
+    """The trustworthiness a chosen checkpoint must reach: `target` (a share of what a t-SNE map of
+    the selection items reaches) when some checkpoint reaches it, else the best trustworthiness
+    after the first REFERENCE_SKIP checkpoints (or in `reference`) less `slack`.
+
+    Early checkpoints predict best but keep neighbourhoods worst (the metric term shapes the map
+    first, KL catches up later), so MSE alone would trade the map's structure away. The relative
+    bar's reference skips the first checkpoints: taken under early exaggeration, before the metric
+    has shaped anything, their KL-only neighbourhoods would rule out every later map.
+    """
+    if target is not None and any(k[1] >= target for k in kept):
+        return target
+    return trust_floor(reference or kept[REFERENCE_SKIP:] or kept, slack)
+
+
 def trust_floor(reference: list[tuple], slack: float) -> float:
-    """The bar of choose_checkpoint: the best trustworthiness among `reference` less `slack`."""
+    """The relative bar: the best trustworthiness among `reference` less `slack`."""
     return max(k[1] for k in reference) - slack
 
 
@@ -305,18 +325,21 @@ def train_projection(x: torch.Tensor, m_z: torch.Tensor, settings: DKMap, device
     records = [r for run in runs for r in run.records]
     kept = [k for run in runs for k in run.kept]
     net, kernel = runs[0].net, runs[0].kernel
-    best_step = best_lam = calibration = by_lam = None
+    best_step = best_lam = calibration = by_lam = bar = target = tsne_trust = None
     if kept:
         warm = [k for k in kept if k[2] <= warm_end]
         reference = warm or [k for run in runs for k in (run.kept[REFERENCE_SKIP:] or run.kept)]
         slack = TRUST_SLACK if settings.trust_slack is None else settings.trust_slack
-        _, _, best_step, net_state, kernel_state, best_lam = choose_checkpoint(kept, reference, slack)
+        if settings.trust_target is not None:
+            tsne_trust = scorer.tsne_trust(settings.seed)
+            target = settings.trust_target * tsne_trust
+        bar = checkpoint_bar(kept, reference, slack, target)
+        _, _, best_step, net_state, kernel_state, best_lam = choose_checkpoint(kept, bar)
         by_lam = []
-        floor = trust_floor(reference, slack)
         for run in runs:
-            mse, trust, step, *_ = choose_checkpoint(run.kept, reference, slack)
+            mse, trust, step, *_ = choose_checkpoint(run.kept, bar)
             by_lam.append({"lam": run.lam, "step": step, "select_mse": mse, "select_trust": trust,
-                           "within_bar": trust >= floor})
+                           "within_bar": trust >= bar})
         chosen = next(run for run in runs if run.lam == best_lam)
         net, kernel = chosen.net, chosen.kernel
         net.load_state_dict(net_state)
@@ -327,4 +350,5 @@ def train_projection(x: torch.Tensor, m_z: torch.Tensor, settings: DKMap, device
     return Training(net=net, kernel=kernel, history=records, affinity_seconds=affinity_seconds,
                     best_step=best_step, calibration=calibration,
                     calibration_centres=0 if scorer is None else len(scorer.x_centres),
-                    lam=best_lam if best_lam is not None else lams[0], by_lam=by_lam)
+                    lam=best_lam if best_lam is not None else lams[0], by_lam=by_lam,
+                    trust_bar=bar, trust_target=target, tsne_trust=tsne_trust)
