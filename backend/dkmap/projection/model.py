@@ -32,7 +32,7 @@ DEFAULT_LAM = 2.0
 LAM_CHOICES = (2.0, 4.0, 8.0)
 # A kept checkpoint's selection items keep at least this share of the trustworthiness a t-SNE map
 # of the same items has (the goal is 0.85 of t-SNE's on new items; the margin is for the estimate's
-# noise on a few hundred items; docs/defaults.md "A bar from t-SNE").
+# noise on a few hundred items; docs/defaults.md "λ = 8 and a bar from t-SNE").
 TRUST_TARGET = 0.88
 # Fewest train items a map is fitted on.
 MIN_ITEMS = 32

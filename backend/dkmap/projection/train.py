@@ -123,13 +123,16 @@ class _Scorer:
         net.train()
         calibration = calibrate_kernel(centres, self.m_centres, queries, self.selection.m_z.numpy(),
                                        alpha0=max(kernel.alpha.item(), 1e-12), betas=betas)
-        k = min(TRUST_K, (len(queries) - 1) // 2)
-        return calibration, trustworthiness(self.selection.x.numpy(), queries, k=k)
+        return calibration, self._trust(queries)
 
     def tsne_trust(self, seed: int) -> float:
-        """Trustworthiness of a t-SNE map of the selection items, at the k checkpoints are scored by."""
+        """Trustworthiness of a t-SNE map of the selection items, scored as checkpoints are."""
+        return self._trust(embed("tsne", self.selection.x.numpy(), seed))
+
+    def _trust(self, positions: np.ndarray) -> float:
+        """The selection items' trustworthiness@TRUST_K (fewer neighbours for a small set) at positions."""
         x = self.selection.x.numpy()
-        return trustworthiness(x, embed("tsne", x, seed), k=min(TRUST_K, (len(x) - 1) // 2))
+        return trustworthiness(x, positions, k=min(TRUST_K, (len(x) - 1) // 2))
 
     def calibrate(self, net: ProjectionNet, kernel: KernelParams, learn_kernel: bool) -> Calibration:
         """α, β and s of the chosen network's map, fitted on the selection items (w/o GK: α = β = 1
@@ -165,19 +168,23 @@ def choose_checkpoint(kept: list[tuple], bar: float) -> tuple:
 
 
 def checkpoint_bar(kept: list[tuple], reference: list[tuple] | None = None,
-                   slack: float = TRUST_SLACK, target: float | None = None) -> float:
+                   slack: float = TRUST_SLACK, target: float | None = None,
+                   late: list[tuple] | None = None) -> float:
     """The trustworthiness a chosen checkpoint must reach: `target` (a share of what a t-SNE map of
-    the selection items reaches) when some checkpoint reaches it, else the best trustworthiness
-    after the first REFERENCE_SKIP checkpoints (or in `reference`) less `slack`.
+    the selection items reaches) when some checkpoint after the first REFERENCE_SKIP (`late`, by
+    default those of `kept`) reaches it, else the best trustworthiness among `reference` (by
+    default the late checkpoints) less `slack`.
 
     Early checkpoints predict best but keep neighbourhoods worst (the metric term shapes the map
-    first, KL catches up later), so MSE alone would trade the map's structure away. The relative
-    bar's reference skips the first checkpoints: taken under early exaggeration, before the metric
-    has shaped anything, their KL-only neighbourhoods would rule out every later map.
+    first, KL catches up later), so MSE alone would trade the map's structure away. The first
+    checkpoints neither set the relative bar nor decide whether the target is reached: taken under
+    early exaggeration, before the metric has shaped anything, their KL-only neighbourhoods would
+    rule out every later map.
     """
-    if target is not None and any(k[1] >= target for k in kept):
+    late = late if late is not None else (kept[REFERENCE_SKIP:] or kept)
+    if target is not None and any(k[1] >= target for k in late):
         return target
-    return trust_floor(reference or kept[REFERENCE_SKIP:] or kept, slack)
+    return trust_floor(reference or late, slack)
 
 
 def trust_floor(reference: list[tuple], slack: float) -> float:
@@ -327,13 +334,13 @@ def train_projection(x: torch.Tensor, m_z: torch.Tensor, settings: DKMap, device
     net, kernel = runs[0].net, runs[0].kernel
     best_step = best_lam = calibration = by_lam = bar = target = tsne_trust = None
     if kept:
-        warm = [k for k in kept if k[2] <= warm_end]
-        reference = warm or [k for run in runs for k in (run.kept[REFERENCE_SKIP:] or run.kept)]
+        late = [k for run in runs for k in (run.kept[REFERENCE_SKIP:] or run.kept)]
+        reference = [k for k in kept if k[2] <= warm_end] or late
         slack = TRUST_SLACK if settings.trust_slack is None else settings.trust_slack
         if settings.trust_target is not None:
             tsne_trust = scorer.tsne_trust(settings.seed)
             target = settings.trust_target * tsne_trust
-        bar = checkpoint_bar(kept, reference, slack, target)
+        bar = checkpoint_bar(kept, reference, slack, target, late)
         _, _, best_step, net_state, kernel_state, best_lam = choose_checkpoint(kept, bar)
         by_lam = []
         for run in runs:
